@@ -1,0 +1,46 @@
+# rivetgo. `make help` lists the targets.
+GO      ?= go
+BIN     := bin
+SERVICES := gateway actorhost
+export CGO_ENABLED := 1
+
+.PHONY: help build run test test-unit test-integration js-deps bench fuzz lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+build: ## build bin/gateway, bin/actorhost, bin/rivetgo (dev mesh) and bin/nats-server
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/gateway ./services/gateway/cmd/gateway
+	$(GO) build -o $(BIN)/actorhost ./services/actorhost/cmd/actorhost
+	$(GO) build -o $(BIN)/rivetgo ./cmd/rivetgo
+	$(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
+
+run: ## run the whole mesh in one process (embedded NATS, example actors, gateway on :6420)
+	$(GO) run ./cmd/rivetgo
+
+js-deps: test/js/node_modules/.installed ## install the pinned RivetKit client for the JS tests
+
+test/js/node_modules/.installed: test/js/package.json test/js/package-lock.json
+	cd test/js && npm ci --no-audit --no-fund --omit=optional
+	@touch $@
+
+test: build js-deps ## run every test (unit, race, fuzz seeds, multi-process integration, RivetKit JS client)
+	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 12m ./...
+
+test-unit: ## unit tests only (no processes, no Node)
+	$(GO) test -race -count=1 -short ./...
+
+fuzz: ## run each fuzz target for FUZZTIME (default 20s)
+	$(GO) test ./pkg/protocol -run '^$$' -fuzz FuzzKeyCodec -fuzztime $${FUZZTIME:-20s}
+	$(GO) test ./pkg/rkproto -run '^$$' -fuzz FuzzDecodeActionRequest -fuzztime $${FUZZTIME:-20s}
+
+bench: build ## benchmarks: action latency and throughput through the gateway (see docs/BENCHMARKS.md)
+	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench . -benchtime 3s -count 1 -timeout 20m
+
+lint: ## go vet and gofmt
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+
+clean: ## remove build output and dev data
+	rm -rf $(BIN) .rivetgo

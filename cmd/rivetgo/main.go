@@ -1,0 +1,122 @@
+// Command rivetgo runs the whole mesh in one process for development: an
+// embedded NATS server with JetStream (data in a local folder), an actor host
+// with the example actors, and the gateway on :6420. Stop it with Ctrl-C;
+// start it again and every actor keeps its state.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rivetgo/rivetgo/examples"
+	"github.com/rivetgo/rivetgo/pkg/natsembed"
+	"github.com/rivetgo/rivetgo/pkg/svc"
+	"github.com/rivetgo/rivetgo/services/actorhost"
+	"github.com/rivetgo/rivetgo/services/gateway"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "rivetgo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rivetgo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := svc.Flags{FS: fs, Getenv: getenv}
+	var (
+		dataDir  string
+		addr     string
+		natsPort int
+		logLevel string
+		prefix   string
+	)
+	f.String(&dataDir, "data.dir", ".rivetgo/data", "folder for JetStream data")
+	f.String(&addr, "http.addr", gateway.DefaultAddr, "gateway HTTP listen address")
+	f.Int(&natsPort, "nats.port", 4222, "port of the embedded NATS server (for `nats` CLI and extra services); -1 picks a free port")
+	f.String(&logLevel, "log.level", "info", "log level")
+	f.String(&prefix, "prefix", "rivet", "subject and bucket prefix")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	base := svc.Base{LogLevel: logLevel, LogFormat: "console", Prefix: prefix, Replicas: 1}
+	log, err := base.Logger(stderr, "rivetgo")
+	if err != nil {
+		return err
+	}
+	ns, err := natsembed.Start(natsembed.Config{Port: natsPort, StoreDir: dataDir})
+	if err != nil {
+		return err
+	}
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+
+	connect := func(name string) (*nats.Conn, error) {
+		return nats.Connect(ns.ClientURL(), nats.Name(name), nats.InProcessServer(ns))
+	}
+	hostConn, err := connect("rivetgo-actorhost")
+	if err != nil {
+		return err
+	}
+	defer hostConn.Close()
+	gwConn, err := connect("rivetgo-gateway")
+	if err != nil {
+		return err
+	}
+	defer gwConn.Close()
+
+	h, err := actorhost.New(actorhost.Config{Conn: hostConn, Registry: examples.Registry(), Log: log.With().Str("svc", "actorhost").Logger(), Prefix: prefix, Buckets: base.Buckets()})
+	if err != nil {
+		return err
+	}
+	g, err := gateway.New(gateway.Config{Conn: gwConn, Log: log.With().Str("svc", "gateway").Logger(), Addr: addr, Prefix: prefix, Buckets: base.Buckets()})
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { errs <- h.Run(ctx) })
+	wg.Go(func() { errs <- g.Run(ctx) })
+	go func() {
+		select {
+		case <-g.Ready():
+			fmt.Fprintf(stdout, "\nrivetgo is running.\n  RivetKit clients: createClient(\"http://localhost%s\")\n  Go clients:       client.New(\"http://localhost%s\")\n  NATS:             %s (data in %s)\n  actors:           %v\n\n",
+				portOf(g.Addr().String()), portOf(g.Addr().String()), ns.ClientURL(), dataDir, examples.Registry().Names())
+		case <-ctx.Done():
+		}
+	}()
+	var first error
+	select {
+	case first = <-errs:
+		cancel()
+	case <-ctx.Done():
+	}
+	wg.Wait()
+	return first
+}
+
+func portOf(addr string) string {
+	for i := len(addr) - 1; i >= 0; i-- {
+		if addr[i] == ':' {
+			return addr[i:]
+		}
+	}
+	return addr
+}

@@ -1,0 +1,64 @@
+package examples
+
+import (
+	"errors"
+
+	"github.com/rivetgo/rivetgo/pkg/actor"
+)
+
+// CounterState is the counter's durable state.
+type CounterState struct {
+	Count int64 `cbor:"count"`
+}
+
+// CounterInput is the optional creation input of a counter.
+type CounterInput struct {
+	Start int64 `cbor:"start"`
+}
+
+// CounterContext is the context type of the counter's actions and helpers.
+type CounterContext = actor.Context[CounterState, struct{}]
+
+// Counter counts. increment(amount) returns the new count; getCount() reads
+// it. failUser and failInternal show how errors reach clients.
+var Counter = actor.New("counter", actor.Config[CounterState, struct{}]{
+	CreateState: func(c *CounterContext, input actor.Input) (CounterState, error) {
+		var in CounterInput
+		if err := input.Decode(&in); err != nil {
+			return CounterState{}, err
+		}
+		return CounterState{Count: in.Start}, nil
+	},
+	Options: actor.Options{DisplayName: "Counter", Icon: "calculator"},
+}).
+	Action("increment", func(c *CounterContext, amount int64) (int64, error) {
+		if err := checkAmount(c, amount); err != nil {
+			return 0, err
+		}
+		c.State().Count += amount
+		return c.State().Count, nil
+	}).
+	Action("getCount", func(c *CounterContext) int64 {
+		return c.State().Count
+	}).
+	Action("reset", func(c *CounterContext) {
+		c.State().Count = 0
+	}).
+	Action("failUser", func(c *CounterContext) error {
+		return actor.NewUserError("bad_thing", "nope, not allowed").WithMetadata(map[string]any{"limit": 3})
+	}).
+	Action("failInternal", func(c *CounterContext) error {
+		return errors.New("secret database password is hunter2")
+	}).
+	Action("destroy", func(c *CounterContext) {
+		c.Destroy()
+	})
+
+// checkAmount is a helper outside the definition: it takes the typed context.
+func checkAmount(c *CounterContext, amount int64) error {
+	if amount > 1_000_000 || amount < -1_000_000 {
+		return actor.NewUserError("amount_out_of_range", "amount must be within ±1,000,000").
+			WithMetadata(map[string]any{"amount": amount, "count": c.State().Count})
+	}
+	return nil
+}

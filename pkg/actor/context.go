@@ -1,0 +1,70 @@
+package actor
+
+import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Context is what actions and hooks receive. It is a [context.Context]
+// (cancelled when the action times out or the host stops) carrying the
+// actor's identity, its typed state and vars, a logger, and a client to call
+// other actors.
+//
+// A Context is only valid during the call it was passed to. Actions of one
+// actor run one at a time, so code reading or changing State and Vars needs no
+// lock. The only points where another action of the same actor may run in
+// between are calls made through [Context.Client], the Go equivalent of an
+// await in a RivetKit action.
+//
+// Helpers outside the definition take the same type, which RivetKit calls
+// ActionContextOf; a type alias keeps signatures short:
+//
+//	type CounterContext = actor.Context[CounterState, struct{}]
+//	func validate(c *CounterContext, n int) error { ... }
+type Context[S, V any] struct {
+	context.Context
+	inst *instance[S, V]
+}
+
+// State returns a pointer to the actor's state. Changes made through it are
+// saved durably after the action returns and before its reply leaves.
+func (c *Context[S, V]) State() *S { return &c.inst.state }
+
+// Vars returns a pointer to the actor's ephemeral vars.
+func (c *Context[S, V]) Vars() *V { return &c.inst.vars }
+
+// Name returns the actor's kind name.
+func (c *Context[S, V]) Name() string { return c.inst.info.Name }
+
+// Key returns the actor's key. The caller must not modify it.
+func (c *Context[S, V]) Key() []string { return c.inst.info.Key }
+
+// ActorID returns the actor's id.
+func (c *Context[S, V]) ActorID() string { return c.inst.info.ID }
+
+// Generation returns the activation generation, which grows by one on every
+// wake.
+func (c *Context[S, V]) Generation() uint64 { return c.inst.info.Gen }
+
+// Log returns the actor's logger, with its name, key and id attached.
+func (c *Context[S, V]) Log() *zerolog.Logger { return &c.inst.log }
+
+// Now returns the current time.
+func (c *Context[S, V]) Now() time.Time { return time.Now() }
+
+// Sleep asks the host to put the actor to sleep once the current action
+// returns. Its state is saved first; the next call wakes it.
+func (c *Context[S, V]) Sleep() { c.inst.wantSleep = true }
+
+// Destroy asks the host to destroy the actor once the current action
+// returns: OnDestroy runs, its state is deleted, and its key becomes free for
+// a new actor.
+func (c *Context[S, V]) Destroy() { c.inst.wantDestroy = true }
+
+// Client returns a client to call other actors (or this one) from inside an
+// action. While a call is in flight other actions of this actor may run.
+func (c *Context[S, V]) Client() *Client {
+	return &Client{caller: c.inst.env.Caller(), yield: c.inst.yield}
+}

@@ -1,0 +1,207 @@
+package actor
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"time"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// Defaults of [Options].
+const (
+	DefaultSleepTimeout  = 30 * time.Second
+	DefaultActionTimeout = 60 * time.Second
+	// DefaultMaxStateBytes is the largest encoded state an actor may keep.
+	DefaultMaxStateBytes = 512 << 10
+)
+
+// Options tune one actor kind. Zero values mean the defaults.
+type Options struct {
+	// DisplayName and Icon are how dashboards show the actor kind.
+	DisplayName string
+	Icon        string
+	// SleepTimeout is how long an idle actor stays in memory before it
+	// sleeps. Optional. Default: 30s.
+	SleepTimeout time.Duration
+	// NoSleep keeps the actor awake while its host runs.
+	NoSleep bool
+	// ActionTimeout bounds one action; the action's context is cancelled
+	// when it expires. Optional. Default: 60s.
+	ActionTimeout time.Duration
+	// MaxStateBytes bounds the CBOR-encoded state. An action that grows the
+	// state past it fails with state/too_large and its changes are rolled
+	// back. Optional. Default: 512 KiB.
+	MaxStateBytes int
+}
+
+func (o Options) withDefaults() Options {
+	if o.SleepTimeout <= 0 {
+		o.SleepTimeout = DefaultSleepTimeout
+	}
+	if o.ActionTimeout <= 0 {
+		o.ActionTimeout = DefaultActionTimeout
+	}
+	if o.MaxStateBytes <= 0 {
+		o.MaxStateBytes = DefaultMaxStateBytes
+	}
+	return o
+}
+
+// Config holds an actor kind's hooks and options. Every field is optional.
+// S is the actor's durable state (CBOR-encoded, use `cbor:"name"` tags); V is
+// its ephemeral vars, rebuilt by CreateVars on every activation.
+type Config[S, V any] struct {
+	// CreateState returns the state of a new actor from its creation input.
+	// Without it a new actor starts from the zero S.
+	CreateState func(c *Context[S, V], input Input) (S, error)
+	// CreateVars returns the vars of each activation. Without it vars start
+	// as the zero V.
+	CreateVars func(c *Context[S, V]) (V, error)
+	// OnCreate runs once in the actor's life, after CreateState.
+	OnCreate func(c *Context[S, V], input Input) error
+	// OnWake runs on every activation, the first included, after CreateVars.
+	OnWake func(c *Context[S, V]) error
+	// OnSleep runs before the actor sleeps; its state changes are saved.
+	OnSleep func(c *Context[S, V]) error
+	// OnDestroy runs before the actor and its state are deleted.
+	OnDestroy func(c *Context[S, V]) error
+	// OnStateChange runs after an action changed the state, once the change
+	// is durable.
+	OnStateChange func(c *Context[S, V], state *S)
+	// OnBeforeActionResponse may replace an action's output before it is
+	// sent to the caller.
+	OnBeforeActionResponse func(c *Context[S, V], action string, output any) (any, error)
+
+	Options Options
+}
+
+// Definition is an actor kind: a name, hooks and actions. Build it with
+// [New] and [Definition.Action] at program start, then hand it to a
+// [Registry]. A Definition is immutable once registered and safe for
+// concurrent use.
+type Definition[S, V any] struct {
+	name    string
+	cfg     Config[S, V]
+	actions map[string]*action
+}
+
+// New returns a new actor kind called name.
+func New[S, V any](name string, cfg Config[S, V]) *Definition[S, V] {
+	if err := protocol.ValidateName(name); err != nil {
+		panic(fmt.Sprintf("actor.New(%q): %v", name, err))
+	}
+	cfg.Options = cfg.Options.withDefaults()
+	return &Definition[S, V]{name: name, cfg: cfg, actions: map[string]*action{}}
+}
+
+// Action registers an action. fn must be a func whose first parameter is
+// *Context[S, V], followed by any number of CBOR-decodable parameters, and
+// whose results are one of (), (R), (error) or (R, error). Arguments arrive
+// as a JSON or CBOR array and are decoded into the parameter types; a wrong
+// count or type is answered with actor/invalid_argument and fn is not called.
+//
+// Action panics on a malformed fn or a duplicate name: both are programming
+// errors found at start-up.
+func (d *Definition[S, V]) Action(name string, fn any) *Definition[S, V] {
+	if name == "" {
+		panic("actor: empty action name")
+	}
+	if _, dup := d.actions[name]; dup {
+		panic(fmt.Sprintf("actor %s: action %q registered twice", d.name, name))
+	}
+	a, err := newAction(name, fn, reflect.TypeFor[*Context[S, V]]())
+	if err != nil {
+		panic(fmt.Sprintf("actor %s: %v", d.name, err))
+	}
+	d.actions[name] = a
+	return d
+}
+
+// Name returns the actor kind's name.
+func (d *Definition[S, V]) Name() string { return d.name }
+
+// Options returns the kind's options with defaults applied.
+func (d *Definition[S, V]) Options() Options { return d.cfg.Options }
+
+// Actions returns the sorted action names.
+func (d *Definition[S, V]) Actions() []string {
+	names := make([]string, 0, len(d.actions))
+	for n := range d.actions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+var errorType = reflect.TypeFor[error]()
+
+// action is one registered action, called through reflection.
+type action struct {
+	name   string
+	fn     reflect.Value
+	params []reflect.Type // without the context
+	hasOut bool
+	hasErr bool
+}
+
+func newAction(name string, fn any, ctxType reflect.Type) (*action, error) {
+	v := reflect.ValueOf(fn)
+	t := v.Type()
+	if t.Kind() != reflect.Func {
+		return nil, fmt.Errorf("action %q: want a func, got %s", name, t)
+	}
+	if t.IsVariadic() {
+		return nil, fmt.Errorf("action %q: variadic actions are not supported", name)
+	}
+	if t.NumIn() < 1 || t.In(0) != ctxType {
+		return nil, fmt.Errorf("action %q: first parameter must be %s", name, ctxType)
+	}
+	a := &action{name: name, fn: v}
+	for i := 1; i < t.NumIn(); i++ {
+		a.params = append(a.params, t.In(i))
+	}
+	switch t.NumOut() {
+	case 0:
+	case 1:
+		if t.Out(0) == errorType {
+			a.hasErr = true
+		} else {
+			a.hasOut = true
+		}
+	case 2:
+		if t.Out(1) != errorType {
+			return nil, fmt.Errorf("action %q: second result must be error", name)
+		}
+		a.hasOut, a.hasErr = true, true
+	default:
+		return nil, fmt.Errorf("action %q: at most two results (R, error)", name)
+	}
+	return a, nil
+}
+
+// decodeArgs decodes a CBOR array into the action's parameters.
+func (a *action) decodeArgs(raw []byte) ([]reflect.Value, error) {
+	var items []rawMsg
+	if len(raw) > 0 {
+		if err := protocol.Unmarshal(raw, &items); err != nil {
+			return nil, protocol.Errorf(protocol.GroupActor, protocol.CodeInvalidArgument,
+				"arguments of %q must be an array: %v", a.name, err)
+		}
+	}
+	if len(items) != len(a.params) {
+		return nil, protocol.Errorf(protocol.GroupActor, protocol.CodeInvalidArgument,
+			"action %q takes %d argument(s), got %d", a.name, len(a.params), len(items))
+	}
+	vals := make([]reflect.Value, len(items))
+	for i, it := range items {
+		p := reflect.New(a.params[i])
+		if err := protocol.Unmarshal(it, p.Interface()); err != nil {
+			return nil, protocol.Errorf(protocol.GroupActor, protocol.CodeInvalidArgument,
+				"argument %d of %q: want %s: %v", i+1, a.name, a.params[i], err)
+		}
+		vals[i] = p.Elem()
+	}
+	return vals, nil
+}

@@ -1,0 +1,88 @@
+// Package buckets creates and binds the JetStream KV buckets of a rivetgo mesh
+// with one replica and storage policy, so every service sees the same layout.
+package buckets
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// DefaultHostTTL is how long a host's entry lives without renewal. A host
+// that stops renewing (crashed, paused, partitioned) loses its actors after
+// this long.
+const DefaultHostTTL = 5 * time.Second
+
+// Config is the durability policy of the buckets.
+type Config struct {
+	// Replicas is the number of JetStream replicas of each bucket: 1 in
+	// development, 3 in production (survives the loss of one NATS server).
+	// Optional. Default: 1.
+	Replicas int
+	// Memory keeps the buckets in memory instead of files (tests only: a
+	// NATS restart loses everything).
+	Memory bool
+	// HostTTL is the host lease TTL. Optional. Default: [DefaultHostTTL].
+	HostTTL time.Duration
+}
+
+// Set is the mesh's buckets.
+type Set struct {
+	// Actors holds metadata ("id.<id>") and the (name, key) index ("key.…").
+	Actors jetstream.KeyValue
+	// State holds each actor's protocol.StateRecord.
+	State jetstream.KeyValue
+	// Leases holds the owning host session of each active actor.
+	Leases jetstream.KeyValue
+	// Hosts holds live host entries; they expire after HostTTL.
+	Hosts   jetstream.KeyValue
+	HostTTL time.Duration
+}
+
+// Open creates the buckets if needed (or updates their replica count and
+// TTL) and returns handles to them.
+func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg Config) (*Set, error) {
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.HostTTL <= 0 {
+		cfg.HostTTL = DefaultHostTTL
+	}
+	storage := jetstream.FileStorage
+	if cfg.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	mk := func(name, desc string, ttl time.Duration) (jetstream.KeyValue, error) {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      name,
+			Description: desc,
+			History:     1,
+			Replicas:    cfg.Replicas,
+			Storage:     storage,
+			TTL:         ttl,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("bucket %s: %w", name, err)
+		}
+		return kv, nil
+	}
+	s := &Set{HostTTL: cfg.HostTTL}
+	var err error
+	if s.Actors, err = mk(names.BucketActors(), "rivetgo actor metadata and key index", 0); err != nil {
+		return nil, err
+	}
+	if s.State, err = mk(names.BucketState(), "rivetgo actor state", 0); err != nil {
+		return nil, err
+	}
+	if s.Leases, err = mk(names.BucketLeases(), "rivetgo actor leases", 0); err != nil {
+		return nil, err
+	}
+	if s.Hosts, err = mk(names.BucketHosts(), "rivetgo live hosts", cfg.HostTTL); err != nil {
+		return nil, err
+	}
+	return s, nil
+}

@@ -1,0 +1,245 @@
+// Package dispatch delivers calls to actors over NATS, activating them on
+// demand. The gateway uses it for client calls and actor hosts use it for
+// actor-to-actor calls.
+//
+// A call is a request to the actor's subject. A warm actor answers in one
+// round trip. When no host holds the actor, NATS answers "no responders" at
+// once (the request provably reached no one); the dispatcher then asks one
+// host to activate the actor and sends the call again.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/rivetgo/rivetgo/pkg/directory"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// Config configures a [Dispatcher].
+type Config struct {
+	Conn      *nats.Conn
+	Names     protocol.Names
+	Directory *directory.Directory
+	Hosts     *HostView
+	Log       zerolog.Logger
+	// CacheSize bounds the (name, key) → actor cache. Optional. Default: 100000.
+	CacheSize int
+}
+
+// Dispatcher resolves actors and calls them. It is safe for concurrent use.
+type Dispatcher struct {
+	cfg Config
+
+	mu    sync.Mutex
+	byKey map[string]*protocol.ActorMeta // IndexKey → live actor
+	byID  map[string]*protocol.ActorMeta
+}
+
+// New returns a Dispatcher.
+func New(cfg Config) *Dispatcher {
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 100000
+	}
+	return &Dispatcher{cfg: cfg, byKey: map[string]*protocol.ActorMeta{}, byID: map[string]*protocol.ActorMeta{}}
+}
+
+// Hosts returns the dispatcher's view of live hosts.
+func (d *Dispatcher) Hosts() *HostView { return d.cfg.Hosts }
+
+// Directory returns the dispatcher's directory.
+func (d *Dispatcher) Directory() *directory.Directory { return d.cfg.Directory }
+
+// Resolve returns the live actor (name, key). With create it makes the actor
+// (with input) when there is none; created tells whether this call did.
+func (d *Dispatcher) Resolve(ctx context.Context, name string, key []string, create bool, input []byte) (m *protocol.ActorMeta, created bool, err error) {
+	ik := protocol.IndexKey(name, key)
+	d.mu.Lock()
+	m = d.byKey[ik]
+	d.mu.Unlock()
+	if m != nil {
+		return m, false, nil
+	}
+	if create {
+		m, created, err = d.cfg.Directory.GetOrCreate(ctx, name, key, input)
+	} else {
+		m, err = d.cfg.Directory.Lookup(ctx, name, key)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	d.remember(ik, m)
+	return m, created, nil
+}
+
+// ResolveID returns the metadata of actor id, or actor/not_found when it does
+// not exist or was destroyed.
+func (d *Dispatcher) ResolveID(ctx context.Context, id string) (*protocol.ActorMeta, error) {
+	d.mu.Lock()
+	m := d.byID[id]
+	d.mu.Unlock()
+	if m != nil {
+		return m, nil
+	}
+	m, err := d.cfg.Directory.Meta(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Destroyed() {
+		return nil, protocol.ErrActorNotFound
+	}
+	d.remember(protocol.IndexKey(m.Name, m.Key), m)
+	return m, nil
+}
+
+func (d *Dispatcher) remember(ik string, m *protocol.ActorMeta) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.byID) >= d.cfg.CacheSize {
+		clear(d.byID)
+		clear(d.byKey)
+	}
+	d.byKey[ik] = m
+	d.byID[m.ID] = m
+}
+
+// Forget drops actor id from the cache (it was destroyed).
+func (d *Dispatcher) Forget(m *protocol.ActorMeta) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.byID, m.ID)
+	if c := d.byKey[protocol.IndexKey(m.Name, m.Key)]; c != nil && c.ID == m.ID {
+		delete(d.byKey, protocol.IndexKey(m.Name, m.Key))
+	}
+}
+
+// Call sends an action call to actor m and waits for the reply until ctx is
+// done. The call is sent again only when it provably did not start: no host
+// held the actor (NATS "no responders"), or the host refused it before
+// running it (actor/not_owner). A reply carrying an error is returned as a
+// reply, not as err; err is for delivery failures.
+func (d *Dispatcher) Call(ctx context.Context, m *protocol.ActorMeta, req *protocol.CallRequest) (*protocol.CallReply, error) {
+	data, err := protocol.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var rep protocol.CallReply
+	if err := d.request(ctx, m, d.cfg.Names.ActorCall(m.ID), data, &rep, func() *protocol.Error { return rep.Err }); err != nil {
+		return nil, err
+	}
+	if rep.Err != nil && rep.Err.Is(protocol.ErrActorNotFound) {
+		d.Forget(m)
+	}
+	return &rep, nil
+}
+
+// Destroy destroys actor m: its host runs OnDestroy, deletes its state and
+// frees its key. Destroying a destroyed actor gives actor/not_found.
+func (d *Dispatcher) Destroy(ctx context.Context, m *protocol.ActorMeta) error {
+	data, err := protocol.Marshal(&protocol.CtlRequest{Op: protocol.OpDestroy})
+	if err != nil {
+		return err
+	}
+	var rep protocol.CallReply
+	if err := d.request(ctx, m, d.cfg.Names.ActorCtl(m.ID), data, &rep, func() *protocol.Error { return rep.Err }); err != nil {
+		return err
+	}
+	d.Forget(m)
+	if rep.Err != nil {
+		return rep.Err
+	}
+	return nil
+}
+
+func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj string, data []byte, out any, replyErr func() *protocol.Error) error {
+	backoff := time.Millisecond
+	wait := func() error {
+		t := time.NewTimer(backoff)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return protocol.ErrTimedOut
+		case <-t.C:
+		}
+		backoff = min(backoff*2, 100*time.Millisecond)
+		return nil
+	}
+	for {
+		msg, err := d.cfg.Conn.RequestWithContext(ctx, subj, data)
+		if errors.Is(err, nats.ErrNoResponders) {
+			retry, perr := d.place(ctx, m)
+			if perr != nil {
+				return perr
+			}
+			if retry {
+				if err := wait(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return protocol.ErrTimedOut
+			}
+			return fmt.Errorf("dispatch: call %s: %w", m.ID, err)
+		}
+		if err := protocol.Unmarshal(msg.Data, out); err != nil {
+			return fmt.Errorf("dispatch: decode reply: %w", err)
+		}
+		if e := replyErr(); e != nil && e.Is(protocol.ErrNotOwner) {
+			if err := wait(); err != nil {
+				return err
+			}
+			continue
+		}
+		return nil
+	}
+}
+
+// place asks a host to activate actor m. retry reports that the caller should
+// wait before calling again (the actor is owned by another live host that is
+// not answering yet, or no host answered).
+func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (retry bool, err error) {
+	subj := d.cfg.Names.Place()
+	if d.cfg.Hosts != nil {
+		if h := d.cfg.Hosts.Pick(m.Name); h != "" {
+			subj = d.cfg.Names.HostPlace(h)
+		}
+	}
+	data, err := protocol.Marshal(&protocol.PlaceRequest{ActorID: m.ID})
+	if err != nil {
+		return false, err
+	}
+	msg, err := d.cfg.Conn.RequestWithContext(ctx, subj, data)
+	if errors.Is(err, nats.ErrNoResponders) {
+		// The chosen host is gone, or there is none yet.
+		return true, nil
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, protocol.ErrTimedOut
+		}
+		return false, fmt.Errorf("dispatch: place %s: %w", m.ID, err)
+	}
+	var rep protocol.PlaceReply
+	if err := protocol.Unmarshal(msg.Data, &rep); err != nil {
+		return false, fmt.Errorf("dispatch: decode place reply: %w", err)
+	}
+	if rep.Err != nil {
+		if rep.Err.Is(protocol.ErrNotOwner) || rep.Err.Is(protocol.ErrNoHosts) {
+			return true, nil
+		}
+		if rep.Err.Is(protocol.ErrActorNotFound) {
+			d.Forget(m)
+		}
+		return false, rep.Err
+	}
+	return false, nil
+}

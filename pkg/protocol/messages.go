@@ -1,0 +1,129 @@
+package protocol
+
+import (
+	"github.com/fxamacker/cbor/v2"
+)
+
+// ActorMeta is an actor's metadata, stored at [MetaKey] in the actors bucket.
+type ActorMeta struct {
+	ID        string   `cbor:"1,keyasint"`
+	Name      string   `cbor:"2,keyasint"`
+	Key       []string `cbor:"3,keyasint"`
+	CreateMS  int64    `cbor:"4,keyasint"`
+	DestroyMS int64    `cbor:"5,keyasint,omitempty"`
+	// Input is the CBOR input given at creation; it reaches CreateState and
+	// OnCreate on the first activation only.
+	Input cbor.RawMessage `cbor:"6,keyasint,omitempty"`
+}
+
+// Destroyed reports whether the actor was destroyed.
+func (m *ActorMeta) Destroyed() bool { return m.DestroyMS != 0 }
+
+// StateRecord is an actor's durable record in the state bucket.
+type StateRecord struct {
+	// Gen is the activation generation. Every activation writes the record
+	// with Gen+1 before serving, which also fences out older owners: their
+	// conditional writes fail from then on.
+	Gen uint64 `cbor:"1,keyasint"`
+	// State is the CBOR encoding of the actor's typed state.
+	State cbor.RawMessage `cbor:"2,keyasint,omitempty"`
+	// Created is set once CreateState and OnCreate ran.
+	Created bool `cbor:"3,keyasint,omitempty"`
+}
+
+// Lease says which host session owns an active actor.
+type Lease struct {
+	HostID  string `cbor:"1,keyasint"`
+	Session string `cbor:"2,keyasint"`
+}
+
+// HostInfo is a host's live entry in the hosts bucket, renewed every lease
+// interval. A host whose entry expired has lost every actor it owned.
+type HostInfo struct {
+	HostID   string   `cbor:"1,keyasint"`
+	Session  string   `cbor:"2,keyasint"`
+	Version  string   `cbor:"3,keyasint,omitempty"`
+	Names    []string `cbor:"4,keyasint"`
+	Active   int      `cbor:"5,keyasint"`
+	Capacity int      `cbor:"6,keyasint,omitempty"`
+	// Draining hosts take no new activations.
+	Draining bool `cbor:"7,keyasint,omitempty"`
+	// Display holds the display options of each actor name.
+	Display map[string]Display `cbor:"8,keyasint,omitempty"`
+}
+
+// Display is how dashboards show an actor kind.
+type Display struct {
+	Name string `cbor:"1,keyasint,omitempty" json:"name,omitempty"`
+	Icon string `cbor:"2,keyasint,omitempty" json:"icon,omitempty"`
+}
+
+// PlaceRequest asks a host to activate an actor.
+type PlaceRequest struct {
+	ActorID string `cbor:"1,keyasint"`
+}
+
+// PlaceReply answers a [PlaceRequest].
+type PlaceReply struct {
+	Err    *Error `cbor:"1,keyasint,omitempty"`
+	HostID string `cbor:"2,keyasint,omitempty"`
+}
+
+// CallRequest is an action call sent to [Names.ActorCall].
+type CallRequest struct {
+	Action string `cbor:"1,keyasint"`
+	// Args is a CBOR array of the arguments.
+	Args cbor.RawMessage `cbor:"2,keyasint,omitempty"`
+	// ConnParams are the caller's connection parameters (CBOR), if any.
+	ConnParams cbor.RawMessage `cbor:"3,keyasint,omitempty"`
+	// MaxOutput bounds the size of the encoded output; 0 means no bound.
+	MaxOutput int `cbor:"4,keyasint,omitempty"`
+}
+
+// CallReply answers a [CallRequest].
+type CallReply struct {
+	Output cbor.RawMessage `cbor:"1,keyasint,omitempty"`
+	Err    *Error          `cbor:"2,keyasint,omitempty"`
+	// Actor identifies the answering activation.
+	Gen  uint64   `cbor:"3,keyasint"`
+	Key  []string `cbor:"4,keyasint,omitempty"`
+	Name string   `cbor:"5,keyasint,omitempty"`
+}
+
+// CtlRequest is a control request sent to [Names.ActorCtl].
+type CtlRequest struct {
+	Op string `cbor:"1,keyasint"`
+}
+
+// Control operations.
+const (
+	OpDestroy = "destroy"
+)
+
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	encMode, err = cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err)
+	}
+	decMode, err = cbor.DecOptions{
+		MaxNestedLevels:  64,
+		MaxArrayElements: 1 << 20,
+		MaxMapPairs:      1 << 20,
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Marshal encodes v as deterministic CBOR.
+func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
+
+// Unmarshal decodes CBOR data into v with rivetgo's decoding limits.
+func Unmarshal(data []byte, v any) error { return decMode.Unmarshal(data, v) }

@@ -1,0 +1,160 @@
+package protocol
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"strings"
+)
+
+// DefaultPrefix is the subject prefix and bucket-name prefix used when none is
+// configured.
+const DefaultPrefix = "rivet"
+
+// QueueGroupHosts is the queue group every actor host joins on [Names.Place].
+const QueueGroupHosts = "hosts"
+
+// Names builds every subject, bucket and stream name of one rivetgo mesh.
+// Several meshes can share a NATS server by using different prefixes.
+// The zero value is not usable; call [NewNames].
+type Names struct {
+	prefix string // "<prefix>.v1"
+	bucket string // "<prefix>"
+}
+
+// NewNames returns the names for prefix. An empty prefix means
+// [DefaultPrefix]. The prefix must be one plain token of letters, digits and '-'.
+func NewNames(prefix string) (Names, error) {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	for i := 0; i < len(prefix); i++ {
+		if !plainByte(prefix[i]) {
+			return Names{}, fmt.Errorf("protocol: prefix %q may hold only letters, digits and '-'", prefix)
+		}
+	}
+	return Names{prefix: prefix + ".v1", bucket: prefix}, nil
+}
+
+// MustNames is NewNames for constant prefixes; it panics on a bad prefix.
+func MustNames(prefix string) Names {
+	n, err := NewNames(prefix)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// ActorCall is the subject of action calls to actor id.
+func (n Names) ActorCall(id string) string { return n.prefix + ".actor." + id + ".call" }
+
+// ActorCtl is the subject of control requests (destroy) to actor id.
+func (n Names) ActorCtl(id string) string { return n.prefix + ".actor." + id + ".ctl" }
+
+// ActorAll is the wildcard an owning host subscribes to for actor id.
+func (n Names) ActorAll(id string) string { return n.prefix + ".actor." + id + ".>" }
+
+// Place is the subject any host answers (queue group [QueueGroupHosts]) to
+// activate an actor.
+func (n Names) Place() string { return n.prefix + ".place" }
+
+// HostPlace is the subject on which one host activates actors.
+func (n Names) HostPlace(hostID string) string { return n.prefix + ".host." + hostID + ".place" }
+
+// ServiceName is the NATS micro service name of a rivetgo service kind
+// ("actorhost", "gateway", ...), visible through $SRV.PING/INFO/STATS.
+func (n Names) ServiceName(kind string) string { return "rivetgo-" + kind }
+
+// BucketActors holds actor metadata and the (name, key) index.
+func (n Names) BucketActors() string { return n.bucket + "_actors" }
+
+// BucketState holds each actor's state record.
+func (n Names) BucketState() string { return n.bucket + "_state" }
+
+// BucketLeases holds which host session owns each active actor.
+func (n Names) BucketLeases() string { return n.bucket + "_leases" }
+
+// BucketHosts holds one expiring entry per live host session.
+func (n Names) BucketHosts() string { return n.bucket + "_hosts" }
+
+// MetaKey is the KV key of actor id's metadata in [Names.BucketActors].
+func MetaKey(id string) string { return "id." + id }
+
+// IndexKey is the KV key in [Names.BucketActors] that maps (name, key) to an
+// actor id. Name and key parts are escaped with [EncodeKeyPart]; the number of
+// tokens tells keys of different lengths apart, so no two (name, key) pairs share
+// an index key.
+func IndexKey(name string, key []string) string {
+	var b strings.Builder
+	b.WriteString("key.")
+	b.WriteString(EncodeKeyPart(name))
+	for _, p := range key {
+		b.WriteByte('.')
+		b.WriteString(EncodeKeyPart(p))
+	}
+	if len(key) == 0 {
+		// The empty key gets the marker token "=", which EncodeKeyPart
+		// never produces, so "key.<name>" is never shared with a key of parts.
+		b.WriteString(".=")
+	}
+	return b.String()
+}
+
+// StateKey is the KV key of actor id's state record in [Names.BucketState].
+func StateKey(id string) string { return id }
+
+// LeaseKey is the KV key of actor id's lease in [Names.BucketLeases].
+func LeaseKey(id string) string { return id }
+
+// HostKey is the KV key of a host in [Names.BucketHosts].
+func HostKey(hostID string) string { return hostID }
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// NewID returns a new random id: 128 bits as 26 characters of [0-9a-v].
+// Actor ids, host ids and connection ids use it. Ids are never reused.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return idEncoding.EncodeToString(b[:])
+}
+
+// ValidID reports whether s has the shape of an id made by [NewID], so it can
+// be used as a subject token and KV key without escaping.
+func ValidID(s string) bool {
+	if len(s) != 26 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'v') {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseActorSubject splits a subject built by [Names.ActorCall] or
+// [Names.ActorCtl] into the actor id and the last token ("call", "ctl").
+func (n Names) ParseActorSubject(subj string) (id, kind string, ok bool) {
+	rest, found := strings.CutPrefix(subj, n.prefix+".actor.")
+	if !found {
+		return "", "", false
+	}
+	id, kind, found = strings.Cut(rest, ".")
+	if !found || !ValidID(id) || strings.Contains(kind, ".") {
+		return "", "", false
+	}
+	return id, kind, true
+}
+
+// HostsStream is the JetStream stream behind [Names.BucketHosts].
+func (n Names) HostsStream() string { return "KV_" + n.BucketHosts() }
+
+// HostEntrySubject is the stream subject of host hostID's entry in
+// [Names.BucketHosts], for reads through the stream leader.
+func (n Names) HostEntrySubject(hostID string) string {
+	return "$KV." + n.BucketHosts() + "." + HostKey(hostID)
+}

@@ -1,0 +1,152 @@
+// Package svc holds what every rivetgo service binary shares: flags whose
+// defaults come from RIVETGO_* environment variables, the root logger, and
+// the NATS connection.
+package svc
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/rivetgo/rivetgo/pkg/buckets"
+)
+
+// EnvName maps a flag name to its environment variable: "nats.url" →
+// RIVETGO_NATS_URL.
+func EnvName(flagName string) string {
+	r := strings.NewReplacer(".", "_", "-", "_")
+	return "RIVETGO_" + strings.ToUpper(r.Replace(flagName))
+}
+
+// Flags registers flags on a FlagSet with defaults taken from the
+// environment (flag > env > built-in default).
+type Flags struct {
+	FS     *flag.FlagSet
+	Getenv func(string) string
+}
+
+func (f Flags) env(name string) (string, bool) {
+	v := f.Getenv(EnvName(name))
+	return v, v != ""
+}
+
+func (f Flags) usage(name, usage string) string {
+	return usage + " (env " + EnvName(name) + ")"
+}
+
+// String registers a string flag.
+func (f Flags) String(p *string, name, def, usage string) {
+	if v, ok := f.env(name); ok {
+		def = v
+	}
+	f.FS.StringVar(p, name, def, f.usage(name, usage))
+}
+
+// Int registers an int flag.
+func (f Flags) Int(p *int, name string, def int, usage string) {
+	if v, ok := f.env(name); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			def = n
+		}
+	}
+	f.FS.IntVar(p, name, def, f.usage(name, usage))
+}
+
+// Bool registers a bool flag.
+func (f Flags) Bool(p *bool, name string, def bool, usage string) {
+	if v, ok := f.env(name); ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			def = b
+		}
+	}
+	f.FS.BoolVar(p, name, def, f.usage(name, usage))
+}
+
+// Duration registers a duration flag.
+func (f Flags) Duration(p *time.Duration, name string, def time.Duration, usage string) {
+	if v, ok := f.env(name); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			def = d
+		}
+	}
+	f.FS.DurationVar(p, name, def, f.usage(name, usage))
+}
+
+// Base is the configuration every service shares.
+type Base struct {
+	NATSURL   string
+	LogLevel  string
+	LogFormat string
+	Prefix    string
+	Replicas  int
+	HostTTL   time.Duration
+}
+
+// Register registers the shared flags.
+func (b *Base) Register(f Flags) {
+	f.String(&b.NATSURL, "nats.url", nats.DefaultURL, "NATS server URL(s), comma-separated")
+	f.String(&b.LogLevel, "log.level", "info", "log level: debug, info, warn, error")
+	f.String(&b.LogFormat, "log.format", "json", "log format: json or console")
+	f.String(&b.Prefix, "prefix", "rivet", "subject and bucket prefix shared by every service of one mesh")
+	f.Int(&b.Replicas, "kv.replicas", 1, "JetStream replicas of each KV bucket (1 in development, 3 in production)")
+	f.Duration(&b.HostTTL, "host.ttl", buckets.DefaultHostTTL, "host lease TTL: a crashed host's actors move after about this long")
+}
+
+// Buckets returns the bucket policy.
+func (b *Base) Buckets() buckets.Config {
+	return buckets.Config{Replicas: b.Replicas, HostTTL: b.HostTTL}
+}
+
+// Logger builds the root logger of a service.
+func (b *Base) Logger(w io.Writer, service string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(b.LogLevel)
+	if err != nil {
+		return zerolog.Nop(), fmt.Errorf("bad log level %q", b.LogLevel)
+	}
+	if b.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("svc", service).Logger(), nil
+}
+
+// Connect connects to NATS, retrying the first connection for up to 30s,
+// and reconnecting forever afterwards.
+func (b *Base) Connect(name string, log zerolog.Logger) (*nats.Conn, error) {
+	var (
+		nc  *nats.Conn
+		err error
+	)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		nc, err = nats.Connect(b.NATSURL,
+			nats.Name(name),
+			nats.MaxReconnects(-1),
+			nats.ReconnectWait(250*time.Millisecond),
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				log.Warn().Err(err).Msg("nats disconnected")
+			}),
+			nats.ReconnectHandler(func(c *nats.Conn) {
+				log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("nats reconnected")
+			}),
+		)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		log.Warn().Err(err).Msg("nats connect; retrying")
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats at %s: %w", b.NATSURL, err)
+	}
+	return nc, nil
+}
+
+// Getenv is os.Getenv, for mains.
+var Getenv = os.Getenv

@@ -1,0 +1,542 @@
+package actorhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/rs/zerolog"
+
+	"github.com/rivetgo/rivetgo/pkg/actor"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// active is one actor activated on this host.
+type active struct {
+	h       *Host
+	meta    *protocol.ActorMeta
+	typ     actor.Type
+	gen     uint64
+	session string // host session the lease was taken under
+	log     zerolog.Logger
+
+	inst     actor.Instance
+	sub      *nats.Subscription
+	leaseRev uint64
+
+	// stateRev is the revision of the state record this activation last
+	// wrote; every write is conditional on it (the fence). Guarded by the
+	// instance, which calls SaveState one at a time.
+	stateRev uint64
+	created  bool
+
+	mu       sync.Mutex // guards inflight, idle, closing
+	inflight int
+	idle     *time.Timer
+	closing  bool
+}
+
+// SaveState implements actor.Env: a conditional write of the state record.
+func (a *active) SaveState(ctx context.Context, state []byte) error {
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: state, Created: true})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rev, err := a.h.kv.State.Update(ctx, protocol.StateKey(a.meta.ID), rec, a.stateRev)
+	if err != nil {
+		return fmt.Errorf("save state of %s: %w", a.meta.ID, err)
+	}
+	a.stateRev = rev
+	return nil
+}
+
+// CheckOwner implements actor.Env.
+func (a *active) CheckOwner() error { return a.h.checkOwner(a.session) }
+
+// Caller implements actor.Env.
+func (a *active) Caller() actor.Caller { return a.h }
+
+// Call implements actor.Caller for actor-to-actor calls.
+func (h *Host) Call(ctx context.Context, t actor.Target, action string, args []byte) ([]byte, error) {
+	var m *protocol.ActorMeta
+	var err error
+	if t.ID != "" {
+		m, err = h.disp.ResolveID(ctx, t.ID)
+	} else {
+		if err := protocol.ValidateKey(t.Key); err != nil {
+			return nil, err
+		}
+		m, _, err = h.disp.Resolve(ctx, t.Name, t.Key, t.Create, t.Input)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep, err := h.disp.Call(ctx, m, &protocol.CallRequest{Action: action, Args: args})
+	if err != nil {
+		return nil, err
+	}
+	if rep.Err != nil {
+		return nil, rep.Err
+	}
+	return rep.Output, nil
+}
+
+func (h *Host) handlePlace(r micro.Request) {
+	var req protocol.PlaceRequest
+	var rep protocol.PlaceReply
+	if err := protocol.Unmarshal(r.Data(), &req); err != nil {
+		rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad place request: %v", err)
+	} else if err := h.ensureActive(req.ActorID); err != nil {
+		rep.Err = protocol.AsError(err)
+		if rep.Err == protocol.ErrInternal {
+			h.log.Error().Err(err).Str("actor_id", req.ActorID).Msg("activation failed")
+		}
+	} else {
+		rep.HostID = h.cfg.HostID
+	}
+	b, err := protocol.Marshal(&rep)
+	if err == nil {
+		err = r.Respond(b)
+	}
+	if err != nil {
+		h.log.Warn().Err(err).Msg("place reply")
+	}
+}
+
+// ensureActive activates actor id on this host unless it already runs here.
+// Concurrent requests for one id share one activation.
+func (h *Host) ensureActive(id string) error {
+	h.mu.Lock()
+	if h.draining {
+		h.mu.Unlock()
+		return protocol.ErrNotOwner
+	}
+	if _, ok := h.actors[id]; ok {
+		h.mu.Unlock()
+		return nil
+	}
+	if act, ok := h.activations[id]; ok {
+		h.mu.Unlock()
+		<-act.done
+		return act.err
+	}
+	act := &activation{done: make(chan struct{})}
+	h.activations[id] = act
+	h.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(h.baseCtx, 30*time.Second)
+	a, err := h.activate(ctx, id)
+	cancel()
+
+	h.mu.Lock()
+	delete(h.activations, id)
+	if err == nil {
+		h.actors[id] = a
+		h.activeCount.Add(1)
+	}
+	h.mu.Unlock()
+	act.err = err
+	close(act.done)
+	if err == nil {
+		a.touch()
+	}
+	return err
+}
+
+func (h *Host) activate(ctx context.Context, id string) (*active, error) {
+	meta, err := h.dir.Meta(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if meta.Destroyed() {
+		return nil, protocol.ErrActorNotFound
+	}
+	typ, ok := h.cfg.Registry.Lookup(meta.Name)
+	if !ok {
+		return nil, protocol.Errorf(protocol.GroupActor, protocol.CodeUnknownName, "no actor kind %q on this host", meta.Name)
+	}
+	session := h.currentSession()
+	if err := h.checkOwner(session); err != nil {
+		return nil, protocol.ErrNoHosts
+	}
+	leaseRev, err := h.takeLease(ctx, id, session)
+	if err != nil {
+		return nil, err
+	}
+	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev,
+		log: h.log.With().Str("actor_id", id).Str("actor_name", meta.Name).Logger()}
+	for attempt := 0; ; attempt++ {
+		err = h.start(ctx, a)
+		if err == nil || !errors.Is(err, jetstream.ErrKeyRevisionMismatch) || attempt == 3 {
+			break
+		}
+		// Our read of the state record was stale (a replica behind the
+		// leader): read again.
+	}
+	if err != nil {
+		h.releaseLease(a)
+		return nil, err
+	}
+	sub, err := h.nc.ChanSubscribe(h.names.ActorAll(id), h.inbox)
+	if err != nil {
+		a.inst.Stop()
+		h.releaseLease(a)
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	a.sub = sub
+	a.log.Debug().Uint64("gen", a.gen).Msg("actor activated")
+	return a, nil
+}
+
+// start loads the state record and runs the activation, whose first write
+// (generation + 1, conditional on the revision read) fences older owners.
+func (h *Host) start(ctx context.Context, a *active) error {
+	var rec protocol.StateRecord
+	e, err := h.kv.State.Get(ctx, protocol.StateKey(a.meta.ID))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		a.stateRev = 0
+	case err != nil:
+		return fmt.Errorf("read state: %w", err)
+	default:
+		if err := protocol.Unmarshal(e.Value(), &rec); err != nil {
+			return fmt.Errorf("decode state record: %w", err)
+		}
+		a.stateRev = e.Revision()
+	}
+	a.gen = rec.Gen + 1
+	inst, err := actor.Activate(ctx, a.typ, actor.ActivateParams{
+		Info:    actor.Info{ID: a.meta.ID, Name: a.meta.Name, Key: a.meta.Key, Gen: a.gen},
+		State:   rec.State,
+		Created: rec.Created,
+		Input:   a.meta.Input,
+		Env:     a,
+		Log:     a.log,
+	})
+	if err != nil {
+		return err
+	}
+	a.inst = inst
+	return nil
+}
+
+// takeLease claims actor id's lease for session. A lease held by another live
+// host session is refused with actor/not_owner (the caller retries); a lease
+// of a dead session is taken over with a conditional update.
+func (h *Host) takeLease(ctx context.Context, id, session string) (uint64, error) {
+	val, err := protocol.Marshal(&protocol.Lease{HostID: h.cfg.HostID, Session: session})
+	if err != nil {
+		return 0, err
+	}
+	key := protocol.LeaseKey(id)
+	rev, err := h.kv.Leases.Create(ctx, key, val)
+	if err == nil {
+		return rev, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, fmt.Errorf("create lease: %w", err)
+	}
+	e, err := h.kv.Leases.Get(ctx, key)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return 0, protocol.ErrNotOwner // released meanwhile; retry
+		}
+		return 0, fmt.Errorf("read lease: %w", err)
+	}
+	var cur protocol.Lease
+	if err := protocol.Unmarshal(e.Value(), &cur); err != nil {
+		return 0, fmt.Errorf("decode lease: %w", err)
+	}
+	if cur.Session != session {
+		live, err := h.hostLive(ctx, cur)
+		if err != nil {
+			return 0, fmt.Errorf("check holder: %w", err)
+		}
+		if live {
+			return 0, protocol.ErrNotOwner
+		}
+		h.log.Info().Str("actor_id", id).Str("from_host", cur.HostID).Msg("taking over actor of a dead host")
+	}
+	rev, err = h.kv.Leases.Update(ctx, key, val, e.Revision())
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return 0, protocol.ErrNotOwner
+		}
+		return 0, fmt.Errorf("take over lease: %w", err)
+	}
+	return rev, nil
+}
+
+func (h *Host) releaseLease(a *active) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := h.kv.Leases.Delete(ctx, protocol.LeaseKey(a.meta.ID), jetstream.LastRevision(a.leaseRev))
+	if err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		a.log.Warn().Err(err).Msg("release lease")
+	}
+}
+
+// readInbox hands each message of the actor subscriptions to its own
+// goroutine; actions of one actor still run one at a time (the instance
+// serializes them).
+func (h *Host) readInbox(ctx context.Context, inbox chan *nats.Msg) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-inbox:
+			h.inflight.Add(1)
+			go func() {
+				defer h.inflight.Done()
+				h.serve(msg)
+			}()
+		}
+	}
+}
+
+func (h *Host) lookup(id string) *active {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.actors[id]
+}
+
+func (h *Host) serve(msg *nats.Msg) {
+	id, kind, ok := h.names.ParseActorSubject(msg.Subject)
+	if !ok {
+		return
+	}
+	a := h.lookup(id)
+	if a == nil || !a.begin() {
+		h.reply(msg, &protocol.CallReply{Err: protocol.ErrNotOwner})
+		return
+	}
+	switch kind {
+	case "call":
+		var req protocol.CallRequest
+		if err := protocol.Unmarshal(msg.Data, &req); err != nil {
+			a.end()
+			h.reply(msg, &protocol.CallReply{Err: protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad call: %v", err)})
+			return
+		}
+		res, err := a.inst.Call(h.baseCtx, req.Action, req.Args)
+		rep := &protocol.CallReply{Output: res.Output, Gen: a.gen, Key: a.meta.Key, Name: a.meta.Name}
+		if err != nil {
+			rep.Output = nil
+			rep.Err = protocol.AsError(err)
+		} else if req.MaxOutput > 0 && len(res.Output) > req.MaxOutput {
+			rep.Output = nil
+			rep.Err = protocol.Errorf(protocol.GroupMessage, protocol.CodeOutgoingTooLong,
+				"the action's output is %d bytes; the limit is %d", len(res.Output), req.MaxOutput)
+		}
+		h.reply(msg, rep)
+		a.end()
+		if rep.Err != nil && rep.Err.Is(protocol.ErrOwnerLost) {
+			h.drop(a)
+		}
+		switch {
+		case res.Destroy:
+			go h.destroy(a, nil)
+		case res.Sleep:
+			go h.sleep(a)
+		}
+	case "ctl":
+		var req protocol.CtlRequest
+		if err := protocol.Unmarshal(msg.Data, &req); err != nil || req.Op != protocol.OpDestroy {
+			a.end()
+			h.reply(msg, &protocol.CallReply{Err: protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad control request")})
+			return
+		}
+		a.end()
+		h.destroy(a, msg)
+	default:
+		a.end()
+		h.reply(msg, &protocol.CallReply{Err: protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "unknown request %q", kind)})
+	}
+}
+
+func (h *Host) reply(msg *nats.Msg, rep *protocol.CallReply) {
+	b, err := protocol.Marshal(rep)
+	if err == nil {
+		err = msg.Respond(b)
+	}
+	if err != nil {
+		h.log.Warn().Err(err).Msg("reply")
+	}
+}
+
+// begin marks a request in flight; it fails once the actor is closing.
+func (a *active) begin() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing {
+		return false
+	}
+	a.inflight++
+	if a.idle != nil {
+		a.idle.Stop()
+	}
+	return true
+}
+
+func (a *active) end() {
+	a.mu.Lock()
+	a.inflight--
+	a.mu.Unlock()
+	a.touch()
+}
+
+// touch re-arms the sleep timer when nothing is in flight.
+func (a *active) touch() {
+	opts := a.typ.Options()
+	if opts.NoSleep {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inflight > 0 || a.closing {
+		return
+	}
+	if a.idle == nil {
+		a.idle = time.AfterFunc(opts.SleepTimeout, func() { a.h.sleep(a) })
+		return
+	}
+	a.idle.Reset(opts.SleepTimeout)
+}
+
+// close marks the actor closing once nothing is in flight. It reports false
+// when a request is in flight or the actor is already closing.
+func (a *active) close(force bool) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing || (a.inflight > 0 && !force) {
+		return false
+	}
+	a.closing = true
+	if a.idle != nil {
+		a.idle.Stop()
+	}
+	return true
+}
+
+func (a *active) isClosing() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.closing
+}
+
+// sleep puts an idle actor to sleep: OnSleep, final save, unsubscribe,
+// release the lease.
+func (h *Host) sleep(a *active) {
+	if !a.close(false) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.GracePeriod)
+	defer cancel()
+	if err := a.inst.Sleep(ctx); err != nil {
+		a.log.Warn().Err(err).Msg("sleep: final save failed")
+	}
+	h.remove(a)
+	h.releaseLease(a)
+	a.log.Debug().Msg("actor asleep")
+}
+
+// destroy runs OnDestroy and deletes the actor for good. msg, if set, is the
+// control request to answer.
+func (h *Host) destroy(a *active, msg *nats.Msg) {
+	if !a.close(true) {
+		if msg != nil {
+			h.reply(msg, &protocol.CallReply{Err: protocol.ErrNotOwner})
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.GracePeriod)
+	defer cancel()
+	var rep protocol.CallReply
+	err := a.inst.Destroy(ctx)
+	if err == nil {
+		err = h.dir.MarkDestroyed(ctx, a.meta.ID)
+	}
+	if err == nil {
+		err = h.kv.State.Purge(ctx, protocol.StateKey(a.meta.ID))
+	}
+	if err != nil {
+		a.log.Error().Err(err).Msg("destroy")
+		rep.Err = protocol.AsError(err)
+	}
+	h.remove(a)
+	h.releaseLease(a)
+	if msg != nil {
+		h.reply(msg, &rep)
+	}
+	a.log.Info().Msg("actor destroyed")
+}
+
+// drop forgets an actor without hooks or writes: its host lost it.
+func (h *Host) drop(a *active) {
+	a.close(true)
+	a.inst.Stop()
+	h.remove(a)
+}
+
+func (h *Host) remove(a *active) {
+	if a.sub != nil {
+		if err := a.sub.Unsubscribe(); err != nil {
+			a.log.Warn().Err(err).Msg("unsubscribe")
+		}
+	}
+	h.mu.Lock()
+	if h.actors[a.meta.ID] == a {
+		delete(h.actors, a.meta.ID)
+		h.activeCount.Add(-1)
+	}
+	h.mu.Unlock()
+}
+
+func (h *Host) all() []*active {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*active, 0, len(h.actors))
+	for _, a := range h.actors {
+		out = append(out, a)
+	}
+	return out
+}
+
+// dropAll forgets every actor after the host lost its session.
+func (h *Host) dropAll() {
+	for _, a := range h.all() {
+		h.drop(a)
+	}
+}
+
+// sleepAll puts every actor to sleep during a drain, waiting for in-flight
+// actions until ctx is done.
+func (h *Host) sleepAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, a := range h.all() {
+		wg.Go(func() {
+			for !a.close(ctx.Err() != nil) {
+				if a.isClosing() {
+					return // slept or destroyed meanwhile
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			if err := a.inst.Sleep(ctx); err != nil {
+				a.log.Warn().Err(err).Msg("drain: final save failed")
+			}
+			h.remove(a)
+			h.releaseLease(a)
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,69 @@
+// Command actorhost hosts rivetgo's example actors (counter, chatRoomList,
+// chatRoom). Build your own host the same way with your registry.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rivetgo/rivetgo/examples"
+	"github.com/rivetgo/rivetgo/pkg/svc"
+	"github.com/rivetgo/rivetgo/services/actorhost"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "actorhost:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("actorhost", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := svc.Flags{FS: fs, Getenv: getenv}
+	var (
+		base     svc.Base
+		hostID   string
+		version  string
+		capacity int
+		grace    time.Duration
+	)
+	base.Register(f)
+	f.String(&hostID, "host.id", "", "host id (letters, digits, '-'); default: random")
+	f.String(&version, "host.version", "", "host version; new activations go to the newest version present")
+	f.Int(&capacity, "host.capacity", 0, "active actors this host aims to hold (placement weight)")
+	f.Duration(&grace, "host.grace", 15*time.Second, "drain grace period on SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := base.Logger(stderr, "actorhost")
+	if err != nil {
+		return err
+	}
+	nc, err := base.Connect("rivetgo-actorhost", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	h, err := actorhost.New(actorhost.Config{
+		Conn: nc, Registry: examples.Registry(), Log: log, Prefix: base.Prefix, Buckets: base.Buckets(),
+		HostID: hostID, Version: version, Capacity: capacity, GracePeriod: grace,
+	})
+	if err != nil {
+		return err
+	}
+	return h.Run(ctx)
+}

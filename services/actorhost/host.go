@@ -1,0 +1,210 @@
+// Package actorhost runs actors: it activates them on demand, holds their
+// leases, saves their state durably in JetStream KV before each reply leaves,
+// and puts idle actors to sleep. A user builds their own host binary from it:
+//
+//	reg := actor.MustRegistry(myActor, otherActor)
+//	h, err := actorhost.New(actorhost.Config{Conn: nc, Registry: reg, Log: log})
+//	if err != nil { ... }
+//	err = h.Run(ctx)
+package actorhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/rs/zerolog"
+
+	"github.com/rivetgo/rivetgo/pkg/actor"
+	"github.com/rivetgo/rivetgo/pkg/buckets"
+	"github.com/rivetgo/rivetgo/pkg/directory"
+	"github.com/rivetgo/rivetgo/pkg/dispatch"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// Config configures a [Host].
+type Config struct {
+	// Conn is the NATS connection. Required.
+	Conn *nats.Conn
+	// Registry holds the actor kinds this host serves. Required.
+	Registry *actor.Registry
+	// Log is the host's logger. Optional. Default: no logging.
+	Log zerolog.Logger
+	// Prefix is the subject and bucket prefix. Optional. Default: "rivet".
+	Prefix string
+	// Buckets is the durability policy of the KV buckets.
+	Buckets buckets.Config
+	// HostID names this host. Optional. Default: a new random id.
+	HostID string
+	// Version orders hosts: new activations go to the newest version
+	// present. Optional.
+	Version string
+	// Capacity is how many active actors this host aims to hold; placement
+	// prefers hosts with a lower active/capacity ratio. Optional.
+	Capacity int
+	// GracePeriod bounds the drain at shutdown. Optional. Default: 15s.
+	GracePeriod time.Duration
+}
+
+// Host runs actors. Create it with [New] and start it with [Host.Run].
+type Host struct {
+	cfg    Config
+	names  protocol.Names
+	log    zerolog.Logger
+	nc     *nats.Conn
+	kv     *buckets.Set
+	dir    *directory.Directory
+	disp   *dispatch.Dispatcher
+	hosts  *dispatch.HostView
+	stream jetstream.Stream // the hosts bucket's stream, for leader reads
+
+	baseCtx context.Context // cancelled when Run returns
+
+	// session is this host's current lease session; lastRenew is the
+	// monotonic time at which the last successful renewal was sent.
+	sessMu    sync.Mutex
+	session   string
+	hostRev   uint64
+	lastRenew time.Time
+
+	mu          sync.Mutex
+	actors      map[string]*active
+	activations map[string]*activation
+	draining    bool
+	inflight    sync.WaitGroup
+
+	activeCount atomic.Int64
+	inbox       chan *nats.Msg // actor subscriptions deliver here
+}
+
+type activation struct {
+	done chan struct{}
+	err  error
+}
+
+// New validates cfg and returns a Host.
+func New(cfg Config) (*Host, error) {
+	var errs []error
+	if cfg.Conn == nil {
+		errs = append(errs, errors.New("actorhost: Config.Conn is required"))
+	}
+	if cfg.Registry == nil {
+		errs = append(errs, errors.New("actorhost: Config.Registry is required"))
+	}
+	names, err := protocol.NewNames(cfg.Prefix)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.HostID == "" {
+		cfg.HostID = protocol.NewID()
+	} else if protocol.EncodeKeyPart(cfg.HostID) != cfg.HostID {
+		errs = append(errs, fmt.Errorf("actorhost: host id %q may hold only letters, digits and '-'", cfg.HostID))
+	}
+	if cfg.GracePeriod <= 0 {
+		cfg.GracePeriod = 15 * time.Second
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &Host{
+		cfg:         cfg,
+		names:       names,
+		log:         cfg.Log.With().Str("host_id", cfg.HostID).Logger(),
+		nc:          cfg.Conn,
+		actors:      map[string]*active{},
+		activations: map[string]*activation{},
+	}, nil
+}
+
+// ID returns the host's id.
+func (h *Host) ID() string { return h.cfg.HostID }
+
+// Run serves actors until ctx is done, then drains: it stops taking new
+// activations, lets in-flight actions finish, puts every actor to sleep
+// (saving its state and releasing its lease, so it wakes elsewhere) and
+// returns.
+func (h *Host) Run(ctx context.Context) error {
+	js, err := jetstream.New(h.nc)
+	if err != nil {
+		return fmt.Errorf("actorhost: jetstream: %w", err)
+	}
+	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	h.kv, err = buckets.Open(setupCtx, js, h.names, h.cfg.Buckets)
+	if err != nil {
+		return fmt.Errorf("actorhost: %w", err)
+	}
+	h.stream, err = js.Stream(setupCtx, h.names.HostsStream())
+	if err != nil {
+		return fmt.Errorf("actorhost: hosts stream: %w", err)
+	}
+	h.dir = directory.New(h.kv.Actors)
+	h.hosts = dispatch.NewHostView(h.kv.Hosts, h.kv.HostTTL, h.log)
+	h.disp = dispatch.New(dispatch.Config{Conn: h.nc, Names: h.names, Directory: h.dir, Hosts: h.hosts, Log: h.log})
+
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	h.baseCtx = runCtx
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = h.hosts.Run(runCtx) })
+
+	if err := h.newSession(setupCtx); err != nil {
+		return err
+	}
+
+	inbox := make(chan *nats.Msg, 1<<16)
+	h.inbox = inbox
+	wg.Go(func() { h.readInbox(runCtx, inbox) })
+
+	svc, err := micro.AddService(h.nc, micro.Config{
+		Name:        h.names.ServiceName("actorhost"),
+		Version:     "0.1.0",
+		Description: "rivetgo actor host",
+		Metadata:    map[string]string{"host_id": h.cfg.HostID, "version": h.cfg.Version},
+	})
+	if err != nil {
+		return fmt.Errorf("actorhost: micro service: %w", err)
+	}
+	place := micro.HandlerFunc(func(r micro.Request) {
+		h.inflight.Add(1)
+		go func() {
+			defer h.inflight.Done()
+			h.handlePlace(r)
+		}()
+	})
+	if err := svc.AddEndpoint("place", place, micro.WithEndpointSubject(h.names.Place()),
+		micro.WithEndpointQueueGroup(protocol.QueueGroupHosts)); err != nil {
+		return fmt.Errorf("actorhost: place endpoint: %w", err)
+	}
+	if err := svc.AddEndpoint("place-direct", place, micro.WithEndpointSubject(h.names.HostPlace(h.cfg.HostID)),
+		micro.WithEndpointQueueGroupDisabled()); err != nil {
+		return fmt.Errorf("actorhost: place endpoint: %w", err)
+	}
+	wg.Go(func() { h.renewLoop(runCtx) })
+	h.log.Info().Strs("actors", h.cfg.Registry.Names()).Str("version", h.cfg.Version).Msg("actor host ready")
+
+	<-ctx.Done()
+	h.log.Info().Msg("draining")
+	h.mu.Lock()
+	h.draining = true
+	h.mu.Unlock()
+	h.publishHost(context.Background()) // tell placers we are draining
+	if err := svc.Stop(); err != nil {
+		h.log.Warn().Err(err).Msg("stop micro service")
+	}
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), h.cfg.GracePeriod)
+	defer cancelDrain()
+	h.sleepAll(drainCtx)
+	h.inflight.Wait()
+	h.endSession(drainCtx)
+	stop()
+	wg.Wait()
+	h.log.Info().Msg("actor host stopped")
+	return nil
+}

@@ -1,0 +1,180 @@
+package actorhost
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// The host lease. A host owns its actors only while its entry in the hosts
+// bucket is live. The entry expires (bucket max age = host TTL) unless
+// renewed; every renewal is a conditional update of the entry's last
+// revision, so a host that was paused past its TTL finds its entry gone, knows
+// it lost every actor, and starts a new session. Before every action a host
+// checks, on its monotonic clock, that its last successful renewal was sent
+// less than TTL - margin ago: the server's expiry counts from when it stored
+// the renewal, which is later, so the host gives up first.
+
+func (h *Host) renewEvery() time.Duration { return h.kv.HostTTL / 5 }
+func (h *Host) margin() time.Duration     { return h.kv.HostTTL / 5 }
+
+func (h *Host) hostInfo(session string) protocol.HostInfo {
+	reg := h.cfg.Registry
+	display := map[string]protocol.Display{}
+	for _, n := range reg.Names() {
+		t, _ := reg.Lookup(n)
+		o := t.Options()
+		if o.DisplayName != "" || o.Icon != "" {
+			display[n] = protocol.Display{Name: o.DisplayName, Icon: o.Icon}
+		}
+	}
+	h.mu.Lock()
+	draining := h.draining
+	h.mu.Unlock()
+	return protocol.HostInfo{
+		HostID:   h.cfg.HostID,
+		Session:  session,
+		Version:  h.cfg.Version,
+		Names:    reg.Names(),
+		Active:   int(h.activeCount.Load()),
+		Capacity: h.cfg.Capacity,
+		Draining: draining,
+		Display:  display,
+	}
+}
+
+// newSession starts a new host session: a fresh session id and a new entry.
+func (h *Host) newSession(ctx context.Context) error {
+	session := protocol.NewID()
+	b, err := protocol.Marshal(h.hostInfo(session))
+	if err != nil {
+		return err
+	}
+	sent := time.Now()
+	key := protocol.HostKey(h.cfg.HostID)
+	rev, err := h.kv.Hosts.Create(ctx, key, b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		// A previous process with this host id: its session is over.
+		if e, gerr := h.kv.Hosts.Get(ctx, key); gerr == nil {
+			rev, err = h.kv.Hosts.Update(ctx, key, b, e.Revision())
+		}
+	}
+	if err != nil {
+		return err
+	}
+	h.sessMu.Lock()
+	h.session, h.hostRev, h.lastRenew = session, rev, sent
+	h.sessMu.Unlock()
+	h.log.Info().Str("session", session).Msg("host session started")
+	return nil
+}
+
+// publishHost renews the host entry. It returns false when the session was
+// lost (the entry expired or was replaced).
+func (h *Host) publishHost(ctx context.Context) bool {
+	h.sessMu.Lock()
+	session, rev := h.session, h.hostRev
+	h.sessMu.Unlock()
+	b, err := protocol.Marshal(h.hostInfo(session))
+	if err != nil {
+		return true
+	}
+	sent := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, h.renewEvery())
+	defer cancel()
+	nrev, err := h.kv.Hosts.Update(ctx, protocol.HostKey(h.cfg.HostID), b, rev)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return false
+		}
+		h.log.Warn().Err(err).Msg("host lease renewal failed")
+		return true
+	}
+	h.sessMu.Lock()
+	if h.session == session {
+		h.hostRev, h.lastRenew = nrev, sent
+	}
+	h.sessMu.Unlock()
+	return true
+}
+
+func (h *Host) renewLoop(ctx context.Context) {
+	t := time.NewTicker(h.renewEvery())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if h.publishHost(ctx) {
+			continue
+		}
+		h.log.Warn().Msg("host lease lost; dropping every actor")
+		h.dropAll()
+		for ctx.Err() == nil {
+			if err := h.newSession(ctx); err == nil {
+				break
+			} else {
+				h.log.Warn().Err(err).Msg("new host session")
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(h.renewEvery()):
+			}
+		}
+	}
+}
+
+// checkOwner reports whether session may still serve: the host's lease is
+// fresh and session is still the current one.
+func (h *Host) checkOwner(session string) error {
+	h.sessMu.Lock()
+	defer h.sessMu.Unlock()
+	if h.session != session || time.Since(h.lastRenew) > h.kv.HostTTL-h.margin() {
+		return protocol.ErrNotOwner
+	}
+	return nil
+}
+
+func (h *Host) currentSession() string {
+	h.sessMu.Lock()
+	defer h.sessMu.Unlock()
+	return h.session
+}
+
+// hostLive reports whether the host session holding a lease is alive. It
+// reads the entry through the stream leader (not a direct get, which a
+// lagging replica may answer), so a live host is never taken for dead.
+func (h *Host) hostLive(ctx context.Context, l protocol.Lease) (bool, error) {
+	msg, err := h.stream.GetLastMsgForSubject(ctx, h.names.HostEntrySubject(l.HostID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if op := msg.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+		return false, nil
+	}
+	var hi protocol.HostInfo
+	if err := protocol.Unmarshal(msg.Data, &hi); err != nil {
+		return false, err
+	}
+	return hi.Session == l.Session, nil
+}
+
+// endSession deletes the host entry at shutdown.
+func (h *Host) endSession(ctx context.Context) {
+	h.sessMu.Lock()
+	rev := h.hostRev
+	h.session = ""
+	h.sessMu.Unlock()
+	if err := h.kv.Hosts.Delete(ctx, protocol.HostKey(h.cfg.HostID), jetstream.LastRevision(rev)); err != nil {
+		h.log.Warn().Err(err).Msg("delete host entry")
+	}
+}

@@ -1,0 +1,68 @@
+// Command gateway serves RivetKit's HTTP API and routes calls to actor hosts
+// over NATS.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rivetgo/rivetgo/pkg/svc"
+	"github.com/rivetgo/rivetgo/services/gateway"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := svc.Flags{FS: fs, Getenv: getenv}
+	var (
+		base       svc.Base
+		addr       string
+		maxIn      int
+		maxOut     int
+		reqTimeout time.Duration
+	)
+	base.Register(f)
+	f.String(&addr, "http.addr", gateway.DefaultAddr, "HTTP listen address")
+	f.Int(&maxIn, "limits.incoming", gateway.DefaultMaxIncoming, "largest request body in bytes")
+	f.Int(&maxOut, "limits.outgoing", gateway.DefaultMaxOutgoing, "largest encoded action output in bytes")
+	f.Duration(&reqTimeout, "request.timeout", gateway.DefaultRequestTimeout, "deadline of one gateway request")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := base.Logger(stderr, "gateway")
+	if err != nil {
+		return err
+	}
+	nc, err := base.Connect("rivetgo-gateway", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	g, err := gateway.New(gateway.Config{
+		Conn: nc, Log: log, Addr: addr, Prefix: base.Prefix, Buckets: base.Buckets(),
+		MaxIncoming: maxIn, MaxOutgoing: maxOut, RequestTimeout: reqTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	return g.Run(ctx)
+}

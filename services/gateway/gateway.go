@@ -1,0 +1,185 @@
+// Package gateway is rivetgo's HTTP edge. It speaks RivetKit's client
+// protocol (the management API under /actors and the actor gateway under
+// /gateway) and routes each call over NATS to the host that owns the actor,
+// activating actors on demand. Gateways hold no actor state: run as many as
+// you like behind a load balancer.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/rs/zerolog"
+
+	"github.com/rivetgo/rivetgo/pkg/buckets"
+	"github.com/rivetgo/rivetgo/pkg/directory"
+	"github.com/rivetgo/rivetgo/pkg/dispatch"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// Defaults of [Config].
+const (
+	DefaultAddr           = ":6420"
+	DefaultMaxIncoming    = 64 << 10
+	DefaultMaxOutgoing    = 1 << 20
+	DefaultRequestTimeout = 65 * time.Second
+)
+
+// Version is reported by GET /metadata.
+const Version = "0.1.0"
+
+// Config configures a [Gateway].
+type Config struct {
+	// Conn is the NATS connection. Required.
+	Conn *nats.Conn
+	// Log is the gateway's logger. Optional. Default: no logging.
+	Log zerolog.Logger
+	// Addr is the HTTP listen address. Optional. Default: ":6420".
+	Addr string
+	// Listener, when set, is used instead of listening on Addr.
+	Listener net.Listener
+	// Prefix is the subject and bucket prefix. Optional. Default: "rivet".
+	Prefix string
+	// Buckets is the durability policy of the KV buckets.
+	Buckets buckets.Config
+	// MaxIncoming bounds a request body (bytes). Optional. Default: 64 KiB.
+	MaxIncoming int
+	// MaxOutgoing bounds an encoded action output. Optional. Default: 1 MiB.
+	MaxOutgoing int
+	// RequestTimeout bounds one gateway request, waiting for a host
+	// included. Optional. Default: 65s (the action timeout plus slack).
+	RequestTimeout time.Duration
+}
+
+// Gateway serves RivetKit's HTTP API. Create it with [New], run it with
+// [Gateway.Run].
+type Gateway struct {
+	cfg   Config
+	names protocol.Names
+	log   zerolog.Logger
+	disp  *dispatch.Dispatcher
+	hosts *dispatch.HostView
+
+	addrMu sync.Mutex
+	addr   net.Addr
+	ready  chan struct{}
+}
+
+// New validates cfg and returns a Gateway.
+func New(cfg Config) (*Gateway, error) {
+	var errs []error
+	if cfg.Conn == nil {
+		errs = append(errs, errors.New("gateway: Config.Conn is required"))
+	}
+	names, err := protocol.NewNames(cfg.Prefix)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.MaxIncoming <= 0 {
+		cfg.MaxIncoming = DefaultMaxIncoming
+	}
+	if cfg.MaxOutgoing <= 0 {
+		cfg.MaxOutgoing = DefaultMaxOutgoing
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &Gateway{cfg: cfg, names: names, log: cfg.Log, ready: make(chan struct{})}, nil
+}
+
+// Addr returns the listening address once the gateway is ready.
+func (g *Gateway) Addr() net.Addr {
+	<-g.ready
+	g.addrMu.Lock()
+	defer g.addrMu.Unlock()
+	return g.addr
+}
+
+// Ready is closed once the gateway accepts requests.
+func (g *Gateway) Ready() <-chan struct{} { return g.ready }
+
+// Run serves until ctx is done, then shuts the HTTP server down gracefully.
+func (g *Gateway) Run(ctx context.Context) error {
+	js, err := jetstream.New(g.cfg.Conn)
+	if err != nil {
+		return fmt.Errorf("gateway: jetstream: %w", err)
+	}
+	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	kv, err := buckets.Open(setupCtx, js, g.names, g.cfg.Buckets)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	g.hosts = dispatch.NewHostView(kv.Hosts, kv.HostTTL, g.log)
+	wg.Go(func() { _ = g.hosts.Run(runCtx) })
+	select {
+	case <-g.hosts.Ready():
+	case <-setupCtx.Done():
+		return fmt.Errorf("gateway: reading hosts: %w", setupCtx.Err())
+	}
+	g.disp = dispatch.New(dispatch.Config{
+		Conn: g.cfg.Conn, Names: g.names, Directory: directory.New(kv.Actors), Hosts: g.hosts, Log: g.log,
+	})
+
+	svc, err := micro.AddService(g.cfg.Conn, micro.Config{
+		Name:        g.names.ServiceName("gateway"),
+		Version:     Version,
+		Description: "rivetgo HTTP gateway",
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: micro service: %w", err)
+	}
+	defer func() { _ = svc.Stop() }()
+
+	ln := g.cfg.Listener
+	if ln == nil {
+		ln, err = net.Listen("tcp", g.cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("gateway: listen: %w", err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           g.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	g.addrMu.Lock()
+	g.addr = ln.Addr()
+	g.addrMu.Unlock()
+	close(g.ready)
+	g.log.Info().Str("addr", ln.Addr().String()).Msg("gateway listening")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancelShut := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancelShut()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		g.log.Warn().Err(err).Msg("http shutdown")
+	}
+	<-errc
+	return nil
+}

@@ -1,0 +1,498 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/rkproto"
+)
+
+// Handler returns the gateway's HTTP handler.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metadata", g.handleMetadata)
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	mux.HandleFunc("PUT /actors", g.handleGetOrCreate)
+	mux.HandleFunc("POST /actors", g.handleCreate)
+	mux.HandleFunc("GET /actors", g.handleList)
+	mux.HandleFunc("DELETE /actors/{id}", g.handleDestroy)
+	mux.HandleFunc("/gateway/", g.handleGateway)
+	return mux
+}
+
+func (g *Gateway) writeError(w http.ResponseWriter, err error, actor *rkproto.ActorSpecifier) {
+	e := protocol.AsError(err)
+	if e == protocol.ErrInternal && !errors.Is(err, protocol.ErrInternal) {
+		g.log.Error().Err(err).Msg("request failed")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("x-rivet-error", e.Group+"."+e.Code)
+	w.WriteHeader(e.HTTPStatus())
+	_, _ = w.Write(rkproto.EncodeErrorJSON(e, actor))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (g *Gateway) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	names := map[string]any{}
+	for n, d := range g.hosts.Names() {
+		names[n] = map[string]any{"metadata": d}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"runtime":    "rivetgo",
+		"version":    Version,
+		"actorNames": names,
+	})
+}
+
+// checkNamespace accepts the default namespace only.
+func checkNamespace(ns string) error {
+	if ns == "" || ns == "default" {
+		return nil
+	}
+	return protocol.Errorf(protocol.GroupNS, protocol.CodeNamespaceNotFound, "The namespace %q does not exist; rivetgo serves only \"default\".", ns)
+}
+
+// checkName rejects names no live host serves.
+func (g *Gateway) checkName(name string) error {
+	if err := protocol.ValidateName(name); err != nil {
+		return err
+	}
+	if len(g.hosts.Live()) == 0 {
+		return protocol.ErrNoHosts
+	}
+	if _, ok := g.hosts.Names()[name]; !ok {
+		return protocol.Errorf(protocol.GroupActor, protocol.CodeUnknownName, "No actor kind named %q is registered on any host.", name)
+	}
+	return nil
+}
+
+// apiActor is the Actor object of RivetKit's management API.
+type apiActor struct {
+	ActorID            string `json:"actor_id"`
+	Name               string `json:"name"`
+	Key                string `json:"key"`
+	NamespaceID        string `json:"namespace_id"`
+	Datacenter         string `json:"datacenter"`
+	RunnerNameSelector string `json:"runner_name_selector"`
+	CrashPolicy        string `json:"crash_policy"`
+	CreateTS           int64  `json:"create_ts"`
+	StartTS            *int64 `json:"start_ts"`
+	PendingAllocTS     *int64 `json:"pending_allocation_ts"`
+	ConnectableTS      *int64 `json:"connectable_ts"`
+	SleepTS            *int64 `json:"sleep_ts"`
+	RescheduleTS       *int64 `json:"reschedule_ts"`
+	DestroyTS          *int64 `json:"destroy_ts"`
+}
+
+func toAPIActor(m *protocol.ActorMeta) apiActor {
+	a := apiActor{
+		ActorID: m.ID, Name: m.Name, Key: protocol.SerializeKey(m.Key),
+		NamespaceID: "default", Datacenter: "default", RunnerNameSelector: "default", CrashPolicy: "sleep",
+		CreateTS: m.CreateMS,
+	}
+	if m.Destroyed() {
+		d := m.DestroyMS
+		a.DestroyTS = &d
+	} else {
+		c := m.CreateMS
+		a.StartTS, a.ConnectableTS = &c, &c
+	}
+	return a
+}
+
+type createBody struct {
+	Name  string  `json:"name"`
+	Key   *string `json:"key"`
+	Input *string `json:"input"`
+}
+
+func (g *Gateway) readCreate(r *http.Request) (name string, key []string, input []byte, err error) {
+	if err := checkNamespace(r.URL.Query().Get("namespace")); err != nil {
+		return "", nil, nil, err
+	}
+	body, err := g.readBody(r)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	var b createBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return "", nil, nil, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad JSON body: %v", err)
+	}
+	if err := g.checkName(b.Name); err != nil {
+		return "", nil, nil, err
+	}
+	key = []string{}
+	if b.Key != nil {
+		if key, err = protocol.ParseKey(*b.Key); err != nil {
+			return "", nil, nil, protocol.Errorf(protocol.GroupActor, protocol.CodeInvalidKey, "%v", err)
+		}
+	}
+	if err := protocol.ValidateKey(key); err != nil {
+		return "", nil, nil, err
+	}
+	if b.Input != nil && *b.Input != "" {
+		input, err = base64.StdEncoding.DecodeString(*b.Input)
+		if err != nil {
+			return "", nil, nil, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "input is not base64")
+		}
+		if input, err = rkproto.ClientCBOR(input); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	return b.Name, key, input, nil
+}
+
+func (g *Gateway) handleGetOrCreate(w http.ResponseWriter, r *http.Request) {
+	name, key, input, err := g.readCreate(r)
+	if err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	m, created, err := g.disp.Resolve(r.Context(), name, key, true, input)
+	if err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"actor": toAPIActor(m), "created": created})
+}
+
+func (g *Gateway) handleCreate(w http.ResponseWriter, r *http.Request) {
+	name, key, input, err := g.readCreate(r)
+	if err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	m, err := g.disp.Directory().Create(r.Context(), name, key, input)
+	if err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"actor": toAPIActor(m)})
+}
+
+// maxListIDs is the most actor ids one GET /actors may ask for.
+const maxListIDs = 32
+
+func (g *Gateway) handleList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if err := checkNamespace(q.Get("namespace")); err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	var ids []string
+	for _, v := range q["actor_ids"] {
+		for _, id := range strings.Split(v, ",") {
+			if id != "" {
+				ids = append(ids, id)
+			}
+		}
+	}
+	ids = append(ids, q["actor_id"]...)
+	actors := []apiActor{}
+	switch {
+	case len(ids) > 0:
+		if len(ids) > maxListIDs {
+			g.writeError(w, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "at most %d actor ids per request", maxListIDs), nil)
+			return
+		}
+		for _, id := range ids {
+			m, err := g.disp.Directory().Meta(r.Context(), id)
+			if errors.Is(err, protocol.ErrActorNotFound) {
+				continue
+			}
+			if err != nil {
+				g.writeError(w, err, nil)
+				return
+			}
+			actors = append(actors, toAPIActor(m))
+		}
+	case q.Has("name"):
+		key, err := protocol.ParseKey(q.Get("key"))
+		if err != nil {
+			g.writeError(w, protocol.Errorf(protocol.GroupActor, protocol.CodeInvalidKey, "%v", err), nil)
+			return
+		}
+		m, err := g.disp.Directory().Lookup(r.Context(), q.Get("name"), key)
+		if err != nil && !errors.Is(err, protocol.ErrActorNotFound) {
+			g.writeError(w, err, nil)
+			return
+		}
+		if m != nil {
+			actors = append(actors, toAPIActor(m))
+		}
+	default:
+		g.writeError(w, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "give actor_ids or name and key"), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"actors": actors, "pagination": map[string]any{"cursor": nil}})
+}
+
+func (g *Gateway) handleDestroy(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
+	defer cancel()
+	m, err := g.disp.ResolveID(ctx, r.PathValue("id"))
+	if err == nil {
+		err = g.disp.Destroy(ctx, m)
+	}
+	if err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// readBody reads a request body (chunked or not) up to MaxIncoming bytes.
+func (g *Gateway) readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > int64(g.cfg.MaxIncoming) {
+		return nil, tooLong(g.cfg.MaxIncoming)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, int64(g.cfg.MaxIncoming)+1))
+	if err != nil {
+		return nil, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "read body: %v", err)
+	}
+	if len(b) > g.cfg.MaxIncoming {
+		return nil, tooLong(g.cfg.MaxIncoming)
+	}
+	return b, nil
+}
+
+func tooLong(max int) error {
+	return protocol.Errorf(protocol.GroupMessage, protocol.CodeIncomingTooLong, "the request body is larger than %d bytes", max)
+}
+
+// target is the actor a /gateway request addresses.
+type target struct {
+	name   string
+	key    []string
+	id     string
+	create bool
+	input  []byte
+}
+
+// rvtParams are the query parameters RivetKit's query form may carry.
+var rvtParams = map[string]bool{
+	"rvt-namespace": true, "rvt-method": true, "rvt-runner": true, "rvt-pool": true, "rvt-key": true,
+	"rvt-input": true, "rvt-region": true, "rvt-crash-policy": true, "rvt-token": true, "rvt-skip-ready-wait": true,
+}
+
+// parseGatewayPath splits /gateway/{seg}{rest} and the query into the target,
+// the path under the actor and the user's own query string.
+func parseGatewayPath(r *http.Request) (t target, rest, userQuery string, err error) {
+	p := strings.TrimPrefix(r.URL.EscapedPath(), "/gateway/")
+	seg, rest, _ := strings.Cut(p, "/")
+	rest = "/" + rest
+	seg, err = url.PathUnescape(seg)
+	if err != nil || seg == "" {
+		return t, "", "", protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad gateway path")
+	}
+	var user []string
+	rvt := map[string]string{}
+	for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		dk, _ := url.QueryUnescape(k)
+		if !strings.HasPrefix(dk, "rvt-") {
+			user = append(user, kv)
+			continue
+		}
+		if !rvtParams[dk] {
+			return t, "", "", protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "unknown query parameter %q", dk)
+		}
+		if _, dup := rvt[dk]; dup {
+			return t, "", "", protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "duplicate query parameter %q", dk)
+		}
+		dv, err := url.QueryUnescape(v)
+		if err != nil {
+			return t, "", "", protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad value of %q", dk)
+		}
+		rvt[dk] = dv
+	}
+	userQuery = strings.Join(user, "&")
+	method, queryForm := rvt["rvt-method"]
+	if !queryForm {
+		if len(rvt) > 0 && !(len(rvt) == 1 && rvt["rvt-token"] != "") {
+			return t, "", "", protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "rvt-method is required with rvt-* parameters")
+		}
+		id, _, _ := strings.Cut(seg, "@") // the token part is not checked: rivetgo has no auth yet
+		return target{id: id}, rest, userQuery, nil
+	}
+	if err := checkNamespace(rvt["rvt-namespace"]); err != nil {
+		return t, "", "", err
+	}
+	t.name = seg
+	t.key = []string{}
+	if k, ok := rvt["rvt-key"]; ok {
+		t.key = strings.Split(k, ",")
+	}
+	switch method {
+	case "get":
+		for _, p := range []string{"rvt-runner", "rvt-pool", "rvt-input", "rvt-region", "rvt-crash-policy"} {
+			if _, ok := rvt[p]; ok {
+				return t, "", "", protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "%s is not allowed with rvt-method=get", p)
+			}
+		}
+	case "getOrCreate":
+		t.create = true
+		if in := rvt["rvt-input"]; in != "" {
+			raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(in, "="))
+			if err != nil {
+				return t, "", "", protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "rvt-input is not base64url")
+			}
+			if t.input, err = rkproto.ClientCBOR(raw); err != nil {
+				return t, "", "", err
+			}
+		}
+	default:
+		return t, "", "", protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "unknown rvt-method %q", method)
+	}
+	return t, rest, userQuery, nil
+}
+
+func setCORS(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		origin = "*"
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Set("Access-Control-Expose-Headers", "*")
+	if origin != "*" {
+		h.Add("Vary", "Origin")
+	}
+}
+
+func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
+	setCORS(w, r)
+	if r.Method == http.MethodOptions {
+		h := w.Header()
+		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+			h.Set("Access-Control-Allow-Headers", rh)
+		}
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS, PATCH")
+		h.Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	t, rest, _, err := parseGatewayPath(r)
+	if err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
+	defer cancel()
+
+	var m *protocol.ActorMeta
+	if t.id != "" {
+		m, err = g.disp.ResolveID(ctx, t.id)
+	} else {
+		if err = g.checkName(t.name); err == nil {
+			if err = protocol.ValidateKey(t.key); err == nil {
+				m, _, err = g.disp.Resolve(ctx, t.name, t.key, t.create, t.input)
+			}
+		}
+	}
+	if err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+
+	switch {
+	case strings.HasPrefix(rest, "/action/"):
+		g.handleAction(ctx, w, r, t, m, strings.TrimPrefix(rest, "/action/"))
+	case rest == "/health":
+		_, _ = io.WriteString(w, "ok")
+	case rest == "/metadata":
+		writeJSON(w, http.StatusOK, map[string]any{"runtime": "rivetgo", "type": "actor", "version": Version})
+	case rest == "/":
+		_, _ = io.WriteString(w, "This is a rivetgo actor.")
+	default:
+		e := protocol.Errorf(protocol.GroupActor, protocol.CodeNotFound, "Actor route '%s' was not found.", rest).
+			WithMetadata(map[string]any{"id": rest, "resource": "route"})
+		g.writeError(w, e, spec(m, 0))
+	}
+}
+
+func spec(m *protocol.ActorMeta, gen uint64) *rkproto.ActorSpecifier {
+	return &rkproto.ActorSpecifier{ActorID: m.ID, Generation: gen, Key: protocol.SerializeKey(m.Key)}
+}
+
+func (g *Gateway) handleAction(ctx context.Context, w http.ResponseWriter, r *http.Request, t target, m *protocol.ActorMeta, escName string) {
+	if r.Method != http.MethodPost {
+		e := protocol.NewError(protocol.GroupActor, protocol.CodeMethodNotAllowed, "Method not allowed").
+			WithMetadata(map[string]any{"method": r.Method, "path": r.URL.Path})
+		g.writeError(w, e, nil)
+		return
+	}
+	name, err := url.PathUnescape(escName)
+	if err != nil || name == "" || strings.Contains(escName, "/") {
+		g.writeError(w, protocol.Errorf(protocol.GroupActor, protocol.CodeActionNotFound, "Action `%s` was not found.", escName), nil)
+		return
+	}
+	enc, err := rkproto.ParseEncoding(r.Header.Get("x-rivet-encoding"))
+	if err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	body, err := g.readBody(r)
+	if err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	args, err := rkproto.DecodeActionRequest(enc, body)
+	if err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	req := &protocol.CallRequest{Action: name, Args: args, MaxOutput: g.cfg.MaxOutgoing}
+	if p := r.Header.Get("x-rivet-conn-params"); p != "" {
+		if req.ConnParams, err = rkproto.JSONToCBOR([]byte(p)); err != nil {
+			g.writeError(w, err, nil)
+			return
+		}
+	}
+	rep, err := g.disp.Call(ctx, m, req)
+	if err == nil && rep.Err != nil && rep.Err.Is(protocol.ErrActorNotFound) && t.id == "" {
+		// A cached actor was destroyed meanwhile: the call did not run.
+		// Resolve the key again (get-or-create makes a new actor) and retry once.
+		if m, _, err = g.disp.Resolve(ctx, t.name, t.key, t.create, t.input); err == nil {
+			rep, err = g.disp.Call(ctx, m, req)
+		}
+	}
+	if err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	h := w.Header()
+	h.Set("x-rivet-actor", m.ID)
+	h.Set("x-rivet-actor-generation", strconv.FormatUint(rep.Gen, 10))
+	h.Set("x-rivet-actor-key", protocol.SerializeKey(m.Key))
+	if rep.Err != nil {
+		g.writeError(w, rep.Err, spec(m, rep.Gen))
+		return
+	}
+	out, err := rkproto.EncodeActionResponse(enc, rep.Output)
+	if err != nil {
+		g.writeError(w, err, spec(m, rep.Gen))
+		return
+	}
+	h.Set("Content-Type", enc.ContentType())
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	_, _ = w.Write(out)
+}
