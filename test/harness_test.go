@@ -1,0 +1,288 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// binDir returns the folder with the service binaries: $RIVETGO_BIN (set by
+// make test after make build), or a fresh build shared by the whole run.
+func binDir(tb testing.TB) string {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("integration test: skipped with -short")
+	}
+	binOnce.Do(func() {
+		if d := os.Getenv("RIVETGO_BIN"); d != "" {
+			binPath = d
+			return
+		}
+		dir, err := os.MkdirTemp("", "rivetgo-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Dir(filepath.Dir(file))
+		for name, pkg := range map[string]string{
+			"gateway":     "./services/gateway/cmd/gateway",
+			"actorhost":   "./services/actorhost/cmd/actorhost",
+			"nats-server": "github.com/nats-io/nats-server/v2",
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				binErr = fmt.Errorf("build %s: %v\n%s", name, err, out)
+				return
+			}
+		}
+		binPath = dir
+	})
+	if binErr != nil {
+		tb.Fatal(binErr)
+	}
+	return binPath
+}
+
+// freePort returns a free loopback TCP port.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a child process with its output kept for failure reports.
+type proc struct {
+	tb   testing.TB
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startProc(tb testing.TB, name, bin string, env []string, args ...string) *proc {
+	tb.Helper()
+	p := &proc{tb: tb, name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout = p.out
+	p.cmd.Stderr = p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	tb.Cleanup(func() {
+		p.signal(syscall.SIGKILL)
+		<-p.done
+		if tb.Failed() {
+			out := p.out.String()
+			if len(out) > 20000 {
+				out = "…" + out[len(out)-20000:]
+			}
+			tb.Logf("--- output of %s ---\n%s", name, out)
+		}
+	})
+	return p
+}
+
+func (p *proc) signal(sig syscall.Signal) {
+	select {
+	case <-p.done:
+	default:
+		_ = p.cmd.Process.Signal(sig)
+	}
+}
+
+// kill sends SIGKILL and waits for the process to exit.
+func (p *proc) kill() {
+	p.signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// stop sends SIGTERM and waits up to d for a clean exit.
+func (p *proc) stop(d time.Duration) error {
+	p.signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(d):
+		p.kill()
+		return fmt.Errorf("%s did not exit within %s", p.name, d)
+	}
+}
+
+// mesh is a NATS server, gateways and actor hosts started as processes.
+type mesh struct {
+	tb      testing.TB
+	bin     string
+	natsURL string
+	env     []string
+	nats    *proc
+	hosts   []*proc
+	gws     []*proc
+	gwURLs  []string
+}
+
+// meshEnv are settings every service of a test mesh gets.
+var meshEnv = []string{"RIVETGO_HOST_TTL=2s", "RIVETGO_LOG_LEVEL=debug"}
+
+func startNATS(tb testing.TB, bin string) (*proc, string) {
+	port := freePort(tb)
+	dir := tb.TempDir()
+	conf := filepath.Join(dir, "nats.conf")
+	cfg := fmt.Sprintf("listen: \"127.0.0.1:%d\"\nmax_payload: 8MB\njetstream { store_dir: %q }\n", port, filepath.Join(dir, "js"))
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	p := startProc(tb, "nats-server", filepath.Join(bin, "nats-server"), nil, "-c", conf)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	waitFor(tb, 10*time.Second, func() error {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	return p, url
+}
+
+// newMesh starts NATS, one gateway and the given number of hosts.
+func newMesh(tb testing.TB, hosts int) *mesh {
+	tb.Helper()
+	m := &mesh{tb: tb, bin: binDir(tb)}
+	m.nats, m.natsURL = startNATS(tb, m.bin)
+	m.env = append([]string{"RIVETGO_NATS_URL=" + m.natsURL}, meshEnv...)
+	for range hosts {
+		m.addHost()
+	}
+	m.addGateway()
+	return m
+}
+
+func (m *mesh) addHost(env ...string) *proc {
+	m.tb.Helper()
+	p := startProc(m.tb, fmt.Sprintf("actorhost-%d", len(m.hosts)), filepath.Join(m.bin, "actorhost"), append(append([]string{}, m.env...), env...))
+	m.hosts = append(m.hosts, p)
+	return p
+}
+
+func (m *mesh) addGateway() string {
+	m.tb.Helper()
+	port := freePort(m.tb)
+	p := startProc(m.tb, fmt.Sprintf("gateway-%d", len(m.gws)), filepath.Join(m.bin, "gateway"),
+		append(append([]string{}, m.env...), fmt.Sprintf("RIVETGO_HTTP_ADDR=127.0.0.1:%d", port)))
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	m.gws = append(m.gws, p)
+	m.gwURLs = append(m.gwURLs, url)
+	// Ready when /metadata lists the example actors (a host registered).
+	waitFor(m.tb, 20*time.Second, func() error {
+		resp, err := http.Get(url + "/metadata")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var md struct {
+			ActorNames map[string]any `json:"actorNames"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+			return err
+		}
+		if len(m.hosts) > 0 && md.ActorNames["counter"] == nil {
+			return fmt.Errorf("no host registered yet")
+		}
+		return nil
+	})
+	return url
+}
+
+// url is the first gateway's endpoint.
+func (m *mesh) url() string { return m.gwURLs[0] }
+
+// waitFor polls f until it returns nil or d passes.
+func waitFor(tb testing.TB, d time.Duration, f func() error) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Fatalf("condition not met within %s: %v", d, err)
+}
+
+func testCtx(tb testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// rawPost posts body to the gateway and returns status, headers and body.
+func rawPost(tb testing.TB, url string, headers map[string]string, body []byte) (int, http.Header, []byte) {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		tb.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, b.Bytes()
+}
+
+func trim(b []byte) string { return strings.TrimSpace(string(b)) }
