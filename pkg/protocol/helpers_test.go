@@ -22,13 +22,16 @@ func deepEq[T any](t testing.TB, what string, got, want T) {
 	}
 }
 
-// must returns v or fails the test on err.
-func must[T any](t testing.TB, v T, err error) T {
-	t.Helper()
-	if err != nil {
-		t.Fatalf("unexpected error: %v", err)
+// must takes the results of a (T, error) call and returns a func that fails
+// the test on the error or else returns the value: must(f(x))(t).
+func must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return v
 	}
-	return v
 }
 
 // wantCode fails unless err is a *Error with the given group and code.
