@@ -222,6 +222,10 @@ func (i *instance[S, V]) Call(ctx context.Context, name string, args []byte) (Ca
 	if err != nil {
 		return CallResult{}, err
 	}
+	// A sleep or destroy request made by this action is reported in its
+	// result only; clear it on every return so that a failed call's request
+	// does not surface in the result of a later call.
+	defer func() { i.wantSleep, i.wantDestroy = false, false }()
 	actx, cancel := context.WithTimeout(ctx, i.def.cfg.Options.ActionTimeout)
 	defer cancel()
 	c := &Context[S, V]{Context: actx, inst: i}
@@ -243,7 +247,6 @@ func (i *instance[S, V]) Call(ctx context.Context, name string, args []byte) (Ca
 	})
 	if we != nil {
 		i.rollback()
-		i.wantSleep, i.wantDestroy = false, false
 		return CallResult{}, we
 	}
 	enc, err := i.encodeState()
@@ -282,9 +285,7 @@ func (i *instance[S, V]) Call(ctx context.Context, name string, args []byte) (Ca
 	} else {
 		outEnc = cborNull
 	}
-	res := CallResult{Output: outEnc, Sleep: i.wantSleep, Destroy: i.wantDestroy}
-	i.wantSleep, i.wantDestroy = false, false
-	return res, nil
+	return CallResult{Output: outEnc, Sleep: i.wantSleep, Destroy: i.wantDestroy}, nil
 }
 
 var cborNull = []byte{0xf6}

@@ -57,14 +57,20 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 		storage = jetstream.MemoryStorage
 	}
 	mk := func(name, desc string, ttl time.Duration) (jetstream.KeyValue, error) {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		kc := jetstream.KeyValueConfig{
 			Bucket:      name,
 			Description: desc,
 			History:     1,
 			Replicas:    cfg.Replicas,
 			Storage:     storage,
 			TTL:         ttl,
-		})
+		}
+		if ttl > 0 {
+			// Expiry leaves a marker, so watchers learn that an entry
+			// expired (a host lease ran out) as it happens.
+			kc.LimitMarkerTTL = ttl
+		}
+		kv, err := js.CreateOrUpdateKeyValue(ctx, kc)
 		if err != nil {
 			return nil, fmt.Errorf("bucket %s: %w", name, err)
 		}

@@ -12,10 +12,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/directory"
@@ -28,7 +30,10 @@ type Config struct {
 	Names     protocol.Names
 	Directory *directory.Directory
 	Hosts     *HostView
-	Log       zerolog.Logger
+	// Leases is the leases bucket, read to learn which host holds an actor
+	// when a call takes long. Optional.
+	Leases jetstream.KeyValue
+	Log    zerolog.Logger
 	// CacheSize bounds the (name, key) → actor cache. Optional. Default: 100000.
 	CacheSize int
 }
@@ -37,17 +42,141 @@ type Config struct {
 type Dispatcher struct {
 	cfg Config
 
-	mu    sync.Mutex
-	byKey map[string]*protocol.ActorMeta // IndexKey → live actor
-	byID  map[string]*protocol.ActorMeta
+	mu      sync.Mutex
+	byKey   map[string]*protocol.ActorMeta // IndexKey → live actor
+	byID    map[string]*protocol.ActorMeta
+	holders map[string]protocol.Lease // actor id → host session last seen answering
+
+	inbox   string // reply subjects are inbox + "." + token
+	sub     *nats.Subscription
+	respMu  sync.Mutex
+	resp    map[string]chan *nats.Msg
+	nextTok uint64
 }
 
-// New returns a Dispatcher.
-func New(cfg Config) *Dispatcher {
+// New returns a Dispatcher; it subscribes to its reply inbox on cfg.Conn.
+// Call Close to unsubscribe.
+func New(cfg Config) (*Dispatcher, error) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 100000
 	}
-	return &Dispatcher{cfg: cfg, byKey: map[string]*protocol.ActorMeta{}, byID: map[string]*protocol.ActorMeta{}}
+	d := &Dispatcher{
+		cfg:     cfg,
+		byKey:   map[string]*protocol.ActorMeta{},
+		byID:    map[string]*protocol.ActorMeta{},
+		holders: map[string]protocol.Lease{},
+		inbox:   cfg.Conn.NewRespInbox(),
+		resp:    map[string]chan *nats.Msg{},
+	}
+	sub, err := cfg.Conn.Subscribe(d.inbox+".*", d.onReply)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: subscribe to replies: %w", err)
+	}
+	sub.SetPendingLimits(-1, -1)
+	d.sub = sub
+	return d, nil
+}
+
+// Close unsubscribes the reply inbox.
+func (d *Dispatcher) Close() error { return d.sub.Unsubscribe() }
+
+func (d *Dispatcher) onReply(m *nats.Msg) {
+	tok := m.Subject[len(d.inbox)+1:]
+	d.respMu.Lock()
+	ch := d.resp[tok]
+	delete(d.resp, tok)
+	d.respMu.Unlock()
+	if ch != nil {
+		ch <- m
+	}
+}
+
+var errHolderDead = errors.New("dispatch: the actor's host died")
+
+// roundTrip sends one request to actor id and waits for its reply. While it
+// waits it watches the host session holding the actor: once the server has
+// expired that session (the host crashed, or is paused or cut off past its
+// lease) the host can no longer run the request, so roundTrip gives up with
+// errHolderDead and the caller may send it again elsewhere.
+func (d *Dispatcher) roundTrip(ctx context.Context, id, subj string, data []byte) (*nats.Msg, error) {
+	ch := make(chan *nats.Msg, 1)
+	d.respMu.Lock()
+	d.nextTok++
+	tok := strconv.FormatUint(d.nextTok, 36)
+	d.resp[tok] = ch
+	d.respMu.Unlock()
+	defer func() {
+		d.respMu.Lock()
+		delete(d.resp, tok)
+		d.respMu.Unlock()
+	}()
+	if err := d.cfg.Conn.PublishRequest(subj, d.inbox+"."+tok, data); err != nil {
+		return nil, err
+	}
+	var check <-chan time.Time
+	if d.cfg.Hosts != nil {
+		t := time.NewTicker(d.cfg.Hosts.TTL() / 4)
+		defer t.Stop()
+		check = t.C
+	}
+	for {
+		select {
+		case msg := <-ch:
+			if len(msg.Data) == 0 && msg.Header.Get("Status") == "503" {
+				return nil, nats.ErrNoResponders
+			}
+			return msg, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-check:
+			l, ok := d.holder(ctx, id)
+			if ok && !d.cfg.Hosts.IsLive(l.HostID, l.Session) {
+				d.forgetHolder(id)
+				return nil, errHolderDead
+			}
+		}
+	}
+}
+
+// holder returns the host session that holds actor id, from the last reply
+// or, failing that, from the leases bucket.
+func (d *Dispatcher) holder(ctx context.Context, id string) (protocol.Lease, bool) {
+	d.mu.Lock()
+	l, ok := d.holders[id]
+	d.mu.Unlock()
+	if ok || d.cfg.Leases == nil {
+		return l, ok
+	}
+	e, err := d.cfg.Leases.Get(ctx, protocol.LeaseKey(id))
+	if err != nil {
+		return l, false
+	}
+	if err := protocol.Unmarshal(e.Value(), &l); err != nil {
+		return l, false
+	}
+	d.setHolder(id, l)
+	return l, true
+}
+
+func (d *Dispatcher) setHolder(id string, l protocol.Lease) {
+	if l.HostID == "" {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cur, ok := d.holders[id]; ok && cur == l {
+		return
+	}
+	if len(d.holders) >= d.cfg.CacheSize {
+		clear(d.holders)
+	}
+	d.holders[id] = l
+}
+
+func (d *Dispatcher) forgetHolder(id string) {
+	d.mu.Lock()
+	delete(d.holders, id)
+	d.mu.Unlock()
 }
 
 // Hosts returns the dispatcher's view of live hosts.
@@ -136,6 +265,7 @@ func (d *Dispatcher) Call(ctx context.Context, m *protocol.ActorMeta, req *proto
 	if rep.Err != nil && rep.Err.Is(protocol.ErrActorNotFound) {
 		d.Forget(m)
 	}
+	d.setHolder(m.ID, protocol.Lease{HostID: rep.HostID, Session: rep.Session})
 	return &rep, nil
 }
 
@@ -171,8 +301,8 @@ func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj st
 		return nil
 	}
 	for {
-		msg, err := d.cfg.Conn.RequestWithContext(ctx, subj, data)
-		if errors.Is(err, nats.ErrNoResponders) {
+		msg, err := d.roundTrip(ctx, m.ID, subj, data)
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, errHolderDead) {
 			retry, perr := d.place(ctx, m)
 			if perr != nil {
 				return perr
@@ -231,6 +361,9 @@ func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (retry bo
 	var rep protocol.PlaceReply
 	if err := protocol.Unmarshal(msg.Data, &rep); err != nil {
 		return false, fmt.Errorf("dispatch: decode place reply: %w", err)
+	}
+	if rep.Err == nil {
+		d.setHolder(m.ID, protocol.Lease{HostID: rep.HostID, Session: rep.Session})
 	}
 	if rep.Err != nil {
 		if rep.Err.Is(protocol.ErrNotOwner) || rep.Err.Is(protocol.ErrNoHosts) {

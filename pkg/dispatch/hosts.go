@@ -17,9 +17,10 @@ import (
 )
 
 // HostView follows the hosts bucket and knows which host sessions are live,
-// what actor kinds they serve and how loaded they are. An entry counts as live
-// while its last renewal was seen less than one host TTL ago, so a crashed
-// host drops out even though KV expiry sends no notice.
+// what actor kinds they serve and how loaded they are. A host is live while
+// its entry exists: the server removes an entry one host TTL after its last
+// renewal and leaves a marker that the watch delivers, so the view follows
+// the server's clock, never this process's.
 type HostView struct {
 	kv  jetstream.KeyValue
 	ttl time.Duration
@@ -35,7 +36,6 @@ type HostView struct {
 
 type hostEntry struct {
 	info protocol.HostInfo
-	seen time.Time
 }
 
 // NewHostView returns a view of the hosts bucket; call Run to fill it.
@@ -98,13 +98,7 @@ func (v *HostView) apply(e jetstream.KeyValueEntry) {
 		v.log.Warn().Err(err).Str("host_id", e.Key()).Msg("undecodable host entry")
 		return
 	}
-	// The entry's own timestamp bounds its age: replayed old entries are
-	// not mistaken for fresh renewals.
-	seen := e.Created()
-	if now := time.Now(); seen.After(now) {
-		seen = now
-	}
-	v.hosts[e.Key()] = hostEntry{info: hi, seen: seen}
+	v.hosts[e.Key()] = hostEntry{info: hi}
 	delete(v.placed, e.Key())
 }
 
@@ -115,17 +109,24 @@ func (v *HostView) Ready() <-chan struct{} { return v.ready }
 func (v *HostView) Live() []protocol.HostInfo {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	now := time.Now()
 	out := make([]protocol.HostInfo, 0, len(v.hosts))
-	for id, h := range v.hosts {
-		if now.Sub(h.seen) > v.ttl {
-			delete(v.hosts, id)
-			continue
-		}
+	for _, h := range v.hosts {
 		out = append(out, h.info)
 	}
 	return out
 }
+
+// IsLive reports whether host session (hostID, session) is live; an empty
+// session matches any session of the host.
+func (v *HostView) IsLive(hostID, session string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	h, ok := v.hosts[hostID]
+	return ok && (session == "" || h.info.Session == session)
+}
+
+// TTL returns the host lease TTL.
+func (v *HostView) TTL() time.Duration { return v.ttl }
 
 // Names returns the actor kinds served by live hosts, with their display
 // options.

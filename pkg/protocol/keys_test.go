@@ -216,7 +216,7 @@ func TestValidateKey(t *testing.T) {
 		rep(MaxKeyParts, "x"),
 		{strings.Repeat("a", MaxKeyPartBytes)},
 		rep(MaxKeyBytes/MaxKeyPartBytes, strings.Repeat("a", MaxKeyPartBytes)), // exactly MaxKeyBytes
-		{strings.Repeat("é", MaxKeyPartBytes/2)},                                // 128 bytes
+		{strings.Repeat("é", MaxKeyPartBytes/2)},                               // 128 bytes
 	}
 	for _, k := range ok {
 		if err := ValidateKey(k); err != nil {

@@ -29,6 +29,9 @@ type StateRecord struct {
 	State cbor.RawMessage `cbor:"2,keyasint,omitempty"`
 	// Created is set once CreateState and OnCreate ran.
 	Created bool `cbor:"3,keyasint,omitempty"`
+	// SleepMS is when the actor last went to sleep (Unix ms); 0 while it
+	// is awake or never slept.
+	SleepMS int64 `cbor:"4,keyasint,omitempty"`
 }
 
 // Lease says which host session owns an active actor.
@@ -65,8 +68,9 @@ type PlaceRequest struct {
 
 // PlaceReply answers a [PlaceRequest].
 type PlaceReply struct {
-	Err    *Error `cbor:"1,keyasint,omitempty"`
-	HostID string `cbor:"2,keyasint,omitempty"`
+	Err     *Error `cbor:"1,keyasint,omitempty"`
+	HostID  string `cbor:"2,keyasint,omitempty"`
+	Session string `cbor:"3,keyasint,omitempty"`
 }
 
 // CallRequest is an action call sent to [Names.ActorCall].
@@ -88,6 +92,9 @@ type CallReply struct {
 	Gen  uint64   `cbor:"3,keyasint"`
 	Key  []string `cbor:"4,keyasint,omitempty"`
 	Name string   `cbor:"5,keyasint,omitempty"`
+	// HostID and Session name the host session that answered.
+	HostID  string `cbor:"6,keyasint,omitempty"`
+	Session string `cbor:"7,keyasint,omitempty"`
 }
 
 // CtlRequest is a control request sent to [Names.ActorCtl].

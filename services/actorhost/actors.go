@@ -32,8 +32,8 @@ type active struct {
 	// stateRev is the revision of the state record this activation last
 	// wrote; every write is conditional on it (the fence). Guarded by the
 	// instance, which calls SaveState one at a time.
-	stateRev uint64
-	created  bool
+	stateRev  uint64
+	lastState []byte
 
 	mu       sync.Mutex // guards inflight, idle, closing
 	inflight int
@@ -52,6 +52,22 @@ func (a *active) SaveState(ctx context.Context, state []byte) error {
 	rev, err := a.h.kv.State.Update(ctx, protocol.StateKey(a.meta.ID), rec, a.stateRev)
 	if err != nil {
 		return fmt.Errorf("save state of %s: %w", a.meta.ID, err)
+	}
+	a.stateRev = rev
+	a.lastState = state
+	return nil
+}
+
+// markAsleep records the sleep time in the state record (for the
+// management API's sleep_ts). The record's state is the final one.
+func (a *active) markAsleep(ctx context.Context) error {
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli()})
+	if err != nil {
+		return err
+	}
+	rev, err := a.h.kv.State.Update(ctx, protocol.StateKey(a.meta.ID), rec, a.stateRev)
+	if err != nil {
+		return err
 	}
 	a.stateRev = rev
 	return nil
@@ -98,8 +114,8 @@ func (h *Host) handlePlace(r micro.Request) {
 		if rep.Err == protocol.ErrInternal {
 			h.log.Error().Err(err).Str("actor_id", req.ActorID).Msg("activation failed")
 		}
-	} else {
-		rep.HostID = h.cfg.HostID
+	} else if a := h.lookup(req.ActorID); a != nil {
+		rep.HostID, rep.Session = h.cfg.HostID, a.session
 	}
 	b, err := protocol.Marshal(&rep)
 	if err == nil {
@@ -326,7 +342,7 @@ func (h *Host) serve(msg *nats.Msg) {
 			return
 		}
 		res, err := a.inst.Call(h.baseCtx, req.Action, req.Args)
-		rep := &protocol.CallReply{Output: res.Output, Gen: a.gen, Key: a.meta.Key, Name: a.meta.Name}
+		rep := &protocol.CallReply{Output: res.Output, Gen: a.gen, Key: a.meta.Key, Name: a.meta.Name, HostID: h.cfg.HostID, Session: a.session}
 		if err != nil {
 			rep.Output = nil
 			rep.Err = protocol.AsError(err)
@@ -441,6 +457,8 @@ func (h *Host) sleep(a *active) {
 	defer cancel()
 	if err := a.inst.Sleep(ctx); err != nil {
 		a.log.Warn().Err(err).Msg("sleep: final save failed")
+	} else if err := a.markAsleep(ctx); err != nil {
+		a.log.Warn().Err(err).Msg("sleep: record sleep time")
 	}
 	h.remove(a)
 	h.releaseLease(a)
@@ -533,6 +551,8 @@ func (h *Host) sleepAll(ctx context.Context) {
 			}
 			if err := a.inst.Sleep(ctx); err != nil {
 				a.log.Warn().Err(err).Msg("drain: final save failed")
+			} else if err := a.markAsleep(ctx); err != nil {
+				a.log.Warn().Err(err).Msg("drain: record sleep time")
 			}
 			h.remove(a)
 			h.releaseLease(a)

@@ -158,7 +158,7 @@ func (h *Host) hostLive(ctx context.Context, l protocol.Lease) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if op := msg.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+	if op := msg.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" || msg.Header.Get(jetstream.MarkerReasonHeader) != "" {
 		return false, nil
 	}
 	var hi protocol.HostInfo

@@ -67,6 +67,7 @@ type Gateway struct {
 	log   zerolog.Logger
 	disp  *dispatch.Dispatcher
 	hosts *dispatch.HostView
+	kv    *buckets.Set
 
 	addrMu sync.Mutex
 	addr   net.Addr
@@ -124,6 +125,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
+	g.kv = kv
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	var wg sync.WaitGroup
@@ -136,9 +138,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case <-setupCtx.Done():
 		return fmt.Errorf("gateway: reading hosts: %w", setupCtx.Err())
 	}
-	g.disp = dispatch.New(dispatch.Config{
-		Conn: g.cfg.Conn, Names: g.names, Directory: directory.New(kv.Actors), Hosts: g.hosts, Log: g.log,
+	g.disp, err = dispatch.New(dispatch.Config{
+		Conn: g.cfg.Conn, Names: g.names, Directory: directory.New(kv.Actors), Hosts: g.hosts, Leases: kv.Leases, Log: g.log,
 	})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	defer func() { _ = g.disp.Close() }()
 
 	svc, err := micro.AddService(g.cfg.Conn, micro.Config{
 		Name:        g.names.ServiceName("gateway"),

@@ -114,6 +114,27 @@ func toAPIActor(m *protocol.ActorMeta) apiActor {
 	return a
 }
 
+// withStatus fills sleep_ts and connectable_ts: an actor with a lease is
+// awake; one without is asleep since the time its host recorded.
+func (g *Gateway) withStatus(ctx context.Context, a apiActor) apiActor {
+	if a.DestroyTS != nil {
+		return a
+	}
+	if _, err := g.kv.Leases.Get(ctx, protocol.LeaseKey(a.ActorID)); err == nil {
+		return a
+	}
+	e, err := g.kv.State.Get(ctx, protocol.StateKey(a.ActorID))
+	if err != nil {
+		return a // never activated
+	}
+	var rec protocol.StateRecord
+	if protocol.Unmarshal(e.Value(), &rec) == nil && rec.SleepMS != 0 {
+		ts := rec.SleepMS
+		a.SleepTS, a.ConnectableTS = &ts, nil
+	}
+	return a
+}
+
 type createBody struct {
 	Name  string  `json:"name"`
 	Key   *string `json:"key"`
@@ -218,7 +239,7 @@ func (g *Gateway) handleList(w http.ResponseWriter, r *http.Request) {
 				g.writeError(w, err, nil)
 				return
 			}
-			actors = append(actors, toAPIActor(m))
+			actors = append(actors, g.withStatus(r.Context(), toAPIActor(m)))
 		}
 	case q.Has("name"):
 		key, err := protocol.ParseKey(q.Get("key"))
@@ -232,7 +253,7 @@ func (g *Gateway) handleList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if m != nil {
-			actors = append(actors, toAPIActor(m))
+			actors = append(actors, g.withStatus(r.Context(), toAPIActor(m)))
 		}
 	default:
 		g.writeError(w, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "give actor_ids or name and key"), nil)
@@ -395,6 +416,16 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err, nil)
 		return
 	}
+	var (
+		actReq *protocol.CallRequest
+		enc    rkproto.Encoding
+	)
+	if name, ok := strings.CutPrefix(rest, "/action/"); ok {
+		if actReq, enc, err = g.parseAction(r, name); err != nil {
+			g.writeError(w, err, nil)
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
 
@@ -414,8 +445,8 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 	}
 
 	switch {
-	case strings.HasPrefix(rest, "/action/"):
-		g.handleAction(ctx, w, r, t, m, strings.TrimPrefix(rest, "/action/"))
+	case actReq != nil:
+		g.callAction(ctx, w, t, m, actReq, enc)
 	case rest == "/health":
 		_, _ = io.WriteString(w, "ok")
 	case rest == "/metadata":
@@ -433,40 +464,40 @@ func spec(m *protocol.ActorMeta, gen uint64) *rkproto.ActorSpecifier {
 	return &rkproto.ActorSpecifier{ActorID: m.ID, Generation: gen, Key: protocol.SerializeKey(m.Key)}
 }
 
-func (g *Gateway) handleAction(ctx context.Context, w http.ResponseWriter, r *http.Request, t target, m *protocol.ActorMeta, escName string) {
+// parseAction validates and decodes an action request before any actor is
+// resolved, so bad input neither creates an actor nor reaches one.
+func (g *Gateway) parseAction(r *http.Request, escName string) (*protocol.CallRequest, rkproto.Encoding, error) {
 	if r.Method != http.MethodPost {
 		e := protocol.NewError(protocol.GroupActor, protocol.CodeMethodNotAllowed, "Method not allowed").
 			WithMetadata(map[string]any{"method": r.Method, "path": r.URL.Path})
-		g.writeError(w, e, nil)
-		return
+		return nil, 0, e
 	}
 	name, err := url.PathUnescape(escName)
 	if err != nil || name == "" || strings.Contains(escName, "/") {
-		g.writeError(w, protocol.Errorf(protocol.GroupActor, protocol.CodeActionNotFound, "Action `%s` was not found.", escName), nil)
-		return
+		return nil, 0, protocol.Errorf(protocol.GroupActor, protocol.CodeActionNotFound, "Action `%s` was not found.", escName)
 	}
 	enc, err := rkproto.ParseEncoding(r.Header.Get("x-rivet-encoding"))
 	if err != nil {
-		g.writeError(w, err, nil)
-		return
+		return nil, 0, err
 	}
 	body, err := g.readBody(r)
 	if err != nil {
-		g.writeError(w, err, nil)
-		return
+		return nil, 0, err
 	}
 	args, err := rkproto.DecodeActionRequest(enc, body)
 	if err != nil {
-		g.writeError(w, err, nil)
-		return
+		return nil, 0, err
 	}
 	req := &protocol.CallRequest{Action: name, Args: args, MaxOutput: g.cfg.MaxOutgoing}
 	if p := r.Header.Get("x-rivet-conn-params"); p != "" {
 		if req.ConnParams, err = rkproto.JSONToCBOR([]byte(p)); err != nil {
-			g.writeError(w, err, nil)
-			return
+			return nil, 0, err
 		}
 	}
+	return req, enc, nil
+}
+
+func (g *Gateway) callAction(ctx context.Context, w http.ResponseWriter, t target, m *protocol.ActorMeta, req *protocol.CallRequest, enc rkproto.Encoding) {
 	rep, err := g.disp.Call(ctx, m, req)
 	if err == nil && rep.Err != nil && rep.Err.Is(protocol.ErrActorNotFound) && t.id == "" {
 		// A cached actor was destroyed meanwhile: the call did not run.

@@ -1,0 +1,225 @@
+package actor_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rivetgo/rivetgo/pkg/actor"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// fakeEnv is an actor.Env that records saved states.
+type fakeEnv struct {
+	mu       sync.Mutex
+	saves    [][]byte
+	saveErr  error
+	ownerErr error
+	onSave   func(state []byte) // called before a save is recorded, without mu
+	caller   actor.Caller
+}
+
+func (e *fakeEnv) SaveState(ctx context.Context, state []byte) error {
+	e.mu.Lock()
+	hook, err := e.onSave, e.saveErr
+	e.mu.Unlock()
+	if hook != nil {
+		hook(state)
+	}
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.saves = append(e.saves, append([]byte(nil), state...))
+	return nil
+}
+
+func (e *fakeEnv) CheckOwner() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ownerErr
+}
+
+func (e *fakeEnv) Caller() actor.Caller { return e.caller }
+
+func (e *fakeEnv) setSaveErr(err error) {
+	e.mu.Lock()
+	e.saveErr = err
+	e.mu.Unlock()
+}
+
+func (e *fakeEnv) setOwnerErr(err error) {
+	e.mu.Lock()
+	e.ownerErr = err
+	e.mu.Unlock()
+}
+
+func (e *fakeEnv) numSaves() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.saves)
+}
+
+func (e *fakeEnv) lastSave(t testing.TB) []byte {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.saves) == 0 {
+		t.Fatal("no state was saved")
+	}
+	return e.saves[len(e.saves)-1]
+}
+
+// testID is a valid actor id.
+const testID = "0123456789abcdefghijklmnop"
+
+// start activates a new actor of kind typ (first activation, no input).
+func start(t testing.TB, typ actor.Type, env *fakeEnv) actor.Instance {
+	t.Helper()
+	return startWith(t, typ, env, actor.ActivateParams{})
+}
+
+// startWith activates typ with p, filling in Info, Env and Log.
+func startWith(t testing.TB, typ actor.Type, env *fakeEnv, p actor.ActivateParams) actor.Instance {
+	t.Helper()
+	if p.Info.ID == "" {
+		p.Info = actor.Info{ID: testID, Name: typ.Name(), Key: []string{"k"}, Gen: 1}
+	}
+	p.Env = env
+	p.Log = zerolog.Nop()
+	inst, err := actor.Activate(context.Background(), typ, p)
+	if err != nil {
+		t.Fatalf("Activate: %v", err)
+	}
+	return inst
+}
+
+// cborArgs encodes args as the CBOR array an action receives.
+func cborArgs(t testing.TB, args ...any) []byte {
+	t.Helper()
+	if args == nil {
+		args = []any{}
+	}
+	return mustMarshal(t, args)
+}
+
+func mustMarshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := protocol.Marshal(v)
+	if err != nil {
+		t.Fatalf("Marshal(%#v): %v", v, err)
+	}
+	return b
+}
+
+// call runs action with args and fails the test on error.
+func call(t testing.TB, inst actor.Instance, action string, args ...any) actor.CallResult {
+	t.Helper()
+	res, err := inst.Call(context.Background(), action, cborArgs(t, args...))
+	if err != nil {
+		t.Fatalf("Call(%s): %v", action, err)
+	}
+	return res
+}
+
+// callOut runs action and decodes its output as R.
+func callOut[R any](t testing.TB, inst actor.Instance, action string, args ...any) R {
+	t.Helper()
+	return decode[R](t, call(t, inst, action, args...).Output)
+}
+
+// callErr runs action with raw args and returns its error, failing the test
+// when it succeeds or the error is not a *protocol.Error.
+func callErr(t testing.TB, inst actor.Instance, action string, raw []byte) *protocol.Error {
+	t.Helper()
+	res, err := inst.Call(context.Background(), action, raw)
+	if err == nil {
+		t.Fatalf("Call(%s, %x) = %x, want an error", action, raw, res.Output)
+	}
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		t.Fatalf("Call(%s): error %T %v is not a *protocol.Error", action, err, err)
+	}
+	return pe
+}
+
+func decode[R any](t testing.TB, raw []byte) R {
+	t.Helper()
+	var v R
+	if err := protocol.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("Unmarshal(%x) into %T: %v", raw, v, err)
+	}
+	return v
+}
+
+func wantCode(t testing.TB, err error, group, code string) *protocol.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got nil error, want %s/%s", group, code)
+	}
+	var e *protocol.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %T %v, want *protocol.Error %s/%s", err, err, group, code)
+	}
+	if e.Group != group || e.Code != code {
+		t.Fatalf("got %s/%s (%v), want %s/%s", e.Group, e.Code, e, group, code)
+	}
+	return e
+}
+
+func eq[T comparable](t testing.TB, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s: got %#v, want %#v", what, got, want)
+	}
+}
+
+func deepEq[T any](t testing.TB, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: got %#v, want %#v", what, got, want)
+	}
+}
+
+// mustPanic fails unless fn panics with a message containing want.
+func mustPanic(t testing.TB, want string, fn func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		if r == nil {
+			t.Errorf("no panic, want one containing %q", want)
+			return
+		}
+		if msg, _ := r.(string); !strings.Contains(msg, want) {
+			t.Errorf("panic %v, want one containing %q", r, want)
+		}
+	}()
+	fn()
+}
+
+// recorder collects hook and action events in order.
+type recorder struct {
+	mu  sync.Mutex
+	evs []string
+}
+
+func (r *recorder) add(ev string) {
+	r.mu.Lock()
+	r.evs = append(r.evs, ev)
+	r.mu.Unlock()
+}
+
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	evs := r.evs
+	r.evs = nil
+	return evs
+}
