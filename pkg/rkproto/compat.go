@@ -76,7 +76,7 @@ func fromJSONCompat(v any) (any, error) {
 	case []any:
 		if len(x) == 2 {
 			if tag, ok := x[0].(string); ok && strings.HasPrefix(tag, "$") {
-				return fromCompatTag(tag, x[1])
+				return fromCompatTag(tag, x[1], fromJSONCompat)
 			}
 		}
 		out := make([]any, len(x))
@@ -102,7 +102,10 @@ func fromJSONCompat(v any) (any, error) {
 	return v, nil
 }
 
-func fromCompatTag(tag string, val any) (any, error) {
+// fromCompatTag decodes the compat array [tag, val]; rec is the transform of
+// the surrounding value (fromJSONCompat or fromCBORCompat), applied to the
+// value of an escaped "$$" array.
+func fromCompatTag(tag string, val any, rec func(any) (any, error)) (any, error) {
 	switch tag {
 	case "$BigInt":
 		s, ok := val.(string)
@@ -134,7 +137,7 @@ func fromCompatTag(tag string, val any) (any, error) {
 		return nil, nil
 	}
 	if strings.HasPrefix(tag, "$$") {
-		rest, err := fromJSONCompat(val)
+		rest, err := rec(val)
 		if err != nil {
 			return nil, err
 		}
@@ -248,7 +251,7 @@ func fromCBORCompat(v any) (any, error) {
 	case []any:
 		if len(x) == 2 {
 			if tag, ok := x[0].(string); ok && strings.HasPrefix(tag, "$") {
-				return fromCompatTag(tag, x[1])
+				return fromCompatTag(tag, x[1], fromCBORCompat)
 			}
 		}
 		for i, e := range x {

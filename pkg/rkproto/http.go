@@ -75,7 +75,16 @@ func argsArray(raw []byte) ([]byte, error) {
 		wrapped = append(wrapped, 0x81)
 		raw = append(wrapped, raw...)
 	}
-	return cborFromClient(raw)
+	out, err := cborFromClient(raw)
+	if err != nil {
+		return nil, err
+	}
+	if out[0]>>5 != 4 {
+		// A compat array at the top (["$BigInt","1"]) decoded to a
+		// scalar: wrap it as well, as the JSON path does.
+		out = append([]byte{0x81}, out...)
+	}
+	return out, nil
 }
 
 // EncodeActionResponse encodes an action's CBOR output as the success body
@@ -120,6 +129,9 @@ func EncodeActionResponse(enc Encoding, output []byte) ([]byte, error) {
 
 // EncodeActionRequest is the client side of [DecodeActionRequest].
 func EncodeActionRequest(enc Encoding, args []byte) ([]byte, error) {
+	if len(args) == 0 {
+		args = emptyArray
+	}
 	switch enc {
 	case JSON:
 		j, err := CBORToJSON(args)
@@ -128,10 +140,20 @@ func EncodeActionRequest(enc Encoding, args []byte) ([]byte, error) {
 		}
 		return append(append([]byte(`{"args":`), j...), '}'), nil
 	case CBOR:
-		return append([]byte{0xa1, 0x64, 'a', 'r', 'g', 's'}, args...), nil
+		// User arrays that look like compat tags are escaped, as in
+		// EncodeActionResponse, so that DecodeActionRequest restores them.
+		a, err := cborToClient(args)
+		if err != nil {
+			return nil, err
+		}
+		return append([]byte{0xa1, 0x64, 'a', 'r', 'g', 's'}, a...), nil
 	case BARE:
-		w := newBareWriter(len(args) + 4)
-		w.data(args)
+		a, err := cborToClient(args)
+		if err != nil {
+			return nil, err
+		}
+		w := newBareWriter(len(a) + 4)
+		w.data(a)
 		return w.b, nil
 	}
 	return nil, malformed("unknown encoding")

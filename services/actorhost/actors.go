@@ -35,10 +35,15 @@ type active struct {
 	stateRev  uint64
 	lastState []byte
 
-	mu       sync.Mutex // guards inflight, idle, closing
+	mu       sync.Mutex // guards inflight, idle, closing, lost
 	inflight int
 	idle     *time.Timer
 	closing  bool
+	// lost is set when the host lost the actor (its session expired or a
+	// write was fenced). Another host may then be subscribed to the same
+	// subject and receive the same requests, so a lost activation never
+	// answers: any answer could race the new owner's.
+	lost bool
 }
 
 // SaveState implements actor.Env: a conditional write of the state record.
@@ -155,6 +160,7 @@ func (h *Host) ensureActive(id string) error {
 	delete(h.activations, id)
 	if err == nil {
 		h.actors[id] = a
+		h.bySub[a.sub] = a
 		h.activeCount.Add(1)
 	}
 	h.mu.Unlock()
@@ -324,12 +330,24 @@ func (h *Host) lookup(id string) *active {
 }
 
 func (h *Host) serve(msg *nats.Msg) {
-	id, kind, ok := h.names.ParseActorSubject(msg.Subject)
+	_, kind, ok := h.names.ParseActorSubject(msg.Subject)
 	if !ok {
 		return
 	}
-	a := h.lookup(id)
-	if a == nil || !a.begin() {
+	h.mu.Lock()
+	a := h.bySub[msg.Sub]
+	h.mu.Unlock()
+	if a == nil {
+		// The actor slept or was destroyed here after this request was
+		// delivered; its lease was released only after the unsubscribe,
+		// so no other host received this request: the caller may retry.
+		h.reply(msg, &protocol.CallReply{Err: protocol.ErrNotOwner})
+		return
+	}
+	if a.isLost() || !h.awaitOwner(a.session) {
+		return // see active.lost: stay silent
+	}
+	if !a.begin() {
 		h.reply(msg, &protocol.CallReply{Err: protocol.ErrNotOwner})
 		return
 	}
@@ -342,6 +360,10 @@ func (h *Host) serve(msg *nats.Msg) {
 			return
 		}
 		res, err := a.inst.Call(h.baseCtx, req.Action, req.Args)
+		if errors.Is(err, protocol.ErrNotOwner) && (a.isLost() || h.checkOwner(a.session) != nil) {
+			a.end()
+			return // the lease went stale before the action started: stay silent
+		}
 		rep := &protocol.CallReply{Output: res.Output, Gen: a.gen, Key: a.meta.Key, Name: a.meta.Name, HostID: h.cfg.HostID, Session: a.session}
 		if err != nil {
 			rep.Output = nil
@@ -498,11 +520,23 @@ func (h *Host) destroy(a *active, msg *nats.Msg) {
 
 // drop forgets an actor without hooks or writes: its host lost it.
 func (h *Host) drop(a *active) {
+	a.mu.Lock()
+	a.lost = true
+	a.mu.Unlock()
 	a.close(true)
 	a.inst.Stop()
 	h.remove(a)
 }
 
+func (a *active) isLost() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lost
+}
+
+// remove unsubscribes the actor and forgets it. A lost actor stays known
+// by its subscription for a while, so requests still queued for it are
+// recognised and left unanswered.
 func (h *Host) remove(a *active) {
 	if a.sub != nil {
 		if err := a.sub.Unsubscribe(); err != nil {
@@ -514,7 +548,32 @@ func (h *Host) remove(a *active) {
 		delete(h.actors, a.meta.ID)
 		h.activeCount.Add(-1)
 	}
+	if a.sub != nil && !a.isLost() {
+		delete(h.bySub, a.sub)
+	}
 	h.mu.Unlock()
+	if a.sub != nil && a.isLost() {
+		time.AfterFunc(time.Minute, func() {
+			h.mu.Lock()
+			delete(h.bySub, a.sub)
+			h.mu.Unlock()
+		})
+	}
+}
+
+// awaitOwner waits while the host's lease is stale but its session may
+// still be renewed. It reports false once the session is lost.
+func (h *Host) awaitOwner(session string) bool {
+	deadline := time.Now().Add(h.kv.HostTTL)
+	for {
+		if h.checkOwner(session) == nil {
+			return true
+		}
+		if h.currentSession() != session || time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (h *Host) all() []*active {

@@ -75,6 +75,7 @@ type Host struct {
 
 	mu          sync.Mutex
 	actors      map[string]*active
+	bySub       map[*nats.Subscription]*active
 	activations map[string]*activation
 	draining    bool
 	inflight    sync.WaitGroup
@@ -118,6 +119,7 @@ func New(cfg Config) (*Host, error) {
 		log:         cfg.Log.With().Str("host_id", cfg.HostID).Logger(),
 		nc:          cfg.Conn,
 		actors:      map[string]*active{},
+		bySub:       map[*nats.Subscription]*active{},
 		activations: map[string]*activation{},
 	}, nil
 }
