@@ -38,7 +38,11 @@ func DecodeActionRequest(enc Encoding, body []byte) ([]byte, error) {
 		if _, ok := v.([]any); !ok {
 			v = []any{v}
 		}
-		return protocol.Marshal(v)
+		out, err := protocol.Marshal(v)
+		if err != nil {
+			return nil, malformed("json: %v", err)
+		}
+		return checkArgs(out)
 	case CBOR:
 		var req struct {
 			Args cbor.RawMessage `cbor:"args"`
@@ -84,7 +88,18 @@ func argsArray(raw []byte) ([]byte, error) {
 		// scalar: wrap it as well, as the JSON path does.
 		out = append([]byte{0x81}, out...)
 	}
-	return out, nil
+	return checkArgs(out)
+}
+
+// checkArgs checks that args decoded from any encoding are within the
+// limits of a CBOR decoder (the nesting depth above all), so every encoding
+// accepts the same arguments: wrapping a scalar or converting JSON must not
+// produce CBOR that the CBOR path would have refused.
+func checkArgs(args []byte) ([]byte, error) {
+	if err := cbor.Wellformed(args); err != nil {
+		return nil, malformed("args: %v", err)
+	}
+	return args, nil
 }
 
 // EncodeActionResponse encodes an action's CBOR output as the success body

@@ -50,6 +50,10 @@ type Config struct {
 	Capacity int
 	// GracePeriod bounds the drain at shutdown. Optional. Default: 15s.
 	GracePeriod time.Duration
+	// KeepOnNewer keeps this host serving when a host with a newer Version
+	// joins. By default an older host drains: it takes no new activations
+	// and puts its actors to sleep so they wake on the newer version.
+	KeepOnNewer bool
 }
 
 // Host runs actors. Create it with [New] and start it with [Host.Run].

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rivetgo/rivetgo/pkg/dispatch"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -112,6 +113,7 @@ func (h *Host) renewLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		if h.publishHost(ctx) {
+			h.drainIfOutdated(ctx)
 			continue
 		}
 		h.log.Warn().Msg("host lease lost; dropping every actor")
@@ -177,4 +179,53 @@ func (h *Host) endSession(ctx context.Context) {
 	if err := h.kv.Hosts.Delete(ctx, protocol.HostKey(h.cfg.HostID), jetstream.LastRevision(rev)); err != nil {
 		h.log.Warn().Err(err).Msg("delete host entry")
 	}
+}
+
+// drainIfOutdated drains this host once a live host of a newer version
+// serves every actor kind this one serves (unless Config.KeepOnNewer).
+func (h *Host) drainIfOutdated(ctx context.Context) {
+	if h.cfg.KeepOnNewer || h.cfg.Version == "" {
+		return
+	}
+	h.mu.Lock()
+	draining := h.draining
+	h.mu.Unlock()
+	if draining {
+		return
+	}
+	mine := h.cfg.Registry.Names()
+	for _, o := range h.hosts.Live() {
+		if o.HostID == h.cfg.HostID || o.Draining || dispatch.CompareVersions(o.Version, h.cfg.Version) <= 0 {
+			continue
+		}
+		if !servesAll(o.Names, mine) {
+			continue
+		}
+		h.log.Info().Str("newer_host", o.HostID).Str("newer_version", o.Version).Msg("a newer version joined; draining")
+		h.mu.Lock()
+		h.draining = true
+		h.mu.Unlock()
+		h.publishHost(ctx)
+		h.inflight.Add(1)
+		go func() { // the renew loop must go on while actors sleep
+			defer h.inflight.Done()
+			drainCtx, cancel := context.WithTimeout(ctx, h.cfg.GracePeriod)
+			defer cancel()
+			h.sleepAll(drainCtx)
+		}()
+		return
+	}
+}
+
+func servesAll(have, want []string) bool {
+	set := make(map[string]bool, len(have))
+	for _, n := range have {
+		set[n] = true
+	}
+	for _, n := range want {
+		if !set[n] {
+			return false
+		}
+	}
+	return true
 }

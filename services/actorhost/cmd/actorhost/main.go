@@ -40,12 +40,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		version  string
 		capacity int
 		grace    time.Duration
+		keep     bool
 	)
 	base.Register(f)
 	f.String(&hostID, "host.id", "", "host id (letters, digits, '-'); default: random")
-	f.String(&version, "host.version", "", "host version; new activations go to the newest version present")
+	f.String(&version, "host.version", getenv("RIVET_RUNNER_VERSION"), "host version (also read from RIVET_RUNNER_VERSION); new activations go to the newest version present")
 	f.Int(&capacity, "host.capacity", 0, "active actors this host aims to hold (placement weight)")
 	f.Duration(&grace, "host.grace", 15*time.Second, "drain grace period on SIGTERM")
+	f.Bool(&keep, "host.keep-on-newer", false, "keep serving when a host with a newer --host.version joins (default: drain)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer nc.Close()
 	h, err := actorhost.New(actorhost.Config{
 		Conn: nc, Registry: examples.Registry(), Log: log, Prefix: base.Prefix, Buckets: base.Buckets(),
-		HostID: hostID, Version: version, Capacity: capacity, GracePeriod: grace,
+		HostID: hostID, Version: version, Capacity: capacity, GracePeriod: grace, KeepOnNewer: keep,
 	})
 	if err != nil {
 		return err
