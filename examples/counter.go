@@ -19,8 +19,8 @@ type CounterInput struct {
 // CounterContext is the context type of the counter's actions and helpers.
 type CounterContext = actor.Context[CounterState, struct{}]
 
-// Counter counts. increment(amount) returns the new count; getCount() reads
-// it. failUser and failInternal show how errors reach clients.
+// Counter counts. increment(amount) returns the new count and broadcasts it
+// as the event "count"; getCount() reads it. failUser and failInternal show how errors reach clients.
 var Counter = actor.New("counter", actor.Config[CounterState, struct{}]{
 	CreateState: func(c *CounterContext, input actor.Input) (CounterState, error) {
 		var in CounterInput
@@ -36,6 +36,11 @@ var Counter = actor.New("counter", actor.Config[CounterState, struct{}]{
 			return 0, err
 		}
 		c.State().Count += amount
+		// Connected clients subscribed to "count" get the new value once
+		// it is durable.
+		if err := c.Broadcast("count", c.State().Count); err != nil {
+			return 0, err
+		}
 		return c.State().Count, nil
 	}).
 	Action("getCount", func(c *CounterContext) int64 {

@@ -26,6 +26,27 @@ import (
 type Context[S, V any] struct {
 	context.Context
 	inst *instance[S, V]
+	conn *Conn
+}
+
+// Conn returns the connection the current action runs on: the client's
+// WebSocket, or the transient connection of an HTTP action. It is nil in
+// hooks that run without a connection (OnWake, OnSleep, ...).
+func (c *Context[S, V]) Conn() *Conn { return c.conn }
+
+// Conns returns the open connections, sorted by id.
+func (c *Context[S, V]) Conns() []*Conn { return c.inst.sortedConns() }
+
+// Broadcast sends an event to every connection subscribed to it. Events
+// leave once the state changes of the current action are durable, in the
+// order they were emitted; an action that fails emits nothing.
+func (c *Context[S, V]) Broadcast(event string, args ...any) error {
+	raw, err := marshalArgs(args)
+	if err != nil {
+		return err
+	}
+	c.inst.queueEvent(Event{Name: event, Args: raw})
+	return nil
 }
 
 // State returns a pointer to the actor's state. Changes made through it are

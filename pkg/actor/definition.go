@@ -70,6 +70,17 @@ type Config[S, V any] struct {
 	// OnStateChange runs after an action changed the state, once the change
 	// is durable.
 	OnStateChange func(c *Context[S, V], state *S)
+	// OnBeforeConnect runs first when a client connects (a WebSocket, or
+	// the transient connection of an HTTP action); an error rejects the
+	// connection and reaches the client.
+	OnBeforeConnect func(c *Context[S, V], params Params) error
+	// CreateConnState returns the state of a new connection, read later
+	// with Conn.State or ConnState.
+	CreateConnState func(c *Context[S, V], params Params) (any, error)
+	// OnConnect runs once a connection is accepted.
+	OnConnect func(c *Context[S, V], conn *Conn) error
+	// OnDisconnect runs when a connection closes or its gateway is lost.
+	OnDisconnect func(c *Context[S, V], conn *Conn)
 	// OnBeforeActionResponse may replace an action's output before it is
 	// sent to the caller.
 	OnBeforeActionResponse func(c *Context[S, V], action string, output any) (any, error)

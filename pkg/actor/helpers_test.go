@@ -22,6 +22,7 @@ type fakeEnv struct {
 	ownerErr error
 	onSave   func(state []byte) // called before a save is recorded, without mu
 	caller   actor.Caller
+	events   []actor.Event
 }
 
 func (e *fakeEnv) SaveState(ctx context.Context, state []byte) error {
@@ -47,6 +48,12 @@ func (e *fakeEnv) CheckOwner() error {
 }
 
 func (e *fakeEnv) Caller() actor.Caller { return e.caller }
+
+func (e *fakeEnv) Emit(events []actor.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.events = append(e.events, events...)
+}
 
 func (e *fakeEnv) setSaveErr(err error) {
 	e.mu.Lock()

@@ -34,6 +34,9 @@ type Env interface {
 	CheckOwner() error
 	// Caller delivers actor-to-actor calls.
 	Caller() Caller
+	// Emit delivers events to connections. It is called once the state
+	// changes that caused them are durable.
+	Emit(events []Event)
 }
 
 // ActivateParams are the inputs of [Activate].
@@ -60,9 +63,17 @@ type CallResult struct {
 // Instance is one live activation of an actor. Its methods are safe for
 // concurrent use; actions run one at a time.
 type Instance interface {
-	// Call runs one action with a CBOR array of arguments. The error is
-	// always a *protocol.Error.
+	// Call runs one action with a CBOR array of arguments on a transient
+	// connection without parameters. The error is always a *protocol.Error.
 	Call(ctx context.Context, action string, args []byte) (CallResult, error)
+	// CallWith is Call on an open connection or with connection params.
+	CallWith(ctx context.Context, action string, args []byte, opts CallOptions) (CallResult, error)
+	// Connect opens a connection: OnBeforeConnect, CreateConnState and
+	// OnConnect run; an error rejects it.
+	Connect(ctx context.Context, info ConnInfo) error
+	// Disconnect closes a connection and runs OnDisconnect. Unknown ids
+	// are ignored.
+	Disconnect(ctx context.Context, connID string)
 	// Sleep runs OnSleep, saves the state and stops the instance.
 	Sleep(ctx context.Context) error
 	// Destroy runs OnDestroy and stops the instance; the host deletes the
@@ -89,13 +100,15 @@ type instance[S, V any] struct {
 	state       S
 	vars        V
 	saved       []byte // encoding of the last durable state
+	conns       map[string]*Conn
+	pending     []Event // events waiting for the current change to be durable
 	stopped     bool
 	wantSleep   bool
 	wantDestroy bool
 }
 
 func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Instance, error) {
-	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log}
+	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, conns: map[string]*Conn{}}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	c := &Context[S, V]{Context: ctx, inst: i}
@@ -143,7 +156,42 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 		return nil, err
 	}
 	i.saved = enc
+	i.flush()
 	return i, nil
+}
+
+// flush hands queued events to the host. Called with i.mu held, after the
+// state they follow is durable.
+func (i *instance[S, V]) flush() {
+	if len(i.pending) > 0 {
+		i.env.Emit(i.pending)
+		i.pending = nil
+	}
+}
+
+// commit makes the state changes of a finished action or hook durable, then
+// releases the events they caused. Called with i.mu held.
+func (i *instance[S, V]) commit(ctx context.Context, c *Context[S, V]) error {
+	enc, err := i.encodeState()
+	if err != nil {
+		i.rollback()
+		return err
+	}
+	if !bytes.Equal(enc, i.saved) {
+		if err := i.env.SaveState(context.WithoutCancel(ctx), enc); err != nil {
+			i.log.Warn().Err(err).Msg("state write rejected; dropping activation")
+			i.stopped = true
+			i.pending = nil
+			return protocol.ErrOwnerLost
+		}
+		i.saved = enc
+		if hook := i.def.cfg.OnStateChange; hook != nil {
+			st := i.state
+			_ = i.guardErr("OnStateChange", func() error { hook(c, &st); return nil })
+		}
+	}
+	i.flush()
+	return nil
 }
 
 // guard runs fn, turning a panic into an internal error. It returns the
@@ -195,6 +243,7 @@ func (i *instance[S, V]) rollback() {
 		return
 	}
 	i.state = s
+	i.pending = nil
 }
 
 // yield releases the actor to other actions while fn runs (an await point).
@@ -205,6 +254,10 @@ func (i *instance[S, V]) yield(fn func()) {
 }
 
 func (i *instance[S, V]) Call(ctx context.Context, name string, args []byte) (CallResult, error) {
+	return i.CallWith(ctx, name, args, CallOptions{})
+}
+
+func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte, opts CallOptions) (CallResult, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.stopped {
@@ -229,6 +282,24 @@ func (i *instance[S, V]) Call(ctx context.Context, name string, args []byte) (Ca
 	actx, cancel := context.WithTimeout(ctx, i.def.cfg.Options.ActionTimeout)
 	defer cancel()
 	c := &Context[S, V]{Context: actx, inst: i}
+	var transient *Conn
+	if opts.ConnID != "" {
+		c.conn = i.conns[opts.ConnID]
+		if c.conn == nil {
+			return CallResult{}, protocol.Errorf(protocol.GroupActor, protocol.CodeConnNotFound, "connection %s is not open on this actor", opts.ConnID)
+		}
+	} else {
+		// An HTTP action runs on a transient connection with the same
+		// hooks as a WebSocket.
+		transient = i.newConn(ConnInfo{ID: "http-" + protocol.NewID(), Params: opts.Params})
+		c.conn = transient
+		if i.hasConnHooks() {
+			if err := i.openConn(c, transient); err != nil {
+				i.rollback()
+				return CallResult{}, err
+			}
+		}
+	}
 	in := make([]reflect.Value, 0, len(vals)+1)
 	in = append(in, reflect.ValueOf(c))
 	in = append(in, vals...)
@@ -245,26 +316,15 @@ func (i *instance[S, V]) Call(ctx context.Context, name string, args []byte) (Ca
 		}
 		return nil
 	})
+	if transient != nil && i.hasConnHooks() {
+		i.closeConn(c, transient)
+	}
 	if we != nil {
 		i.rollback()
 		return CallResult{}, we
 	}
-	enc, err := i.encodeState()
-	if err != nil {
-		i.rollback()
+	if err := i.commit(ctx, c); err != nil {
 		return CallResult{}, err
-	}
-	if !bytes.Equal(enc, i.saved) {
-		if err := i.env.SaveState(context.WithoutCancel(ctx), enc); err != nil {
-			i.log.Warn().Err(err).Msg("state write rejected; dropping activation")
-			i.stopped = true
-			return CallResult{}, protocol.ErrOwnerLost
-		}
-		i.saved = enc
-		if hook := i.def.cfg.OnStateChange; hook != nil {
-			st := i.state
-			_ = i.guardErr("OnStateChange", func() error { hook(c, &st); return nil })
-		}
 	}
 	if hook := i.def.cfg.OnBeforeActionResponse; hook != nil {
 		if we := i.guardErr("OnBeforeActionResponse", func() error {
@@ -288,6 +348,39 @@ func (i *instance[S, V]) Call(ctx context.Context, name string, args []byte) (Ca
 	return CallResult{Output: outEnc, Sleep: i.wantSleep, Destroy: i.wantDestroy}, nil
 }
 
+func (i *instance[S, V]) Connect(ctx context.Context, info ConnInfo) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.stopped {
+		return protocol.ErrNotOwner
+	}
+	if err := i.env.CheckOwner(); err != nil {
+		return protocol.ErrNotOwner
+	}
+	c := &Context[S, V]{Context: ctx, inst: i}
+	conn := i.newConn(info)
+	c.conn = conn
+	if err := i.openConn(c, conn); err != nil {
+		i.rollback()
+		return err
+	}
+	return i.commit(ctx, c)
+}
+
+func (i *instance[S, V]) Disconnect(ctx context.Context, connID string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	conn := i.conns[connID]
+	if conn == nil || i.stopped {
+		return
+	}
+	c := &Context[S, V]{Context: ctx, inst: i, conn: conn}
+	i.closeConn(c, conn)
+	if err := i.commit(ctx, c); err != nil {
+		i.log.Warn().Err(err).Msg("save after disconnect")
+	}
+}
+
 var cborNull = []byte{0xf6}
 
 func (i *instance[S, V]) Sleep(ctx context.Context) error {
@@ -297,6 +390,10 @@ func (i *instance[S, V]) Sleep(ctx context.Context) error {
 		return nil
 	}
 	i.stopped = true
+	for _, conn := range i.sortedConns() {
+		i.closeConn(&Context[S, V]{Context: ctx, inst: i, conn: conn}, conn)
+	}
+	i.pending = nil
 	if hook := i.def.cfg.OnSleep; hook != nil {
 		c := &Context[S, V]{Context: ctx, inst: i}
 		if err := i.guardErr("OnSleep", func() error { return hook(c) }); err != nil {
@@ -323,6 +420,10 @@ func (i *instance[S, V]) Destroy(ctx context.Context) error {
 		return protocol.ErrNotOwner
 	}
 	i.stopped = true
+	for _, conn := range i.sortedConns() {
+		i.closeConn(&Context[S, V]{Context: ctx, inst: i, conn: conn}, conn)
+	}
+	i.pending = nil
 	if hook := i.def.cfg.OnDestroy; hook != nil {
 		c := &Context[S, V]{Context: ctx, inst: i}
 		_ = i.guardErr("OnDestroy", func() error { return hook(c) })

@@ -39,8 +39,10 @@ type Set struct {
 	// Leases holds the owning host session of each active actor.
 	Leases jetstream.KeyValue
 	// Hosts holds live host entries; they expire after HostTTL.
-	Hosts   jetstream.KeyValue
-	HostTTL time.Duration
+	Hosts jetstream.KeyValue
+	// Gateways holds live gateway entries; they expire after HostTTL.
+	Gateways jetstream.KeyValue
+	HostTTL  time.Duration
 }
 
 // Open creates the buckets if needed (or updates their replica count and
@@ -88,6 +90,9 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 		return nil, err
 	}
 	if s.Hosts, err = mk(names.BucketHosts(), "rivetgo live hosts", cfg.HostTTL); err != nil {
+		return nil, err
+	}
+	if s.Gateways, err = mk(names.BucketGateways(), "rivetgo live gateways", cfg.HostTTL); err != nil {
 		return nil, err
 	}
 	return s, nil

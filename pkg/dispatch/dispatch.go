@@ -376,3 +376,39 @@ func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (retry bo
 	}
 	return false, nil
 }
+
+// Control sends a control request (connection open or close) to actor m,
+// activating it if needed, and returns the host's reply.
+func (d *Dispatcher) Control(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (*protocol.CallReply, error) {
+	data, err := protocol.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var rep protocol.CallReply
+	if err := d.request(ctx, m, d.cfg.Names.ActorCtl(m.ID), data, &rep, func() *protocol.Error { return rep.Err }); err != nil {
+		return nil, err
+	}
+	d.setHolder(m.ID, protocol.Lease{HostID: rep.HostID, Session: rep.Session})
+	return &rep, nil
+}
+
+// ControlNoActivate sends a control request to actor m only if it is
+// active somewhere; it never activates it. A missing actor is not an error.
+func (d *Dispatcher) ControlNoActivate(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (*protocol.CallReply, error) {
+	data, err := protocol.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := d.roundTrip(ctx, m.ID, d.cfg.Names.ActorCtl(m.ID), data)
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, errHolderDead) {
+		return &protocol.CallReply{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rep protocol.CallReply
+	if err := protocol.Unmarshal(msg.Data, &rep); err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}

@@ -41,6 +41,8 @@ const (
 	CodeUserDefault         = "user_error"           // user/user_error when a UserError has no code
 	CodeNamespaceNotFound   = "not_found"            // namespace/not_found
 	CodeNoHosts             = "service_unavailable"  // guard/service_unavailable
+	CodeConnNotFound        = "conn_not_found"       // actor/conn_not_found
+	CodeStopped             = "stopped"              // actor/stopped (WebSocket close reason)
 )
 
 // Messages of the errors RivetKit clients know by heart.

@@ -82,6 +82,9 @@ type CallRequest struct {
 	ConnParams cbor.RawMessage `cbor:"3,keyasint,omitempty"`
 	// MaxOutput bounds the size of the encoded output; 0 means no bound.
 	MaxOutput int `cbor:"4,keyasint,omitempty"`
+	// ConnID runs the action on an open connection (WebSocket); empty runs
+	// it on a transient connection with ConnParams.
+	ConnID string `cbor:"5,keyasint,omitempty"`
 }
 
 // CallReply answers a [CallRequest].
@@ -100,12 +103,43 @@ type CallReply struct {
 // CtlRequest is a control request sent to [Names.ActorCtl].
 type CtlRequest struct {
 	Op string `cbor:"1,keyasint"`
+	// ConnID, Gateway and Params describe the connection of OpConnOpen
+	// and OpConnClose.
+	ConnID  string          `cbor:"2,keyasint,omitempty"`
+	Gateway string          `cbor:"3,keyasint,omitempty"`
+	Params  cbor.RawMessage `cbor:"4,keyasint,omitempty"`
 }
 
 // Control operations.
 const (
-	OpDestroy = "destroy"
+	OpDestroy   = "destroy"
+	OpConnOpen  = "conn.open"
+	OpConnClose = "conn.close"
 )
+
+// EventMsg is an event on [Names.ActorEvents] (ConnID empty: for every
+// subscribed connection) or on [Names.GatewaySend] (for ConnID only).
+type EventMsg struct {
+	ActorID string `cbor:"1,keyasint"`
+	ConnID  string `cbor:"2,keyasint,omitempty"`
+	Name    string `cbor:"3,keyasint"`
+	// Args is a CBOR array.
+	Args cbor.RawMessage `cbor:"4,keyasint"`
+}
+
+// ConnCloseMsg on [Names.GatewayClose] asks a gateway to close a
+// connection with a WebSocket close code and reason ("group.code").
+type ConnCloseMsg struct {
+	ActorID string `cbor:"1,keyasint"`
+	ConnID  string `cbor:"2,keyasint"`
+	Code    int    `cbor:"3,keyasint"`
+	Reason  string `cbor:"4,keyasint,omitempty"`
+}
+
+// GatewayInfo is a gateway's live entry in the gateways bucket.
+type GatewayInfo struct {
+	ID string `cbor:"1,keyasint"`
+}
 
 var (
 	encMode cbor.EncMode

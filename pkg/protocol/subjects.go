@@ -158,3 +158,24 @@ func (n Names) HostsStream() string { return "KV_" + n.BucketHosts() }
 func (n Names) HostEntrySubject(hostID string) string {
 	return "$KV." + n.BucketHosts() + "." + HostKey(hostID)
 }
+
+// ActorEvents is the subject an actor's broadcasts are published on, once
+// per event; every gateway with a connection to the actor subscribes.
+func (n Names) ActorEvents(id string) string { return n.prefix + ".events." + id }
+
+// GatewayAll is the wildcard a gateway subscribes to for messages to its
+// connections.
+func (n Names) GatewayAll(gatewayID string) string { return n.prefix + ".gw." + gatewayID + ".>" }
+
+// GatewaySend carries an event for one connection held by a gateway.
+func (n Names) GatewaySend(gatewayID string) string { return n.prefix + ".gw." + gatewayID + ".send" }
+
+// GatewayClose asks a gateway to close one of its connections.
+func (n Names) GatewayClose(gatewayID string) string { return n.prefix + ".gw." + gatewayID + ".close" }
+
+// BucketGateways holds one expiring entry per live gateway; hosts close the
+// connections of a gateway whose entry expired.
+func (n Names) BucketGateways() string { return n.bucket + "_gateways" }
+
+// GatewayKey is the KV key of a gateway in [Names.BucketGateways].
+func GatewayKey(gatewayID string) string { return gatewayID }

@@ -1,6 +1,7 @@
 package rkproto
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
@@ -58,4 +59,11 @@ const BAREVersion = 3
 
 func malformed(format string, args ...any) *protocol.Error {
 	return protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, format, args...)
+}
+
+// IsUnsupportedEncoding reports whether err is the error of ParseEncoding
+// for an unknown encoding.
+func IsUnsupportedEncoding(err error) bool {
+	var e *protocol.Error
+	return errors.As(err, &e) && e.Group == protocol.GroupRequest && e.Code == protocol.CodeUnsupportedEncoding
 }

@@ -297,3 +297,46 @@ func TestDecodeActionRequestNesting(t *testing.T) {
 		}
 	}
 }
+
+// A scalar argument is wrapped into an array, which adds a level: one at the
+// nesting limit is refused alike in every encoding.
+func TestDecodeActionRequestWrappedNesting(t *testing.T) {
+	var v any = 1
+	for i := 0; i < 31; i++ {
+		v = []any{v}
+	}
+	m := map[string]any{"a": v} // 32 levels
+	raw := mustMarshal(t, m)
+	j, err := CBORToJSON(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := map[Encoding][]byte{
+		JSON: []byte(`{"args":` + string(j) + `}`),
+		CBOR: append(hx("a1 64 61726773"), raw...),
+		BARE: func() []byte { w := newBareWriter(len(raw)); w.data(raw); return w.b }(),
+	}
+	for _, enc := range allEncodings {
+		got, err := DecodeActionRequest(enc, bodies[enc])
+		if err == nil {
+			t.Errorf("%v: accepted %d bytes", enc, len(got))
+			continue
+		}
+		wantMalformed(t, err)
+	}
+	// One level less is accepted everywhere.
+	m = map[string]any{"a": v.([]any)[0]}
+	raw = mustMarshal(t, m)
+	for _, enc := range allEncodings {
+		body, err := EncodeActionRequest(enc, mustMarshal(t, []any{m}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeActionRequest(enc, body)
+		if err != nil {
+			t.Errorf("%v: %v", enc, err)
+			continue
+		}
+		sameCBOR(t, enc.String(), got, append([]byte{0x81}, raw...))
+	}
+}

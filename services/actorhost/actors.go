@@ -39,6 +39,9 @@ type active struct {
 	inflight int
 	idle     *time.Timer
 	closing  bool
+	// conns maps the open connections to the gateways holding them. An
+	// open connection keeps the actor awake.
+	conns map[string]string
 	// lost is set when the host lost the actor (its session expired or a
 	// write was fenced). Another host may then be subscribed to the same
 	// subject and receive the same requests, so a lost activation never
@@ -76,6 +79,45 @@ func (a *active) markAsleep(ctx context.Context) error {
 	}
 	a.stateRev = rev
 	return nil
+}
+
+// Emit implements actor.Env: a broadcast is published once on the actor's
+// events subject; an event for one connection goes to its gateway.
+func (a *active) Emit(events []actor.Event) {
+	for _, e := range events {
+		m := protocol.EventMsg{ActorID: a.meta.ID, ConnID: e.ConnID, Name: e.Name, Args: e.Args}
+		b, err := protocol.Marshal(&m)
+		if err != nil {
+			a.log.Error().Err(err).Msg("encode event")
+			continue
+		}
+		subj := a.h.names.ActorEvents(a.meta.ID)
+		if e.ConnID != "" {
+			subj = a.h.names.GatewaySend(e.Gateway)
+		}
+		if err := a.h.nc.Publish(subj, b); err != nil {
+			a.log.Warn().Err(err).Str("event", e.Name).Msg("publish event")
+		}
+	}
+}
+
+// closeConns asks the gateways to close the actor's connections, with a
+// WebSocket close code and reason; clients reconnect and wake the actor
+// wherever it lands next.
+func (a *active) closeConns(code int, reason string) {
+	a.mu.Lock()
+	conns := a.conns
+	a.conns = map[string]string{}
+	a.mu.Unlock()
+	for id, gw := range conns {
+		b, err := protocol.Marshal(&protocol.ConnCloseMsg{ActorID: a.meta.ID, ConnID: id, Code: code, Reason: reason})
+		if err == nil {
+			err = a.h.nc.Publish(a.h.names.GatewayClose(gw), b)
+		}
+		if err != nil {
+			a.log.Warn().Err(err).Msg("close connection")
+		}
+	}
 }
 
 // CheckOwner implements actor.Env.
@@ -192,7 +234,7 @@ func (h *Host) activate(ctx context.Context, id string) (*active, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev,
+	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev, conns: map[string]string{},
 		log: h.log.With().Str("actor_id", id).Str("actor_name", meta.Name).Logger()}
 	for attempt := 0; ; attempt++ {
 		err = h.start(ctx, a)
@@ -359,7 +401,7 @@ func (h *Host) serve(msg *nats.Msg) {
 			h.reply(msg, &protocol.CallReply{Err: protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad call: %v", err)})
 			return
 		}
-		res, err := a.inst.Call(h.baseCtx, req.Action, req.Args)
+		res, err := a.inst.CallWith(h.baseCtx, req.Action, req.Args, actor.CallOptions{ConnID: req.ConnID, Params: req.ConnParams})
 		if errors.Is(err, protocol.ErrNotOwner) && (a.isLost() || h.checkOwner(a.session) != nil) {
 			a.end()
 			return // the lease went stale before the action started: stay silent
@@ -386,13 +428,43 @@ func (h *Host) serve(msg *nats.Msg) {
 		}
 	case "ctl":
 		var req protocol.CtlRequest
-		if err := protocol.Unmarshal(msg.Data, &req); err != nil || req.Op != protocol.OpDestroy {
+		if err := protocol.Unmarshal(msg.Data, &req); err != nil {
 			a.end()
 			h.reply(msg, &protocol.CallReply{Err: protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad control request")})
 			return
 		}
-		a.end()
-		h.destroy(a, msg)
+		switch req.Op {
+		case protocol.OpDestroy:
+			a.end()
+			h.destroy(a, msg)
+		case protocol.OpConnOpen:
+			rep := &protocol.CallReply{Gen: a.gen, Key: a.meta.Key, Name: a.meta.Name, HostID: h.cfg.HostID, Session: a.session}
+			if req.ConnID == "" || req.Gateway == "" {
+				rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "conn.open needs a connection id and a gateway")
+			} else if err := a.inst.Connect(h.baseCtx, actor.ConnInfo{ID: req.ConnID, Gateway: req.Gateway, Params: req.Params}); err != nil {
+				if errors.Is(err, protocol.ErrNotOwner) && (a.isLost() || h.checkOwner(a.session) != nil) {
+					a.end()
+					return
+				}
+				rep.Err = protocol.AsError(err)
+			} else {
+				a.mu.Lock()
+				a.conns[req.ConnID] = req.Gateway
+				a.mu.Unlock()
+			}
+			h.reply(msg, rep)
+			a.end()
+		case protocol.OpConnClose:
+			a.inst.Disconnect(h.baseCtx, req.ConnID)
+			a.mu.Lock()
+			delete(a.conns, req.ConnID)
+			a.mu.Unlock()
+			h.reply(msg, &protocol.CallReply{Gen: a.gen, HostID: h.cfg.HostID, Session: a.session})
+			a.end()
+		default:
+			a.end()
+			h.reply(msg, &protocol.CallReply{Err: protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "unknown control operation %q", req.Op)})
+		}
 	default:
 		a.end()
 		h.reply(msg, &protocol.CallReply{Err: protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "unknown request %q", kind)})
@@ -438,7 +510,7 @@ func (a *active) touch() {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.inflight > 0 || a.closing {
+	if a.inflight > 0 || a.closing || len(a.conns) > 0 {
 		return
 	}
 	if a.idle == nil {
@@ -482,6 +554,7 @@ func (h *Host) sleep(a *active) {
 	} else if err := a.markAsleep(ctx); err != nil {
 		a.log.Warn().Err(err).Msg("sleep: record sleep time")
 	}
+	a.closeConns(1011, "actor.stopped")
 	h.remove(a)
 	h.releaseLease(a)
 	a.log.Debug().Msg("actor asleep")
@@ -510,6 +583,7 @@ func (h *Host) destroy(a *active, msg *nats.Msg) {
 		a.log.Error().Err(err).Msg("destroy")
 		rep.Err = protocol.AsError(err)
 	}
+	a.closeConns(1000, "")
 	h.remove(a)
 	h.releaseLease(a)
 	if msg != nil {
@@ -613,6 +687,7 @@ func (h *Host) sleepAll(ctx context.Context) {
 			} else if err := a.markAsleep(ctx); err != nil {
 				a.log.Warn().Err(err).Msg("drain: record sleep time")
 			}
+			a.closeConns(1011, "actor.stopped")
 			h.remove(a)
 			h.releaseLease(a)
 		})

@@ -197,6 +197,9 @@ func (h *Host) Run(ctx context.Context) error {
 		return fmt.Errorf("actorhost: place endpoint: %w", err)
 	}
 	wg.Go(func() { h.renewLoop(runCtx) })
+	gateways := dispatch.NewKeyView(h.kv.Gateways, h.log)
+	wg.Go(func() { _ = gateways.Run(runCtx) })
+	wg.Go(func() { h.sweepConns(runCtx, gateways) })
 	h.log.Info().Strs("actors", h.cfg.Registry.Names()).Str("version", h.cfg.Version).Msg("actor host ready")
 
 	<-ctx.Done()
@@ -217,4 +220,44 @@ func (h *Host) Run(ctx context.Context) error {
 	wg.Wait()
 	h.log.Info().Msg("actor host stopped")
 	return nil
+}
+
+// sweepConns closes connections whose gateway is gone (crashed or cut off
+// past its TTL): their actors see OnDisconnect within about one host TTL.
+func (h *Host) sweepConns(ctx context.Context, gateways *dispatch.KeyView) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-gateways.Ready():
+	}
+	t := time.NewTicker(h.kv.HostTTL / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, a := range h.all() {
+			a.mu.Lock()
+			var gone []string
+			for id, gw := range a.conns {
+				if !gateways.Has(protocol.GatewayKey(gw)) {
+					gone = append(gone, id)
+				}
+			}
+			a.mu.Unlock()
+			if len(gone) == 0 || !a.begin() {
+				continue
+			}
+			for _, id := range gone {
+				a.inst.Disconnect(ctx, id)
+				a.mu.Lock()
+				delete(a.conns, id)
+				a.mu.Unlock()
+			}
+			a.log.Info().Int("conns", len(gone)).Msg("closed connections of a lost gateway")
+			a.end()
+		}
+	}
 }

@@ -68,6 +68,7 @@ type Gateway struct {
 	disp  *dispatch.Dispatcher
 	hosts *dispatch.HostView
 	kv    *buckets.Set
+	hub   *hub
 
 	addrMu sync.Mutex
 	addr   net.Addr
@@ -146,6 +147,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	defer func() { _ = g.disp.Close() }()
 
+	g.hub = newHub(g, protocol.NewID())
+	gwSub, err := g.cfg.Conn.Subscribe(g.names.GatewayAll(g.hub.id), g.hub.onGatewayMsg)
+	if err != nil {
+		return fmt.Errorf("gateway: subscribe: %w", err)
+	}
+	defer func() { _ = gwSub.Unsubscribe() }()
+	if err := g.register(setupCtx); err != nil {
+		return err
+	}
+	wg.Go(func() { g.renewLoop(runCtx) })
+	wg.Go(func() { g.hub.watchHolders(runCtx) })
+
 	svc, err := micro.AddService(g.cfg.Conn, micro.Config{
 		Name:        g.names.ServiceName("gateway"),
 		Version:     Version,
@@ -183,9 +196,43 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	shutCtx, cancelShut := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancelShut()
+	g.hub.closeAll()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		g.log.Warn().Err(err).Msg("http shutdown")
 	}
 	<-errc
+	if err := g.kv.Gateways.Delete(shutCtx, protocol.GatewayKey(g.hub.id)); err != nil {
+		g.log.Warn().Err(err).Msg("delete gateway entry")
+	}
 	return nil
+}
+
+// register writes this gateway's live entry; hosts close the connections of
+// gateways whose entry expired.
+func (g *Gateway) register(ctx context.Context) error {
+	b, err := protocol.Marshal(&protocol.GatewayInfo{ID: g.hub.id})
+	if err != nil {
+		return err
+	}
+	if _, err := g.kv.Gateways.Put(ctx, protocol.GatewayKey(g.hub.id), b); err != nil {
+		return fmt.Errorf("gateway: register: %w", err)
+	}
+	return nil
+}
+
+func (g *Gateway) renewLoop(ctx context.Context) {
+	t := time.NewTicker(g.kv.HostTTL / 5)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, g.kv.HostTTL/5)
+		if err := g.register(rctx); err != nil {
+			g.log.Warn().Err(err).Msg("gateway entry renewal failed")
+		}
+		cancel()
+	}
 }

@@ -429,16 +429,12 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
 
-	var m *protocol.ActorMeta
-	if t.id != "" {
-		m, err = g.disp.ResolveID(ctx, t.id)
-	} else {
-		if err = g.checkName(t.name); err == nil {
-			if err = protocol.ValidateKey(t.key); err == nil {
-				m, _, err = g.disp.Resolve(ctx, t.name, t.key, t.create, t.input)
-			}
-		}
+	if rest == "/connect" {
+		// Errors on a WebSocket route are reported inside the socket.
+		g.handleConnect(w, r, t, nil)
+		return
 	}
+	m, err := g.resolveTarget(ctx, t, nil)
 	if err != nil {
 		g.writeError(w, err, nil)
 		return
@@ -458,6 +454,24 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 			WithMetadata(map[string]any{"id": rest, "resource": "route"})
 		g.writeError(w, e, spec(m, 0))
 	}
+}
+
+// resolveTarget finds (or creates) the actor a /gateway request addresses.
+func (g *Gateway) resolveTarget(ctx context.Context, t target, prior error) (*protocol.ActorMeta, error) {
+	if prior != nil {
+		return nil, prior
+	}
+	if t.id != "" {
+		return g.disp.ResolveID(ctx, t.id)
+	}
+	if err := g.checkName(t.name); err != nil {
+		return nil, err
+	}
+	if err := protocol.ValidateKey(t.key); err != nil {
+		return nil, err
+	}
+	m, _, err := g.disp.Resolve(ctx, t.name, t.key, t.create, t.input)
+	return m, err
 }
 
 func spec(m *protocol.ActorMeta, gen uint64) *rkproto.ActorSpecifier {

@@ -1,0 +1,422 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/rkproto"
+)
+
+// The WebSocket side of the gateway: RivetKit's /connect. A connection ends
+// here; the actor's host learns of it over NATS (conn.open / conn.close),
+// actions travel as calls carrying the connection id, and events come back
+// on the actor's events subject (broadcasts, one subscription per actor per
+// gateway) or on this gateway's own subject (events for one connection).
+
+// wsOutBuffer is how many frames may wait for a slow client before the
+// gateway closes its connection.
+const wsOutBuffer = 1024
+
+type hub struct {
+	g  *Gateway
+	id string // this gateway's id
+
+	mu      sync.Mutex
+	conns   map[string]*wsConn            // connection id → conn
+	byActor map[string]map[string]*wsConn // actor id → its conns here
+	subs    map[string]*nats.Subscription // actor id → events subscription
+}
+
+type wsConn struct {
+	id    string
+	actor *protocol.ActorMeta
+	enc   rkproto.Encoding
+	ws    *websocket.Conn
+	out   chan []byte
+	done  chan struct{}
+	once  sync.Once
+	code  websocket.StatusCode
+	why   string
+
+	mu     sync.Mutex
+	subs   map[string]bool
+	holder protocol.Lease
+}
+
+func newHub(g *Gateway, id string) *hub {
+	return &hub{g: g, id: id, conns: map[string]*wsConn{}, byActor: map[string]map[string]*wsConn{}, subs: map[string]*nats.Subscription{}}
+}
+
+// add registers c and makes sure this gateway receives the actor's events.
+func (h *hub) add(c *wsConn) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.conns[c.id] = c
+	m := h.byActor[c.actor.ID]
+	if m == nil {
+		m = map[string]*wsConn{}
+		h.byActor[c.actor.ID] = m
+	}
+	m[c.id] = c
+	if h.subs[c.actor.ID] == nil {
+		id := c.actor.ID
+		sub, err := h.g.cfg.Conn.Subscribe(h.g.names.ActorEvents(id), h.onEvent)
+		if err != nil {
+			return err
+		}
+		h.subs[id] = sub
+	}
+	return nil
+}
+
+func (h *hub) remove(c *wsConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.conns, c.id)
+	m := h.byActor[c.actor.ID]
+	delete(m, c.id)
+	if len(m) == 0 {
+		delete(h.byActor, c.actor.ID)
+		if sub := h.subs[c.actor.ID]; sub != nil {
+			_ = sub.Unsubscribe()
+			delete(h.subs, c.actor.ID)
+		}
+	}
+}
+
+// onEvent forwards a broadcast to the subscribed connections of its actor.
+func (h *hub) onEvent(msg *nats.Msg) {
+	var ev protocol.EventMsg
+	if err := protocol.Unmarshal(msg.Data, &ev); err != nil {
+		h.g.log.Warn().Err(err).Msg("bad event")
+		return
+	}
+	h.mu.Lock()
+	targets := make([]*wsConn, 0, len(h.byActor[ev.ActorID]))
+	for _, c := range h.byActor[ev.ActorID] {
+		targets = append(targets, c)
+	}
+	h.mu.Unlock()
+	var frames [3][]byte
+	for _, c := range targets {
+		if !c.subscribed(ev.Name) {
+			continue
+		}
+		if frames[c.enc] == nil {
+			f, err := rkproto.EncodeEvent(c.enc, ev.Name, ev.Args)
+			if err != nil {
+				h.g.log.Warn().Err(err).Msg("encode event")
+				return
+			}
+			frames[c.enc] = f
+		}
+		c.send(frames[c.enc])
+	}
+}
+
+// onGatewayMsg handles events for one connection and close requests.
+func (h *hub) onGatewayMsg(msg *nats.Msg) {
+	switch {
+	case strings.HasSuffix(msg.Subject, ".send"):
+		var ev protocol.EventMsg
+		if err := protocol.Unmarshal(msg.Data, &ev); err != nil {
+			return
+		}
+		h.mu.Lock()
+		c := h.conns[ev.ConnID]
+		h.mu.Unlock()
+		if c == nil || !c.subscribed(ev.Name) {
+			return
+		}
+		if f, err := rkproto.EncodeEvent(c.enc, ev.Name, ev.Args); err == nil {
+			c.send(f)
+		}
+	case strings.HasSuffix(msg.Subject, ".close"):
+		var cm protocol.ConnCloseMsg
+		if err := protocol.Unmarshal(msg.Data, &cm); err != nil {
+			return
+		}
+		h.mu.Lock()
+		c := h.conns[cm.ConnID]
+		h.mu.Unlock()
+		if c != nil {
+			c.close(websocket.StatusCode(cm.Code), cm.Reason)
+		}
+	}
+}
+
+// watchHolders closes connections whose actor's host died: the client
+// reconnects and the actor wakes on another host.
+func (h *hub) watchHolders(ctx context.Context) {
+	t := time.NewTicker(h.g.hosts.TTL() / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		conns := make([]*wsConn, 0, len(h.conns))
+		for _, c := range h.conns {
+			conns = append(conns, c)
+		}
+		h.mu.Unlock()
+		for _, c := range conns {
+			c.mu.Lock()
+			l := c.holder
+			c.mu.Unlock()
+			if l.HostID != "" && !h.g.hosts.IsLive(l.HostID, l.Session) {
+				c.close(websocket.StatusInternalError, "actor.stopped")
+			}
+		}
+	}
+}
+
+// closeAll closes every connection (gateway shutdown).
+func (h *hub) closeAll() {
+	h.mu.Lock()
+	conns := make([]*wsConn, 0, len(h.conns))
+	for _, c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.close(websocket.StatusGoingAway, "ws.going_away")
+	}
+}
+
+func (c *wsConn) subscribed(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subs[name]
+}
+
+// send queues a frame; a client too slow to drain its queue is dropped.
+func (c *wsConn) send(frame []byte) {
+	select {
+	case c.out <- frame:
+	case <-c.done:
+	default:
+		c.close(websocket.StatusInternalError, "message.slow_consumer")
+	}
+}
+
+func (c *wsConn) close(code websocket.StatusCode, reason string) {
+	c.once.Do(func() {
+		c.code, c.why = code, reason
+		close(c.done)
+	})
+}
+
+// writeLoop writes queued frames until the connection is closed, then
+// closes the socket with the recorded code and reason.
+func (c *wsConn) writeLoop() {
+	typ := websocket.MessageBinary
+	if c.enc == rkproto.JSON {
+		typ = websocket.MessageText
+	}
+	for {
+		select {
+		case f := <-c.out:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := c.ws.Write(ctx, typ, f)
+			cancel()
+			if err != nil {
+				c.close(websocket.StatusInternalError, "")
+			}
+		case <-c.done:
+			// Flush what is queued (an Error frame before a close).
+			for {
+				select {
+				case f := <-c.out:
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					_ = c.ws.Write(ctx, typ, f)
+					cancel()
+					continue
+				default:
+				}
+				break
+			}
+			_ = c.ws.Close(c.code, c.why)
+			return
+		}
+	}
+}
+
+// wsProtocols reads the encoding and connection params from the
+// Sec-WebSocket-Protocol offers.
+func wsProtocols(r *http.Request) (enc rkproto.Encoding, params []byte, err error) {
+	var encName string
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			p = strings.TrimSpace(p)
+			switch {
+			case strings.HasPrefix(p, "rivet_encoding."):
+				encName = strings.TrimPrefix(p, "rivet_encoding.")
+			case strings.HasPrefix(p, "rivet_conn_params."):
+				raw, uerr := url.QueryUnescape(strings.TrimPrefix(p, "rivet_conn_params."))
+				if uerr != nil {
+					return 0, nil, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad connection params")
+				}
+				if params, err = rkproto.JSONToCBOR([]byte(raw)); err != nil {
+					return 0, nil, err
+				}
+			}
+		}
+	}
+	enc, err = rkproto.ParseEncoding(encName)
+	return enc, params, err
+}
+
+// handleConnect serves /connect: it accepts the socket, opens the connection
+// on the actor's host, sends Init and relays messages until either side
+// closes.
+func (g *Gateway) handleConnect(w http.ResponseWriter, r *http.Request, t target, resolveErr error) {
+	enc, params, perr := wsProtocols(r)
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"rivet"}, InsecureSkipVerify: true})
+	if err != nil {
+		return // Accept answered the client
+	}
+	ws.SetReadLimit(int64(max(g.cfg.MaxIncoming*2, 1<<20)))
+	if perr != nil && rkproto.IsUnsupportedEncoding(perr) {
+		_ = ws.Close(websocket.StatusUnsupportedData, "actor.unsupported_websocket_encoding")
+		return
+	}
+	c := &wsConn{id: protocol.NewID(), enc: enc, ws: ws, out: make(chan []byte, wsOutBuffer), done: make(chan struct{}), subs: map[string]bool{}}
+	var wg sync.WaitGroup
+	wg.Go(c.writeLoop)
+	defer wg.Wait()
+	fail := func(err error) {
+		e := protocol.AsError(err)
+		if f, eerr := rkproto.EncodeWSError(enc, e, nil); eerr == nil {
+			c.send(f)
+		}
+		c.close(websocket.StatusInternalError, e.Group+"."+e.Code)
+	}
+	if perr != nil {
+		fail(perr)
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	m, err := g.resolveTarget(ctx, t, resolveErr)
+	if err != nil {
+		fail(err)
+		return
+	}
+	c.actor = m
+	if err := g.hub.add(c); err != nil {
+		fail(err)
+		return
+	}
+	defer g.hub.remove(c)
+	openCtx, cancelOpen := context.WithTimeout(ctx, g.cfg.RequestTimeout)
+	rep, err := g.disp.Control(openCtx, m, &protocol.CtlRequest{Op: protocol.OpConnOpen, ConnID: c.id, Gateway: g.hub.id, Params: params})
+	cancelOpen()
+	if err == nil && rep.Err != nil {
+		err = rep.Err
+	}
+	if err != nil {
+		fail(err)
+		return
+	}
+	c.mu.Lock()
+	c.holder = protocol.Lease{HostID: rep.HostID, Session: rep.Session}
+	c.mu.Unlock()
+	defer func() {
+		// Tell the host, unless the actor is gone anyway.
+		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer ccancel()
+		_, _ = g.disp.ControlNoActivate(cctx, m, &protocol.CtlRequest{Op: protocol.OpConnClose, ConnID: c.id})
+	}()
+	initFrame, err := rkproto.EncodeInit(enc, m.ID, c.id)
+	if err != nil {
+		fail(err)
+		return
+	}
+	c.send(initFrame)
+	g.readLoop(ctx, c)
+}
+
+func (g *Gateway) readLoop(ctx context.Context, c *wsConn) {
+	var calls sync.WaitGroup
+	defer calls.Wait()
+	go func() {
+		<-c.done
+		_ = c.ws.CloseNow()
+	}()
+	for {
+		_, data, err := c.ws.Read(ctx)
+		if err != nil {
+			c.close(websocket.StatusNormalClosure, "")
+			return
+		}
+		if len(data) > g.cfg.MaxIncoming {
+			g.connError(c, protocol.Errorf(protocol.GroupMessage, protocol.CodeIncomingTooLong, "the message is %d bytes; the limit is %d", len(data), g.cfg.MaxIncoming))
+			return
+		}
+		msg, err := rkproto.DecodeToServer(c.enc, data)
+		if err != nil {
+			g.connError(c, protocol.Errorf(protocol.GroupActor, protocol.CodeInvalidRequest, "%s", protocol.AsError(err).Message))
+			return
+		}
+		switch {
+		case msg.Subscribe != nil:
+			c.mu.Lock()
+			if msg.Subscribe.Subscribe {
+				c.subs[msg.Subscribe.EventName] = true
+			} else {
+				delete(c.subs, msg.Subscribe.EventName)
+			}
+			c.mu.Unlock()
+		case msg.Action != nil:
+			a := msg.Action
+			calls.Go(func() { g.wsAction(ctx, c, a) })
+		}
+	}
+}
+
+// connError sends a connection-level Error and closes with its code.
+func (g *Gateway) connError(c *wsConn, e *protocol.Error) {
+	if f, err := rkproto.EncodeWSError(c.enc, e, nil); err == nil {
+		c.send(f)
+	}
+	c.close(websocket.StatusInternalError, e.Group+"."+e.Code)
+}
+
+func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRequest) {
+	cctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
+	defer cancel()
+	rep, err := g.disp.Call(cctx, c.actor, &protocol.CallRequest{Action: a.Name, Args: a.Args, ConnID: c.id, MaxOutput: g.cfg.MaxOutgoing})
+	if err == nil && rep.Err != nil {
+		err = rep.Err
+	}
+	var frame []byte
+	if err == nil {
+		frame, err = rkproto.EncodeWSActionResponse(c.enc, a.ID, rep.Output)
+	}
+	if err != nil {
+		e := protocol.AsError(err)
+		if e.Is(&protocol.Error{Group: protocol.GroupActor, Code: protocol.CodeConnNotFound}) {
+			// The actor lost this connection (it moved to another host):
+			// the client reconnects.
+			c.close(websocket.StatusInternalError, "actor.stopped")
+			return
+		}
+		id := a.ID
+		frame, err = rkproto.EncodeWSError(c.enc, e, &id)
+		if err != nil {
+			return
+		}
+	}
+	c.send(frame)
+}
