@@ -1,7 +1,9 @@
 package examples
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 )
@@ -28,6 +30,29 @@ var Counter = actor.New("counter", actor.Config[CounterState, struct{}]{
 			return CounterState{}, err
 		}
 		return CounterState{Count: in.Start}, nil
+	},
+	// OnRequest answers raw HTTP requests to /request/*.
+	OnRequest: func(c *CounterContext, w http.ResponseWriter, r *http.Request) {
+		search := ""
+		if r.URL.RawQuery != "" {
+			search = "?" + r.URL.RawQuery
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"path": r.URL.Path, "search": search, "method": r.Method, "count": c.State().Count,
+		})
+	},
+	// OnWebSocket greets a raw WebSocket on /websocket/* and echoes what it
+	// receives.
+	OnWebSocket: func(c *CounterContext, ws *actor.WebSocket[CounterState, struct{}]) {
+		ws.SendText("hello-from-raw-ws")
+		ws.OnMessage(func(c *CounterContext, data []byte, binary bool) {
+			if binary {
+				ws.SendBinary(data)
+				return
+			}
+			ws.SendText("echo:" + string(data))
+		})
 	},
 	Options: actor.Options{DisplayName: "Counter", Icon: "calculator"},
 }).

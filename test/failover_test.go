@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,7 +41,8 @@ type foLedger struct {
 	errs    int
 	samples map[string]int // error text → occurrences
 	t0      time.Time
-	when    []string // when the first failed calls started and ended
+	when    []string    // when the first failed calls started and ended
+	starts  []time.Time // when each failed call started
 }
 
 func newFoLedger(n int) *foLedger {
@@ -57,10 +59,24 @@ func (l *foLedger) record(i int, start time.Time, err error) {
 	l.indet[i]++
 	l.errs++
 	l.samples[err.Error()]++
+	l.starts = append(l.starts, start)
 	if len(l.when) < 20 {
 		l.when = append(l.when, fmt.Sprintf("actor %d: call from +%s to +%s",
 			i, start.Sub(l.t0).Round(time.Millisecond), time.Since(l.t0).Round(time.Millisecond)))
 	}
+}
+
+// failedSince counts the failed calls that started at t or later.
+func (l *foLedger) failedSince(t time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, s := range l.starts {
+		if !s.Before(t) {
+			n++
+		}
+	}
+	return n
 }
 
 // since is the time since the load started, for reports.
@@ -249,6 +265,31 @@ func foSum(ms ...map[string]int) map[string]int {
 	return out
 }
 
+// foStopped reports nil once every thread of p is stopped (SIGSTOP).
+func foStopped(p *proc) error {
+	pid := p.cmd.Process.Pid
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return err
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return err
+		}
+		// pid (comm) state ...: comm may hold spaces, so cut at the last ')'.
+		st := string(b)
+		i := strings.LastIndexByte(st, ')')
+		if i < 0 || i+2 >= len(st) {
+			return fmt.Errorf("unexpected stat %q", st)
+		}
+		if c := st[i+2]; c != 'T' && c != 't' {
+			return fmt.Errorf("thread %s of %s is in state %c", task.Name(), p.name, c)
+		}
+	}
+	return nil
+}
+
 // TestFailover_KillHost kills one of three hosts with SIGKILL while 16
 // clients increment 200 counters: every actor must answer again, no
 // acknowledged increment may be lost, and none may be applied twice.
@@ -324,7 +365,7 @@ func TestFailover_PausedHost(t *testing.T) {
 
 	l := newFoLedger(actors)
 	stop := make(chan struct{})
-	wait := foLoad(handles, l, 8, 2, stop)
+	wait := foLoad(handles, l, 12, 2, stop)
 	stopped := false
 	defer func() {
 		if stopped {
@@ -341,6 +382,9 @@ func TestFailover_PausedHost(t *testing.T) {
 	time.Sleep(time.Second)
 	m.hosts[0].signal(syscall.SIGSTOP)
 	stopped = true
+	// From the moment every thread of host 0 is stopped, it can start no
+	// action: a call made later must stall, then succeed on host 1.
+	waitFor(t, 10*time.Second, func() error { return foStopped(m.hosts[0]) })
 	paused := time.Now()
 	t.Logf("host 0 paused at +%s", l.since())
 	ackedAtPause := l.totalAcked()
@@ -370,6 +414,12 @@ func TestFailover_PausedHost(t *testing.T) {
 	}
 	foCheckCounts(t, l, counts)
 	t.Logf("%d acknowledged increments; %d calls errored%s", l.totalAcked(), l.errCount(), l.errSummary())
+	// A call in flight on host 0 when it stopped may fail (its outcome is
+	// unknown: host 0 may have saved it); a call made after it stopped
+	// never reached a running owner and must succeed once host 1 takes over.
+	if n := l.failedSince(paused); n > 0 {
+		t.Errorf("%d calls made after host 0 was paused failed instead of moving to host 1", n)
+	}
 	if ackedWhilePaused == 0 {
 		t.Errorf("no increment was acknowledged while host 0 was paused")
 	}

@@ -158,7 +158,7 @@ func linRun(t *testing.T, seed uint64) {
 					failed++ // a failed read tells nothing
 				}
 				mu.Unlock()
-				time.Sleep(time.Duration(rng.IntN(3)) * time.Millisecond)
+				time.Sleep(time.Duration(rng.IntN(2)) * time.Millisecond)
 			}
 		})
 	}

@@ -78,6 +78,14 @@ type Event struct {
 	Name    string
 	// Args is a CBOR array.
 	Args []byte
+	// Raw marks a frame of a raw WebSocket (Data, Binary) or its close
+	// (Close, Code, Reason) instead of a named event.
+	Raw    bool
+	Data   []byte
+	Binary bool
+	Close  bool
+	Code   int
+	Reason string
 }
 
 // ConnInfo describes a connection being opened.

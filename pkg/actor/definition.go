@@ -2,6 +2,7 @@ package actor
 
 import (
 	"fmt"
+	"net/http"
 	"reflect"
 	"sort"
 	"time"
@@ -81,6 +82,14 @@ type Config[S, V any] struct {
 	OnConnect func(c *Context[S, V], conn *Conn) error
 	// OnDisconnect runs when a connection closes or its gateway is lost.
 	OnDisconnect func(c *Context[S, V], conn *Conn)
+	// OnRequest serves raw HTTP requests sent to the actor's /request/*
+	// path, with the standard library's types; r.URL.Path is the path after
+	// /request. It runs one at a time with actions; state changes are saved
+	// before the response leaves.
+	OnRequest func(c *Context[S, V], w http.ResponseWriter, r *http.Request)
+	// OnWebSocket accepts a raw WebSocket opened on /websocket/*; set the
+	// socket's OnMessage and OnClose handlers here.
+	OnWebSocket func(c *Context[S, V], ws *WebSocket[S, V])
 	// OnBeforeActionResponse may replace an action's output before it is
 	// sent to the caller.
 	OnBeforeActionResponse func(c *Context[S, V], action string, output any) (any, error)

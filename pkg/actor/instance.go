@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"reflect"
 	"runtime/debug"
 	"sync"
@@ -74,6 +75,14 @@ type Instance interface {
 	// Disconnect closes a connection and runs OnDisconnect. Unknown ids
 	// are ignored.
 	Disconnect(ctx context.Context, connID string)
+	// Request runs OnRequest for a raw HTTP request.
+	Request(ctx context.Context, r *http.Request, maxBody int) (*RawResponse, error)
+	// OpenWebSocket runs OnWebSocket for a raw WebSocket.
+	OpenWebSocket(ctx context.Context, info WebSocketInfo) error
+	// WebSocketMessage delivers a frame of a raw WebSocket.
+	WebSocketMessage(ctx context.Context, id string, data []byte, binary bool) error
+	// CloseWebSocket tells the actor a raw WebSocket closed.
+	CloseWebSocket(ctx context.Context, id string, code int, reason string)
 	// Sleep runs OnSleep, saves the state and stops the instance.
 	Sleep(ctx context.Context) error
 	// Destroy runs OnDestroy and stops the instance; the host deletes the
@@ -101,6 +110,7 @@ type instance[S, V any] struct {
 	vars        V
 	saved       []byte // encoding of the last durable state
 	conns       map[string]*Conn
+	sockets     map[string]*WebSocket[S, V]
 	pending     []Event // events waiting for the current change to be durable
 	stopped     bool
 	wantSleep   bool
@@ -108,7 +118,7 @@ type instance[S, V any] struct {
 }
 
 func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Instance, error) {
-	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, conns: map[string]*Conn{}}
+	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, conns: map[string]*Conn{}, sockets: map[string]*WebSocket[S, V]{}}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	c := &Context[S, V]{Context: ctx, inst: i}

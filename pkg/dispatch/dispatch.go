@@ -412,3 +412,13 @@ func (d *Dispatcher) ControlNoActivate(ctx context.Context, m *protocol.ActorMet
 	}
 	return &rep, nil
 }
+
+// HTTP sends a raw HTTP request to actor m's OnRequest, activating it if
+// needed, and decodes the reply into rep.
+func (d *Dispatcher) HTTP(ctx context.Context, m *protocol.ActorMeta, req *protocol.HTTPRequestMsg, rep *protocol.HTTPResponseMsg) error {
+	data, err := protocol.Marshal(req)
+	if err != nil {
+		return err
+	}
+	return d.request(ctx, m, d.cfg.Names.ActorHTTP(m.ID), data, rep, func() *protocol.Error { return rep.Err })
+}

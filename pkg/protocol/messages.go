@@ -108,6 +108,14 @@ type CtlRequest struct {
 	ConnID  string          `cbor:"2,keyasint,omitempty"`
 	Gateway string          `cbor:"3,keyasint,omitempty"`
 	Params  cbor.RawMessage `cbor:"4,keyasint,omitempty"`
+	// HTTP is the upgrade request of OpWSOpen.
+	HTTP *HTTPRequestMsg `cbor:"5,keyasint,omitempty"`
+	// Data and Binary are a frame of OpWSMessage.
+	Data   []byte `cbor:"6,keyasint,omitempty"`
+	Binary bool   `cbor:"7,keyasint,omitempty"`
+	// Code and Reason close a socket (OpWSClose).
+	Code   int    `cbor:"8,keyasint,omitempty"`
+	Reason string `cbor:"9,keyasint,omitempty"`
 }
 
 // Control operations.
@@ -115,7 +123,42 @@ const (
 	OpDestroy   = "destroy"
 	OpConnOpen  = "conn.open"
 	OpConnClose = "conn.close"
+	OpWSOpen    = "ws.open"
+	OpWSMessage = "ws.msg"
+	OpWSClose   = "ws.close"
 )
+
+// HTTPRequestMsg is a raw HTTP request for an actor's OnRequest, sent to
+// [Names.ActorHTTP], or the upgrade request of a raw WebSocket.
+type HTTPRequestMsg struct {
+	Method string              `cbor:"1,keyasint"`
+	Path   string              `cbor:"2,keyasint"`
+	Query  string              `cbor:"3,keyasint,omitempty"`
+	Header map[string][]string `cbor:"4,keyasint,omitempty"`
+	Body   []byte              `cbor:"5,keyasint,omitempty"`
+	// MaxBody bounds the response body.
+	MaxBody int `cbor:"6,keyasint,omitempty"`
+}
+
+// HTTPResponseMsg answers an [HTTPRequestMsg].
+type HTTPResponseMsg struct {
+	Status int                 `cbor:"1,keyasint"`
+	Header map[string][]string `cbor:"2,keyasint,omitempty"`
+	Body   []byte              `cbor:"3,keyasint,omitempty"`
+	Err    *Error              `cbor:"4,keyasint,omitempty"`
+	Gen    uint64              `cbor:"5,keyasint,omitempty"`
+}
+
+// RawFrameMsg on [Names.GatewayRaw] is a frame for a raw WebSocket, or
+// (Close set) a request to close it.
+type RawFrameMsg struct {
+	ConnID string `cbor:"1,keyasint"`
+	Data   []byte `cbor:"2,keyasint,omitempty"`
+	Binary bool   `cbor:"3,keyasint,omitempty"`
+	Close  bool   `cbor:"4,keyasint,omitempty"`
+	Code   int    `cbor:"5,keyasint,omitempty"`
+	Reason string `cbor:"6,keyasint,omitempty"`
+}
 
 // EventMsg is an event on [Names.ActorEvents] (ConnID empty: for every
 // subscribed connection) or on [Names.GatewaySend] (for ConnID only).

@@ -179,3 +179,9 @@ func (n Names) BucketGateways() string { return n.bucket + "_gateways" }
 
 // GatewayKey is the KV key of a gateway in [Names.BucketGateways].
 func GatewayKey(gatewayID string) string { return gatewayID }
+
+// ActorHTTP is the subject of raw HTTP requests to actor id.
+func (n Names) ActorHTTP(id string) string { return n.prefix + ".actor." + id + ".http" }
+
+// GatewayRaw carries frames (and closes) of raw WebSockets held by a gateway.
+func (n Names) GatewayRaw(gatewayID string) string { return n.prefix + ".gw." + gatewayID + ".raw" }

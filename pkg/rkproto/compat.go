@@ -232,7 +232,7 @@ func hasDollar(data []byte) bool { return bytes.IndexByte(data, '$') >= 0 }
 // (["$Undefined",0] and "$$" escapes), passing data through when it holds
 // no '$'.
 func cborFromClient(data []byte) ([]byte, error) {
-	if !hasDollar(data) {
+	if !hasDollar(data) && !mayHoldFloat(data) {
 		return data, nil
 	}
 	v, err := decodeCBORAny(data)
@@ -246,8 +246,27 @@ func cborFromClient(data []byte) ([]byte, error) {
 	return protocol.Marshal(c)
 }
 
+// mayHoldFloat reports whether CBOR data may hold a float (its major-7
+// header bytes); JavaScript clients send every number that is not a small
+// integer as a float.
+func mayHoldFloat(data []byte) bool {
+	return bytes.IndexByte(data, 0xfb) >= 0 || bytes.IndexByte(data, 0xfa) >= 0 || bytes.IndexByte(data, 0xf9) >= 0
+}
+
+// maxSafeInt is the largest integer a JavaScript number holds exactly.
+const maxSafeInt = 1<<53 - 1
+
 func fromCBORCompat(v any) (any, error) {
 	switch x := v.(type) {
+	case float64:
+		// cbor-x writes integers past 32 bits as floats; turn whole
+		// numbers back into integers so they decode into Go integer types.
+		if x == math.Trunc(x) && math.Abs(x) <= maxSafeInt {
+			return int64(x), nil
+		}
+		return x, nil
+	case float32:
+		return fromCBORCompat(float64(x))
 	case []any:
 		if len(x) == 2 {
 			if tag, ok := x[0].(string); ok && strings.HasPrefix(tag, "$") {
@@ -278,7 +297,7 @@ func fromCBORCompat(v any) (any, error) {
 // cborToClient escapes user arrays that look like compat tags in CBOR sent to
 // a RivetKit client, passing data through when it holds no '$'.
 func cborToClient(data []byte) ([]byte, error) {
-	if !hasDollar(data) {
+	if !hasDollar(data) && !mayHoldWideInt(data) {
 		return data, nil
 	}
 	v, err := decodeCBORAny(data)
@@ -288,8 +307,26 @@ func cborToClient(data []byte) ([]byte, error) {
 	return protocol.Marshal(escapeCBOR(v))
 }
 
+// mayHoldWideInt reports whether CBOR data may hold an integer with an
+// 8-byte argument (0x1b, 0x3b), which cbor-x decodes as a bigint.
+func mayHoldWideInt(data []byte) bool {
+	return bytes.IndexByte(data, 0x1b) >= 0 || bytes.IndexByte(data, 0x3b) >= 0
+}
+
 func escapeCBOR(v any) any {
 	switch x := v.(type) {
+	case uint64:
+		// A JavaScript client reads an 8-byte integer as a bigint; send
+		// integers a number holds exactly as numbers, as a JS actor would.
+		if x > math.MaxUint32 && x <= maxSafeInt {
+			return float64(x)
+		}
+		return x
+	case int64:
+		if (x > math.MaxUint32 || x < -math.MaxUint32-1) && x <= maxSafeInt && x >= -maxSafeInt {
+			return float64(x)
+		}
+		return x
 	case []any:
 		for i, e := range x {
 			x[i] = escapeCBOR(e)

@@ -1,9 +1,13 @@
 package actorhost
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -85,6 +89,10 @@ func (a *active) markAsleep(ctx context.Context) error {
 // events subject; an event for one connection goes to its gateway.
 func (a *active) Emit(events []actor.Event) {
 	for _, e := range events {
+		if e.Raw {
+			a.emitRaw(e)
+			continue
+		}
 		m := protocol.EventMsg{ActorID: a.meta.ID, ConnID: e.ConnID, Name: e.Name, Args: e.Args}
 		b, err := protocol.Marshal(&m)
 		if err != nil {
@@ -98,6 +106,21 @@ func (a *active) Emit(events []actor.Event) {
 		if err := a.h.nc.Publish(subj, b); err != nil {
 			a.log.Warn().Err(err).Str("event", e.Name).Msg("publish event")
 		}
+	}
+}
+
+func (a *active) emitRaw(e actor.Event) {
+	b, err := protocol.Marshal(&protocol.RawFrameMsg{ConnID: e.ConnID, Data: e.Data, Binary: e.Binary, Close: e.Close, Code: e.Code, Reason: e.Reason})
+	if err == nil {
+		err = a.h.nc.Publish(a.h.names.GatewayRaw(e.Gateway), b)
+	}
+	if err != nil {
+		a.log.Warn().Err(err).Msg("publish raw frame")
+	}
+	if e.Close {
+		a.mu.Lock()
+		delete(a.conns, e.ConnID)
+		a.mu.Unlock()
 	}
 }
 
@@ -426,6 +449,26 @@ func (h *Host) serve(msg *nats.Msg) {
 		case res.Sleep:
 			go h.sleep(a)
 		}
+	case "http":
+		var req protocol.HTTPRequestMsg
+		if err := protocol.Unmarshal(msg.Data, &req); err != nil {
+			a.end()
+			h.replyMsg(msg, &protocol.HTTPResponseMsg{Err: protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad request: %v", err)})
+			return
+		}
+		rep := &protocol.HTTPResponseMsg{Gen: a.gen}
+		res, err := a.inst.Request(h.baseCtx, toHTTPRequest(h.baseCtx, &req), req.MaxBody)
+		if err != nil {
+			if h.silent(a, err) {
+				a.end()
+				return
+			}
+			rep.Err = protocol.AsError(err)
+		} else {
+			rep.Status, rep.Header, rep.Body = res.Status, res.Header, res.Body
+		}
+		h.replyMsg(msg, rep)
+		a.end()
 	case "ctl":
 		var req protocol.CtlRequest
 		if err := protocol.Unmarshal(msg.Data, &req); err != nil {
@@ -454,6 +497,41 @@ func (h *Host) serve(msg *nats.Msg) {
 			}
 			h.reply(msg, rep)
 			a.end()
+		case protocol.OpWSOpen:
+			rep := &protocol.CallReply{Gen: a.gen, HostID: h.cfg.HostID, Session: a.session}
+			if req.ConnID == "" || req.Gateway == "" || req.HTTP == nil {
+				rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "ws.open needs a socket id, a gateway and the request")
+			} else if err := a.inst.OpenWebSocket(h.baseCtx, actor.WebSocketInfo{ID: req.ConnID, Gateway: req.Gateway, Request: toHTTPRequest(h.baseCtx, req.HTTP)}); err != nil {
+				if h.silent(a, err) {
+					a.end()
+					return
+				}
+				rep.Err = protocol.AsError(err)
+			} else {
+				a.mu.Lock()
+				a.conns[req.ConnID] = req.Gateway
+				a.mu.Unlock()
+			}
+			h.reply(msg, rep)
+			a.end()
+		case protocol.OpWSMessage:
+			rep := &protocol.CallReply{Gen: a.gen, HostID: h.cfg.HostID, Session: a.session}
+			if err := a.inst.WebSocketMessage(h.baseCtx, req.ConnID, req.Data, req.Binary); err != nil {
+				if h.silent(a, err) {
+					a.end()
+					return
+				}
+				rep.Err = protocol.AsError(err)
+			}
+			h.reply(msg, rep)
+			a.end()
+		case protocol.OpWSClose:
+			a.inst.CloseWebSocket(h.baseCtx, req.ConnID, req.Code, req.Reason)
+			a.mu.Lock()
+			delete(a.conns, req.ConnID)
+			a.mu.Unlock()
+			h.reply(msg, &protocol.CallReply{Gen: a.gen, HostID: h.cfg.HostID, Session: a.session})
+			a.end()
 		case protocol.OpConnClose:
 			a.inst.Disconnect(h.baseCtx, req.ConnID)
 			a.mu.Lock()
@@ -471,7 +549,15 @@ func (h *Host) serve(msg *nats.Msg) {
 	}
 }
 
-func (h *Host) reply(msg *nats.Msg, rep *protocol.CallReply) {
+// silent reports whether err means this host lost the actor before the
+// request ran; such requests get no answer (see active.lost).
+func (h *Host) silent(a *active, err error) bool {
+	return errors.Is(err, protocol.ErrNotOwner) && (a.isLost() || h.checkOwner(a.session) != nil)
+}
+
+func (h *Host) reply(msg *nats.Msg, rep *protocol.CallReply) { h.replyMsg(msg, rep) }
+
+func (h *Host) replyMsg(msg *nats.Msg, rep any) {
 	b, err := protocol.Marshal(rep)
 	if err == nil {
 		err = msg.Respond(b)
@@ -693,4 +779,28 @@ func (h *Host) sleepAll(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+}
+
+// toHTTPRequest rebuilds a raw request for an actor's handler.
+func toHTTPRequest(ctx context.Context, m *protocol.HTTPRequestMsg) *http.Request {
+	u := &url.URL{Path: m.Path, RawQuery: m.Query}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	r := &http.Request{
+		Method:        m.Method,
+		URL:           u,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header(m.Header),
+		Body:          io.NopCloser(bytes.NewReader(m.Body)),
+		ContentLength: int64(len(m.Body)),
+		Host:          "actor",
+		RequestURI:    u.RequestURI(),
+	}
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	return r.WithContext(ctx)
 }

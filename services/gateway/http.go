@@ -411,7 +411,7 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	t, rest, _, err := parseGatewayPath(r)
+	t, rest, userQuery, err := parseGatewayPath(r)
 	if err != nil {
 		g.writeError(w, err, nil)
 		return
@@ -434,12 +434,20 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 		g.handleConnect(w, r, t, nil)
 		return
 	}
+	if p, ok := rawPath(rest, "/websocket"); ok {
+		g.handleRawWebSocket(w, r, t, p, userQuery)
+		return
+	}
 	m, err := g.resolveTarget(ctx, t, nil)
 	if err != nil {
 		g.writeError(w, err, nil)
 		return
 	}
 
+	if p, ok := rawPath(rest, "/request"); ok {
+		g.handleRawRequest(ctx, w, r, m, p, userQuery)
+		return
+	}
 	switch {
 	case actReq != nil:
 		g.callAction(ctx, w, t, m, actReq, enc)

@@ -33,6 +33,7 @@ type hub struct {
 	conns   map[string]*wsConn            // connection id → conn
 	byActor map[string]map[string]*wsConn // actor id → its conns here
 	subs    map[string]*nats.Subscription // actor id → events subscription
+	raws    map[string]*rawConn           // raw WebSockets by id
 }
 
 type wsConn struct {
@@ -52,7 +53,7 @@ type wsConn struct {
 }
 
 func newHub(g *Gateway, id string) *hub {
-	return &hub{g: g, id: id, conns: map[string]*wsConn{}, byActor: map[string]map[string]*wsConn{}, subs: map[string]*nats.Subscription{}}
+	return &hub{g: g, id: id, conns: map[string]*wsConn{}, byActor: map[string]map[string]*wsConn{}, subs: map[string]*nats.Subscription{}, raws: map[string]*rawConn{}}
 }
 
 // add registers c and makes sure this gateway receives the actor's events.
@@ -122,9 +123,38 @@ func (h *hub) onEvent(msg *nats.Msg) {
 	}
 }
 
-// onGatewayMsg handles events for one connection and close requests.
+func (h *hub) addRaw(c *rawConn) {
+	h.mu.Lock()
+	h.raws[c.id] = c
+	h.mu.Unlock()
+}
+
+func (h *hub) removeRaw(c *rawConn) {
+	h.mu.Lock()
+	delete(h.raws, c.id)
+	h.mu.Unlock()
+}
+
+// onGatewayMsg handles events for one connection, raw frames and close
+// requests.
 func (h *hub) onGatewayMsg(msg *nats.Msg) {
 	switch {
+	case strings.HasSuffix(msg.Subject, ".raw"):
+		var f protocol.RawFrameMsg
+		if err := protocol.Unmarshal(msg.Data, &f); err != nil {
+			return
+		}
+		h.mu.Lock()
+		c := h.raws[f.ConnID]
+		h.mu.Unlock()
+		if c == nil {
+			return
+		}
+		if f.Close {
+			c.close(websocket.StatusCode(f.Code), f.Reason)
+			return
+		}
+		c.send(rawFrame{data: f.Data, binary: f.Binary})
 	case strings.HasSuffix(msg.Subject, ".send"):
 		var ev protocol.EventMsg
 		if err := protocol.Unmarshal(msg.Data, &ev); err != nil {
@@ -146,9 +176,13 @@ func (h *hub) onGatewayMsg(msg *nats.Msg) {
 		}
 		h.mu.Lock()
 		c := h.conns[cm.ConnID]
+		rc := h.raws[cm.ConnID]
 		h.mu.Unlock()
 		if c != nil {
 			c.close(websocket.StatusCode(cm.Code), cm.Reason)
+		}
+		if rc != nil {
+			rc.close(websocket.StatusCode(cm.Code), cm.Reason)
 		}
 	}
 }
