@@ -2,6 +2,7 @@ package examples
 
 import (
 	"slices"
+	"sort"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 )
@@ -21,19 +22,37 @@ type ChatRoomState struct {
 	Messages []ChatMessage `cbor:"messages"`
 }
 
+// ChatRoomVars are a room's ephemeral vars: who is connected right now.
+type ChatRoomVars struct {
+	Online map[string]int
+}
+
 // ChatRoomInput is the creation input of a room.
 type ChatRoomInput struct {
 	Topic string `cbor:"topic"`
+}
+
+// ChatParams are the connection params a chat client sends.
+type ChatParams struct {
+	User  string `cbor:"user"`
+	Token string `cbor:"token"`
+}
+
+// ChatConn is the state of one chat connection: who it is.
+type ChatConn struct {
+	User string
 }
 
 // MaxChatHistory bounds the messages a room keeps in its state.
 const MaxChatHistory = 100
 
 // ChatRoomContext is the context type of the chat room.
-type ChatRoomContext = actor.Context[ChatRoomState, struct{}]
+type ChatRoomContext = actor.Context[ChatRoomState, ChatRoomVars]
 
-// ChatRoom is one chat room, keyed by [org, room].
-var ChatRoom = actor.New("chatRoom", actor.Config[ChatRoomState, struct{}]{
+// ChatRoom is one chat room, keyed by [org, room]. Clients connect with
+// params {user, token}; the room tells everyone about new messages
+// ("newMessage") and who is online ("presence").
+var ChatRoom = actor.New("chatRoom", actor.Config[ChatRoomState, ChatRoomVars]{
 	CreateState: func(c *ChatRoomContext, input actor.Input) (ChatRoomState, error) {
 		var in ChatRoomInput
 		if err := input.Decode(&in); err != nil {
@@ -45,11 +64,54 @@ var ChatRoom = actor.New("chatRoom", actor.Config[ChatRoomState, struct{}]{
 		}
 		return st, nil
 	},
+	CreateVars: func(c *ChatRoomContext) (ChatRoomVars, error) {
+		return ChatRoomVars{Online: map[string]int{}}, nil
+	},
+	// OnBeforeConnect checks the token; a refusal reaches the client as
+	// user/forbidden_conn. (A real app would verify a signed token.)
+	OnBeforeConnect: func(c *ChatRoomContext, params actor.Params) error {
+		var p ChatParams
+		if err := params.Decode(&p); err != nil {
+			return err
+		}
+		if p.Token == "bad" {
+			return actor.NewUserError("forbidden_conn", "invalid token").WithMetadata(map[string]any{"user": p.User})
+		}
+		return nil
+	},
+	CreateConnState: func(c *ChatRoomContext, params actor.Params) (any, error) {
+		var p ChatParams
+		if err := params.Decode(&p); err != nil {
+			return nil, err
+		}
+		return &ChatConn{User: p.User}, nil
+	},
+	OnConnect: func(c *ChatRoomContext, conn *actor.Conn) error {
+		if u := actor.ConnState[*ChatConn](conn); u != nil && u.User != "" && !conn.Transient() {
+			c.Vars().Online[u.User]++
+			return c.Broadcast("presence", online(c))
+		}
+		return nil
+	},
+	OnDisconnect: func(c *ChatRoomContext, conn *actor.Conn) {
+		if u := actor.ConnState[*ChatConn](conn); u != nil && u.User != "" && !conn.Transient() {
+			if c.Vars().Online[u.User]--; c.Vars().Online[u.User] <= 0 {
+				delete(c.Vars().Online, u.User)
+			}
+			_ = c.Broadcast("presence", online(c))
+		}
+	},
 	Options: actor.Options{DisplayName: "Chat room", Icon: "comments"},
 }).
-	Action("sendMessage", func(c *ChatRoomContext, sender, text string) (ChatMessage, error) {
+	// sendMessage posts text as the caller: the sender comes from the
+	// connection, never from an argument.
+	Action("sendMessage", func(c *ChatRoomContext, text string) (ChatMessage, error) {
 		if text == "" {
 			return ChatMessage{}, actor.NewUserError("empty_message", "a message needs text")
+		}
+		sender := "anonymous"
+		if u := actor.ConnState[*ChatConn](c.Conn()); u != nil && u.User != "" {
+			sender = u.User
 		}
 		m := ChatMessage{Sender: sender, Text: text, AtMS: c.Now().UnixMilli()}
 		st := c.State()
@@ -57,14 +119,30 @@ var ChatRoom = actor.New("chatRoom", actor.Config[ChatRoomState, struct{}]{
 		if n := len(st.Messages); n > MaxChatHistory {
 			st.Messages = slices.Clone(st.Messages[n-MaxChatHistory:])
 		}
+		if err := c.Broadcast("newMessage", m); err != nil {
+			return ChatMessage{}, err
+		}
 		return m, nil
 	}).
 	Action("getHistory", func(c *ChatRoomContext) []ChatMessage {
 		return c.State().Messages
 	}).
+	Action("getOnline", func(c *ChatRoomContext) []string {
+		return online(c)
+	}).
 	Action("getRoomInfo", func(c *ChatRoomContext) map[string]string {
 		return map[string]string{"org": c.State().Org, "room": c.State().Room, "topic": c.State().Topic}
 	})
+
+// online lists the connected users, sorted.
+func online(c *ChatRoomContext) []string {
+	users := make([]string, 0, len(c.Vars().Online))
+	for u := range c.Vars().Online {
+		users = append(users, u)
+	}
+	sort.Strings(users)
+	return users
+}
 
 // ChatRoomListState is the index of an organisation's rooms.
 type ChatRoomListState struct {

@@ -178,9 +178,13 @@ func TestMesh_SeparateProcesses(t *testing.T) {
 		if info["org"] != "org-acme" || info["room"] != "general" || info["topic"] != "all hands" {
 			t.Fatalf("room info %v", info)
 		}
-		room := c.Get("chatRoom", []string{"org-acme", "general"})
-		if _, err := client.Call[map[string]any](ctx, room, "sendMessage", "ann", "hello"); err != nil {
+		room := c.Get("chatRoom", []string{"org-acme", "general"}, client.WithConnParams(map[string]string{"user": "ann"}))
+		msg, err := client.Call[map[string]any](ctx, room, "sendMessage", "hello")
+		if err != nil {
 			t.Fatal(err)
+		}
+		if msg["sender"] != "ann" {
+			t.Fatalf("the sender must come from the connection params: %v", msg)
 		}
 		rooms, err := client.Call[[]string](ctx, list, "listRooms")
 		if err != nil || len(rooms) != 1 || rooms[0] != "general" {

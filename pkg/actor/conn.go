@@ -1,6 +1,7 @@
 package actor
 
 import (
+	"strings"
 	"sort"
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
@@ -43,6 +44,13 @@ type Conn struct {
 
 // ID returns the connection id.
 func (c *Conn) ID() string { return c.id }
+
+// Transient reports whether this is the connection of a single HTTP action
+// rather than a WebSocket.
+func (c *Conn) Transient() bool { return strings.HasPrefix(c.id, transientPrefix) }
+
+// transientPrefix starts the ids of HTTP actions' transient connections.
+const transientPrefix = "http-"
 
 // Params returns the parameters the client connected with.
 func (c *Conn) Params() Params { return c.params }

@@ -301,7 +301,7 @@ func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte,
 	} else {
 		// An HTTP action runs on a transient connection with the same
 		// hooks as a WebSocket.
-		transient = i.newConn(ConnInfo{ID: "http-" + protocol.NewID(), Params: opts.Params})
+		transient = i.newConn(ConnInfo{ID: transientPrefix + protocol.NewID(), Params: opts.Params})
 		c.conn = transient
 		if i.hasConnHooks() {
 			if err := i.openConn(c, transient); err != nil {

@@ -94,6 +94,7 @@ type Handle struct {
 	id     string
 	create bool
 	input  []byte
+	params []byte // JSON connection params
 	err    error
 }
 
@@ -113,6 +114,20 @@ func WithInput(v any) HandleOption {
 	}
 }
 
+// WithConnParams sets the connection params (JSON-encodable) that the
+// actor's OnBeforeConnect and CreateConnState receive, for HTTP actions (on
+// their transient connection) and for Connect.
+func WithConnParams(v any) HandleOption {
+	return func(h *Handle) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			h.err = fmt.Errorf("client: encode params: %w", err)
+			return
+		}
+		h.params = b
+	}
+}
+
 // GetOrCreate returns a handle to the actor (name, key), created on first use.
 func (c *Client) GetOrCreate(name string, key []string, opts ...HandleOption) *Handle {
 	h := &Handle{c: c, name: name, key: normKey(key), create: true}
@@ -124,12 +139,22 @@ func (c *Client) GetOrCreate(name string, key []string, opts ...HandleOption) *H
 
 // Get returns a handle to the existing actor (name, key); calls fail with
 // ErrActorNotFound when there is none.
-func (c *Client) Get(name string, key []string) *Handle {
-	return &Handle{c: c, name: name, key: normKey(key)}
+func (c *Client) Get(name string, key []string, opts ...HandleOption) *Handle {
+	h := &Handle{c: c, name: name, key: normKey(key)}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // GetForID returns a handle to the actor with the given id.
-func (c *Client) GetForID(id string) *Handle { return &Handle{c: c, id: id} }
+func (c *Client) GetForID(id string, opts ...HandleOption) *Handle {
+	h := &Handle{c: c, id: id}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
 
 // Create makes a new actor (name, key) with input (which may be nil) and
 // returns a handle to it; it fails with ErrDuplicateKey when the key is taken.
@@ -285,7 +310,7 @@ func (h *Handle) Action(ctx context.Context, action string, out any, args ...any
 	}
 	backoff := 25 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		out2, retry, err := h.c.postAction(ctx, u, body)
+		out2, retry, err := h.c.postAction(ctx, u, body, h.params)
 		if err == nil {
 			if out == nil {
 				return nil
@@ -347,13 +372,16 @@ func (h *Handle) actionURL(ctx context.Context, action string) (string, error) {
 
 // postAction sends one action request. retry reports an error after which
 // the call provably did not run (no host available).
-func (c *Client) postAction(ctx context.Context, u string, body []byte) (out []byte, retry bool, err error) {
+func (c *Client) postAction(ctx context.Context, u string, body, params []byte) (out []byte, retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, false, err
 	}
 	req.Header.Set("Content-Type", c.enc.ContentType())
 	req.Header.Set("x-rivet-encoding", c.enc.String())
+	if params != nil {
+		req.Header.Set("x-rivet-conn-params", string(params))
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, false, err

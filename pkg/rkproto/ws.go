@@ -368,3 +368,125 @@ func EncodeToServer(enc Encoding, m *ToServer) ([]byte, error) {
 	}
 	return nil, malformed("empty or unknown message")
 }
+
+// ToClient is a decoded server message (for the Go client and tests):
+// exactly one field is set.
+type ToClient struct {
+	Init           *WSInit
+	Error          *WSError
+	ActionResponse *WSActionResponse
+	Event          *WSEvent
+}
+
+// WSInit is the first message of a connection.
+type WSInit struct{ ActorID, ConnectionID string }
+
+// WSError is an error, for one action (ActionID set) or the connection.
+type WSError struct {
+	Err      *protocol.Error
+	ActionID *uint64
+}
+
+// WSActionResponse answers an action; Output is CBOR.
+type WSActionResponse struct {
+	ID     uint64
+	Output []byte
+}
+
+// WSEvent is an event; Args is a CBOR array.
+type WSEvent struct {
+	Name string
+	Args []byte
+}
+
+// DecodeToClient decodes a server frame. Only the cbor and bare encodings
+// are supported (the Go client uses them).
+func DecodeToClient(enc Encoding, data []byte) (*ToClient, error) {
+	switch enc {
+	case CBOR:
+		var env struct {
+			Body struct {
+				Tag string          `cbor:"tag"`
+				Val cbor.RawMessage `cbor:"val"`
+			} `cbor:"body"`
+		}
+		if err := anyDec.Unmarshal(data, &env); err != nil {
+			return nil, malformed("cbor: %v", err)
+		}
+		var v struct {
+			ActorID      string          `cbor:"actorId"`
+			ConnectionID string          `cbor:"connectionId"`
+			ID           uint64          `cbor:"id"`
+			Output       cbor.RawMessage `cbor:"output"`
+			Name         string          `cbor:"name"`
+			Args         cbor.RawMessage `cbor:"args"`
+			Group        string          `cbor:"group"`
+			Code         string          `cbor:"code"`
+			Message      string          `cbor:"message"`
+			Metadata     cbor.RawMessage `cbor:"metadata"`
+			ActionID     *uint64         `cbor:"actionId"`
+		}
+		if err := anyDec.Unmarshal(env.Body.Val, &v); err != nil {
+			return nil, malformed("cbor: %v", err)
+		}
+		switch env.Body.Tag {
+		case "Init":
+			return &ToClient{Init: &WSInit{ActorID: v.ActorID, ConnectionID: v.ConnectionID}}, nil
+		case "ActionResponse":
+			return &ToClient{ActionResponse: &WSActionResponse{ID: v.ID, Output: v.Output}}, nil
+		case "Event":
+			return &ToClient{Event: &WSEvent{Name: v.Name, Args: v.Args}}, nil
+		case "Error":
+			e := &protocol.Error{Group: v.Group, Code: v.Code, Message: v.Message}
+			if len(v.Metadata) > 0 {
+				var md any
+				if anyDec.Unmarshal(v.Metadata, &md) == nil {
+					e.Metadata = md
+				}
+			}
+			return &ToClient{Error: &WSError{Err: e, ActionID: v.ActionID}}, nil
+		}
+		return nil, malformed("unknown message tag %q", env.Body.Tag)
+	case BARE:
+		r := &bareReader{b: data}
+		r.version()
+		var m ToClient
+		switch tag := r.u8(); tag {
+		case 0:
+			m.Init = &WSInit{ActorID: r.str(), ConnectionID: r.str()}
+		case 1:
+			e := &protocol.Error{Group: r.str(), Code: r.str(), Message: r.str()}
+			if r.optional() {
+				var md any
+				if anyDec.Unmarshal(r.data(), &md) == nil {
+					e.Metadata = md
+				}
+			}
+			we := &WSError{Err: e}
+			if r.optional() {
+				id := r.uint()
+				we.ActionID = &id
+			}
+			if r.off < len(r.b) && r.optional() { // v4 actor specifier
+				r.str()
+				r.uint()
+				if r.optional() {
+					r.str()
+				}
+			}
+			m.Error = we
+		case 2:
+			m.ActionResponse = &WSActionResponse{ID: r.uint(), Output: r.data()}
+		case 3:
+			m.Event = &WSEvent{Name: r.str(), Args: r.data()}
+		default:
+			r.fail("unknown message tag %d", tag)
+		}
+		r.end()
+		if r.err != nil {
+			return nil, r.err
+		}
+		return &m, nil
+	}
+	return nil, malformed("the Go client decodes only cbor and bare")
+}
