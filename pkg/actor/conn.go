@@ -1,8 +1,8 @@
 package actor
 
 import (
-	"strings"
 	"sort"
+	"strings"
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
