@@ -92,7 +92,12 @@ func (l *foLedger) errSummary() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var b strings.Builder
+	shown := 0
 	for e, n := range l.samples {
+		if shown++; shown > 10 {
+			fmt.Fprintf(&b, "\n  … %d more distinct errors", len(l.samples)-10)
+			break
+		}
 		fmt.Fprintf(&b, "\n  %d× %s", n, e)
 	}
 	for _, w := range l.when {

@@ -1,6 +1,7 @@
 package actor
 
 import (
+	"context"
 	"errors"
 
 	"github.com/fxamacker/cbor/v2"
@@ -48,6 +49,9 @@ func wireError(err error) *protocol.Error {
 			code = protocol.CodeUserDefault
 		}
 		return &protocol.Error{Group: protocol.GroupUser, Code: code, Message: ue.Message, Metadata: ue.Metadata}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return protocol.ErrTimedOut
 	}
 	return protocol.AsError(err)
 }

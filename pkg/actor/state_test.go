@@ -332,7 +332,9 @@ func TestActionTimeout(t *testing.T) {
 		})
 	inst := start(t, d, &fakeEnv{})
 	start := time.Now()
-	wantCode(t, callErr(t, inst, "wait", nil), protocol.GroupRivetKit, protocol.CodeInternal)
+	// Returning the context's deadline error reaches the caller as
+	// actor/action_timed_out, as in RivetKit.
+	wantCode(t, callErr(t, inst, "wait", nil), protocol.GroupActor, protocol.CodeActionTimedOut)
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("took %v", el)
 	}

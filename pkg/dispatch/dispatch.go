@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/directory"
@@ -30,10 +29,7 @@ type Config struct {
 	Names     protocol.Names
 	Directory *directory.Directory
 	Hosts     *HostView
-	// Leases is the leases bucket, read to learn which host holds an actor
-	// when a call takes long. Optional.
-	Leases jetstream.KeyValue
-	Log    zerolog.Logger
+	Log       zerolog.Logger
 	// CacheSize bounds the (name, key) → actor cache. Optional. Default: 100000.
 	CacheSize int
 }
@@ -91,14 +87,14 @@ func (d *Dispatcher) onReply(m *nats.Msg) {
 	}
 }
 
-var errHolderDead = errors.New("dispatch: the actor's host died")
+var errHolderDead = errors.New("dispatch: the host session holding the actor expired")
 
-// roundTrip sends one request to actor id and waits for its reply. While it
-// waits it watches the host session holding the actor: once the server has
-// expired that session (the host crashed, or is paused or cut off past its
-// lease) the host can no longer run the request, so roundTrip gives up with
-// errHolderDead and the caller may send it again elsewhere.
-func (d *Dispatcher) roundTrip(ctx context.Context, id, subj string, data []byte) (*nats.Msg, error) {
+// roundTrip sends one request to the session holder and waits for its
+// reply. While it waits it watches that session: once the server has expired
+// it (the host crashed, or is paused or cut off past its lease), no reply can
+// come, and roundTrip gives up with errHolderDead. The request may or may not
+// have run.
+func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj string, data []byte) (*nats.Msg, error) {
 	ch := make(chan *nats.Msg, 1)
 	d.respMu.Lock()
 	d.nextTok++
@@ -129,33 +125,19 @@ func (d *Dispatcher) roundTrip(ctx context.Context, id, subj string, data []byte
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-check:
-			l, ok := d.holder(ctx, id)
-			if ok && !d.cfg.Hosts.IsLive(l.HostID, l.Session) {
-				d.forgetHolder(id)
+			if !d.cfg.Hosts.IsLive(holder.HostID, holder.Session) {
 				return nil, errHolderDead
 			}
 		}
 	}
 }
 
-// holder returns the host session that holds actor id, from the last reply
-// or, failing that, from the leases bucket.
-func (d *Dispatcher) holder(ctx context.Context, id string) (protocol.Lease, bool) {
+// cachedHolder returns the host session last known to hold actor id.
+func (d *Dispatcher) cachedHolder(id string) (protocol.Lease, bool) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	l, ok := d.holders[id]
-	d.mu.Unlock()
-	if ok || d.cfg.Leases == nil {
-		return l, ok
-	}
-	e, err := d.cfg.Leases.Get(ctx, protocol.LeaseKey(id))
-	if err != nil {
-		return l, false
-	}
-	if err := protocol.Unmarshal(e.Value(), &l); err != nil {
-		return l, false
-	}
-	d.setHolder(id, l)
-	return l, true
+	return l, ok
 }
 
 func (d *Dispatcher) setHolder(id string, l protocol.Lease) {
@@ -173,9 +155,12 @@ func (d *Dispatcher) setHolder(id string, l protocol.Lease) {
 	d.holders[id] = l
 }
 
-func (d *Dispatcher) forgetHolder(id string) {
+// forgetHolder drops the cached holder of id if it is still l.
+func (d *Dispatcher) forgetHolder(id string, l protocol.Lease) {
 	d.mu.Lock()
-	delete(d.holders, id)
+	if d.holders[id] == l {
+		delete(d.holders, id)
+	}
 	d.mu.Unlock()
 }
 
@@ -250,44 +235,48 @@ func (d *Dispatcher) Forget(m *protocol.ActorMeta) {
 
 // Call sends an action call to actor m and waits for the reply until ctx is
 // done. The call is sent again only when it provably did not start: no host
-// held the actor (NATS "no responders"), or the host refused it before
-// running it (actor/not_owner). A reply carrying an error is returned as a
-// reply, not as err; err is for delivery failures.
+// session held the actor (NATS "no responders" on the session's subject), or
+// the addressed session refused it before running it (actor/not_owner). If the
+// addressed host dies with the call in flight, the outcome is unknown and the
+// call fails with actor/owner_lost; it is never sent twice. A reply carrying
+// an error is returned as a reply, not as err; err is for delivery failures.
 func (d *Dispatcher) Call(ctx context.Context, m *protocol.ActorMeta, req *protocol.CallRequest) (*protocol.CallReply, error) {
 	data, err := protocol.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	var rep protocol.CallReply
-	if err := d.request(ctx, m, d.cfg.Names.ActorCall(m.ID), data, &rep, func() *protocol.Error { return rep.Err }); err != nil {
+	rep := new(protocol.CallReply)
+	err = d.request(ctx, m, d.cfg.Names.ActorCall, data, func(b []byte) (*protocol.Error, error) {
+		*rep = protocol.CallReply{}
+		return rep.Err, protocol.Unmarshal(b, rep)
+	})
+	if err != nil {
 		return nil, err
 	}
 	if rep.Err != nil && rep.Err.Is(protocol.ErrActorNotFound) {
 		d.Forget(m)
 	}
-	d.setHolder(m.ID, protocol.Lease{HostID: rep.HostID, Session: rep.Session})
-	return &rep, nil
+	return rep, nil
 }
 
 // Destroy destroys actor m: its host runs OnDestroy, deletes its state and
 // frees its key. Destroying a destroyed actor gives actor/not_found.
 func (d *Dispatcher) Destroy(ctx context.Context, m *protocol.ActorMeta) error {
-	data, err := protocol.Marshal(&protocol.CtlRequest{Op: protocol.OpDestroy})
+	rep, err := d.Control(ctx, m, &protocol.CtlRequest{Op: protocol.OpDestroy})
+	d.Forget(m)
 	if err != nil {
 		return err
 	}
-	var rep protocol.CallReply
-	if err := d.request(ctx, m, d.cfg.Names.ActorCtl(m.ID), data, &rep, func() *protocol.Error { return rep.Err }); err != nil {
-		return err
-	}
-	d.Forget(m)
 	if rep.Err != nil {
 		return rep.Err
 	}
 	return nil
 }
 
-func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj string, data []byte, out any, replyErr func() *protocol.Error) error {
+// request delivers one request to the host session holding actor m. subj
+// builds the subject for a session; decode decodes a reply and returns its
+// error field.
+func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj func(id, session string) string, data []byte, decode func([]byte) (*protocol.Error, error)) error {
 	backoff := time.Millisecond
 	wait := func() error {
 		t := time.NewTimer(backoff)
@@ -301,18 +290,31 @@ func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj st
 		return nil
 	}
 	for {
-		msg, err := d.roundTrip(ctx, m.ID, subj, data)
-		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, errHolderDead) {
-			retry, perr := d.place(ctx, m)
-			if perr != nil {
-				return perr
+		l, ok := d.cachedHolder(m.ID)
+		if !ok || (d.cfg.Hosts != nil && !d.cfg.Hosts.IsLive(l.HostID, l.Session)) {
+			var retry bool
+			var err error
+			l, retry, err = d.place(ctx, m)
+			if err != nil {
+				return err
 			}
 			if retry {
 				if err := wait(); err != nil {
 					return err
 				}
+				continue
 			}
+		}
+		msg, err := d.roundTrip(ctx, l, subj(m.ID, l.Session), data)
+		if errors.Is(err, nats.ErrNoResponders) {
+			// The session no longer holds the actor (it slept, moved or
+			// its host died): nobody received the request.
+			d.forgetHolder(m.ID, l)
 			continue
+		}
+		if errors.Is(err, errHolderDead) {
+			d.forgetHolder(m.ID, l)
+			return protocol.ErrOwnerLost
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -320,10 +322,13 @@ func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj st
 			}
 			return fmt.Errorf("dispatch: call %s: %w", m.ID, err)
 		}
-		if err := protocol.Unmarshal(msg.Data, out); err != nil {
+		e, err := decode(msg.Data)
+		if err != nil {
 			return fmt.Errorf("dispatch: decode reply: %w", err)
 		}
-		if e := replyErr(); e != nil && e.Is(protocol.ErrNotOwner) {
+		if e != nil && e.Is(protocol.ErrNotOwner) {
+			// Refused before it ran: safe to send again, elsewhere.
+			d.forgetHolder(m.ID, l)
 			if err := wait(); err != nil {
 				return err
 			}
@@ -333,10 +338,10 @@ func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj st
 	}
 }
 
-// place asks a host to activate actor m. retry reports that the caller should
-// wait before calling again (the actor is owned by another live host that is
-// not answering yet, or no host answered).
-func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (retry bool, err error) {
+// place asks a host to activate actor m and returns the host session that
+// holds it. retry reports that the caller should wait and try again (no host
+// answered, or the holder is busy activating or deactivating it).
+func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (holder protocol.Lease, retry bool, err error) {
 	subj := d.cfg.Names.Place()
 	if d.cfg.Hosts != nil {
 		if h := d.cfg.Hosts.Pick(m.Name); h != "" {
@@ -345,61 +350,73 @@ func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (retry bo
 	}
 	data, err := protocol.Marshal(&protocol.PlaceRequest{ActorID: m.ID})
 	if err != nil {
-		return false, err
+		return holder, false, err
 	}
 	msg, err := d.cfg.Conn.RequestWithContext(ctx, subj, data)
 	if errors.Is(err, nats.ErrNoResponders) {
 		// The chosen host is gone, or there is none yet.
-		return true, nil
+		return holder, true, nil
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return false, protocol.ErrTimedOut
+			return holder, false, protocol.ErrTimedOut
 		}
-		return false, fmt.Errorf("dispatch: place %s: %w", m.ID, err)
+		return holder, false, fmt.Errorf("dispatch: place %s: %w", m.ID, err)
 	}
 	var rep protocol.PlaceReply
 	if err := protocol.Unmarshal(msg.Data, &rep); err != nil {
-		return false, fmt.Errorf("dispatch: decode place reply: %w", err)
+		return holder, false, fmt.Errorf("dispatch: decode place reply: %w", err)
 	}
-	if rep.Err == nil {
-		d.setHolder(m.ID, protocol.Lease{HostID: rep.HostID, Session: rep.Session})
-	}
-	if rep.Err != nil {
-		if rep.Err.Is(protocol.ErrNotOwner) || rep.Err.Is(protocol.ErrNoHosts) {
-			return true, nil
+	holder = protocol.Lease{HostID: rep.HostID, Session: rep.Session}
+	if rep.Err == nil || (rep.Err.Is(protocol.ErrNotOwner) && holder.Session != "") {
+		// Activated here, or held by another live session that the
+		// reply names: address that session.
+		if holder.Session == "" {
+			return holder, true, nil
 		}
-		if rep.Err.Is(protocol.ErrActorNotFound) {
-			d.Forget(m)
-		}
-		return false, rep.Err
+		d.setHolder(m.ID, holder)
+		return holder, false, nil
 	}
-	return false, nil
+	if rep.Err.Is(protocol.ErrNotOwner) || rep.Err.Is(protocol.ErrNoHosts) {
+		return holder, true, nil
+	}
+	if rep.Err.Is(protocol.ErrActorNotFound) {
+		d.Forget(m)
+	}
+	return holder, false, rep.Err
 }
 
-// Control sends a control request (connection open or close) to actor m,
-// activating it if needed, and returns the host's reply.
+// Control sends a control request (destroy, connection open or close, raw
+// WebSocket frames) to actor m, activating it if needed, and returns the
+// host's reply.
 func (d *Dispatcher) Control(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (*protocol.CallReply, error) {
 	data, err := protocol.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	var rep protocol.CallReply
-	if err := d.request(ctx, m, d.cfg.Names.ActorCtl(m.ID), data, &rep, func() *protocol.Error { return rep.Err }); err != nil {
+	rep := new(protocol.CallReply)
+	err = d.request(ctx, m, d.cfg.Names.ActorCtl, data, func(b []byte) (*protocol.Error, error) {
+		*rep = protocol.CallReply{}
+		return rep.Err, protocol.Unmarshal(b, rep)
+	})
+	if err != nil {
 		return nil, err
 	}
-	d.setHolder(m.ID, protocol.Lease{HostID: rep.HostID, Session: rep.Session})
-	return &rep, nil
+	return rep, nil
 }
 
-// ControlNoActivate sends a control request to actor m only if it is
-// active somewhere; it never activates it. A missing actor is not an error.
+// ControlNoActivate sends a control request to actor m only if a live host
+// session holds it; it never activates it. A missing actor is not an error.
 func (d *Dispatcher) ControlNoActivate(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (*protocol.CallReply, error) {
+	l, ok := d.cachedHolder(m.ID)
+	if !ok {
+		return &protocol.CallReply{}, nil
+	}
 	data, err := protocol.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	msg, err := d.roundTrip(ctx, m.ID, d.cfg.Names.ActorCtl(m.ID), data)
+	msg, err := d.roundTrip(ctx, l, d.cfg.Names.ActorCtl(m.ID, l.Session), data)
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, errHolderDead) {
 		return &protocol.CallReply{}, nil
 	}
@@ -420,5 +437,8 @@ func (d *Dispatcher) HTTP(ctx context.Context, m *protocol.ActorMeta, req *proto
 	if err != nil {
 		return err
 	}
-	return d.request(ctx, m, d.cfg.Names.ActorHTTP(m.ID), data, rep, func() *protocol.Error { return rep.Err })
+	return d.request(ctx, m, d.cfg.Names.ActorHTTP, data, func(b []byte) (*protocol.Error, error) {
+		*rep = protocol.HTTPResponseMsg{}
+		return rep.Err, protocol.Unmarshal(b, rep)
+	})
 }

@@ -128,7 +128,7 @@ var (
 	ErrInvalidArg      = &Error{Group: GroupActor, Code: CodeInvalidArgument}
 	ErrUnknownName     = &Error{Group: GroupActor, Code: CodeUnknownName}
 	ErrNotOwner        = &Error{Group: GroupActor, Code: CodeNotOwner, Message: "this host does not own the actor"}
-	ErrOwnerLost       = &Error{Group: GroupActor, Code: CodeOwnerLost, Message: "the actor's host lost ownership during the call; its effects were not saved"}
+	ErrOwnerLost       = &Error{Group: GroupActor, Code: CodeOwnerLost, Message: "the actor's host was lost while the call was in flight; the call may or may not have taken effect"}
 	ErrInternal        = &Error{Group: GroupRivetKit, Code: CodeInternal, Message: MsgInternal}
 	ErrNoHosts         = &Error{Group: GroupGuard, Code: CodeServiceUnavailable, Message: "no actor host is available"}
 	ErrTimedOut        = &Error{Group: GroupActor, Code: CodeActionTimedOut, Message: "the action timed out"}

@@ -45,14 +45,26 @@ func MustNames(prefix string) Names {
 	return n
 }
 
-// ActorCall is the subject of action calls to actor id.
-func (n Names) ActorCall(id string) string { return n.prefix + ".actor." + id + ".call" }
+// Actor subjects name the actor and the host session that owns it:
+// <prefix>.v1.actor.<actorId>.<session>.<kind>. Only the owning session
+// subscribes, so a request reaches exactly the activation it was addressed
+// to, never an older owner that is paused or cut off.
 
-// ActorCtl is the subject of control requests (destroy) to actor id.
-func (n Names) ActorCtl(id string) string { return n.prefix + ".actor." + id + ".ctl" }
+// ActorCall is the subject of action calls to actor id held by session.
+func (n Names) ActorCall(id, session string) string {
+	return n.prefix + ".actor." + id + "." + session + ".call"
+}
 
-// ActorAll is the wildcard an owning host subscribes to for actor id.
-func (n Names) ActorAll(id string) string { return n.prefix + ".actor." + id + ".>" }
+// ActorCtl is the subject of control requests (destroy, connections) to
+// actor id held by session.
+func (n Names) ActorCtl(id, session string) string {
+	return n.prefix + ".actor." + id + "." + session + ".ctl"
+}
+
+// ActorAll is the wildcard the owning host session subscribes to.
+func (n Names) ActorAll(id, session string) string {
+	return n.prefix + ".actor." + id + "." + session + ".>"
+}
 
 // Place is the subject any host answers (queue group [QueueGroupHosts]) to
 // activate an actor.
@@ -136,18 +148,19 @@ func ValidID(s string) bool {
 	return true
 }
 
-// ParseActorSubject splits a subject built by [Names.ActorCall] or
-// [Names.ActorCtl] into the actor id and the last token ("call", "ctl").
-func (n Names) ParseActorSubject(subj string) (id, kind string, ok bool) {
+// ParseActorSubject splits a subject built by [Names.ActorCall],
+// [Names.ActorCtl] or [Names.ActorHTTP] into the actor id, the session and
+// the last token ("call", "ctl", "http").
+func (n Names) ParseActorSubject(subj string) (id, session, kind string, ok bool) {
 	rest, found := strings.CutPrefix(subj, n.prefix+".actor.")
 	if !found {
-		return "", "", false
+		return "", "", "", false
 	}
-	id, kind, found = strings.Cut(rest, ".")
-	if !found || !ValidID(id) || strings.Contains(kind, ".") {
-		return "", "", false
+	parts := strings.Split(rest, ".")
+	if len(parts) != 3 || !ValidID(parts[0]) || !ValidID(parts[1]) || parts[2] == "" {
+		return "", "", "", false
 	}
-	return id, kind, true
+	return parts[0], parts[1], parts[2], true
 }
 
 // HostsStream is the JetStream stream behind [Names.BucketHosts].
@@ -180,8 +193,14 @@ func (n Names) BucketGateways() string { return n.bucket + "_gateways" }
 // GatewayKey is the KV key of a gateway in [Names.BucketGateways].
 func GatewayKey(gatewayID string) string { return gatewayID }
 
-// ActorHTTP is the subject of raw HTTP requests to actor id.
-func (n Names) ActorHTTP(id string) string { return n.prefix + ".actor." + id + ".http" }
+// ActorHTTP is the subject of raw HTTP requests to actor id held by session.
+func (n Names) ActorHTTP(id, session string) string {
+	return n.prefix + ".actor." + id + "." + session + ".http"
+}
 
 // GatewayRaw carries frames (and closes) of raw WebSockets held by a gateway.
 func (n Names) GatewayRaw(gatewayID string) string { return n.prefix + ".gw." + gatewayID + ".raw" }
+
+// JSStreamMsgGet is JetStream's API subject to read a stream message
+// through the stream leader (not a direct get, which any replica may answer).
+func JSStreamMsgGet(stream string) string { return "$JS.API.STREAM.MSG.GET." + stream }

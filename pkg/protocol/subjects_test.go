@@ -61,9 +61,14 @@ func TestValidID(t *testing.T) {
 func TestNames(t *testing.T) {
 	n := must(NewNames(""))(t)
 	id := "0123456789abcdefghijklmnop"
-	eq(t, "ActorCall", n.ActorCall(id), "rivet.v1.actor."+id+".call")
-	eq(t, "ActorCtl", n.ActorCtl(id), "rivet.v1.actor."+id+".ctl")
-	eq(t, "ActorAll", n.ActorAll(id), "rivet.v1.actor."+id+".>")
+	ss := "sessionsessionsessionsessi"
+	eq(t, "ActorCall", n.ActorCall(id, ss), "rivet.v1.actor."+id+"."+ss+".call")
+	eq(t, "ActorCtl", n.ActorCtl(id, ss), "rivet.v1.actor."+id+"."+ss+".ctl")
+	eq(t, "ActorHTTP", n.ActorHTTP(id, ss), "rivet.v1.actor."+id+"."+ss+".http")
+	eq(t, "ActorAll", n.ActorAll(id, ss), "rivet.v1.actor."+id+"."+ss+".>")
+	eq(t, "ActorEvents", n.ActorEvents(id), "rivet.v1.events."+id)
+	eq(t, "GatewaySend", n.GatewaySend("g1"), "rivet.v1.gw.g1.send")
+	eq(t, "JSStreamMsgGet", JSStreamMsgGet("KV_rivet_hosts"), "$JS.API.STREAM.MSG.GET.KV_rivet_hosts")
 	eq(t, "Place", n.Place(), "rivet.v1.place")
 	eq(t, "HostPlace", n.HostPlace("h1"), "rivet.v1.host.h1.place")
 	eq(t, "ServiceName", n.ServiceName("gateway"), "rivetgo-gateway")
@@ -79,7 +84,7 @@ func TestNames(t *testing.T) {
 	eq(t, "HostKey", HostKey("h1"), "h1")
 
 	m := MustNames("mesh-2")
-	eq(t, "custom prefix", m.ActorCall(id), "mesh-2.v1.actor."+id+".call")
+	eq(t, "custom prefix", m.ActorCall(id, ss), "mesh-2.v1.actor."+id+"."+ss+".call")
 	eq(t, "custom bucket", m.BucketState(), "mesh-2_state")
 	eq(t, "default", MustNames(DefaultPrefix), n)
 
@@ -99,34 +104,33 @@ func TestNames(t *testing.T) {
 func TestParseActorSubject(t *testing.T) {
 	n := MustNames("")
 	other := MustNames("other")
-	id := NewID()
+	id, ss := NewID(), NewID()
 	tests := []struct {
-		subj     string
-		id, kind string
-		ok       bool
+		subj              string
+		id, session, kind string
+		ok                bool
 	}{
-		{n.ActorCall(id), id, "call", true},
-		{n.ActorCtl(id), id, "ctl", true},
-		{other.ActorCall(id), "", "", false},
-		{"rivet.v1.actor." + id, "", "", false},
-		{"rivet.v1.actor." + id + ".call.x", "", "", false},
-		{"rivet.v1.actor.notanid.call", "", "", false},
-		{"rivet.v1.actor." + strings.ToUpper(id) + ".call", "", "", false},
-		{"rivet.v2.actor." + id + ".call", "", "", false},
-		{"rivet.v1.actors." + id + ".call", "", "", false},
-		{"xrivet.v1.actor." + id + ".call", "", "", false},
-		{"", "", "", false},
-		{n.Place(), "", "", false},
+		{n.ActorCall(id, ss), id, ss, "call", true},
+		{n.ActorCtl(id, ss), id, ss, "ctl", true},
+		{n.ActorHTTP(id, ss), id, ss, "http", true},
+		{other.ActorCall(id, ss), "", "", "", false},
+		{"rivet.v1.actor." + id, "", "", "", false},
+		{"rivet.v1.actor." + id + ".call", "", "", "", false},
+		{"rivet.v1.actor." + id + "." + ss + ".call.x", "", "", "", false},
+		{"rivet.v1.actor." + id + "." + ss + ".", "", "", "", false},
+		{"rivet.v1.actor.notanid." + ss + ".call", "", "", "", false},
+		{"rivet.v1.actor." + id + ".notasession.call", "", "", "", false},
+		{"rivet.v1.actor." + strings.ToUpper(id) + "." + ss + ".call", "", "", "", false},
+		{"rivet.v2.actor." + id + "." + ss + ".call", "", "", "", false},
+		{"xrivet.v1.actor." + id + "." + ss + ".call", "", "", "", false},
+		{"", "", "", "", false},
+		{n.Place(), "", "", "", false},
 	}
 	for _, tt := range tests {
-		gotID, gotKind, ok := n.ParseActorSubject(tt.subj)
-		if gotID != tt.id || gotKind != tt.kind || ok != tt.ok {
-			t.Errorf("ParseActorSubject(%q) = %q, %q, %v; want %q, %q, %v",
-				tt.subj, gotID, gotKind, ok, tt.id, tt.kind, tt.ok)
+		gotID, gotSS, gotKind, ok := n.ParseActorSubject(tt.subj)
+		if gotID != tt.id || gotSS != tt.session || gotKind != tt.kind || ok != tt.ok {
+			t.Errorf("ParseActorSubject(%q) = %q, %q, %q, %v; want %q, %q, %q, %v",
+				tt.subj, gotID, gotSS, gotKind, ok, tt.id, tt.session, tt.kind, tt.ok)
 		}
-	}
-	gotID, gotKind, ok := other.ParseActorSubject(other.ActorCtl(id))
-	if !ok || gotID != id || gotKind != "ctl" {
-		t.Errorf("other mesh: %q %q %v", gotID, gotKind, ok)
 	}
 }

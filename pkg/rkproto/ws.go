@@ -433,9 +433,9 @@ func DecodeToClient(enc Encoding, data []byte) (*ToClient, error) {
 		case "Init":
 			return &ToClient{Init: &WSInit{ActorID: v.ActorID, ConnectionID: v.ConnectionID}}, nil
 		case "ActionResponse":
-			return &ToClient{ActionResponse: &WSActionResponse{ID: v.ID, Output: v.Output}}, nil
+			return fromServer(&ToClient{ActionResponse: &WSActionResponse{ID: v.ID, Output: v.Output}})
 		case "Event":
-			return &ToClient{Event: &WSEvent{Name: v.Name, Args: v.Args}}, nil
+			return fromServer(&ToClient{Event: &WSEvent{Name: v.Name, Args: v.Args}})
 		case "Error":
 			e := &protocol.Error{Group: v.Group, Code: v.Code, Message: v.Message}
 			if len(v.Metadata) > 0 {
@@ -486,7 +486,24 @@ func DecodeToClient(enc Encoding, data []byte) (*ToClient, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		return &m, nil
+		return fromServer(&m)
 	}
 	return nil, malformed("the Go client decodes only cbor and bare")
+}
+
+// fromServer undoes, in action outputs and event arguments, the compat
+// layer the gateway applies for RivetKit clients (integers past 32 bits
+// sent as floats, "$" escapes), as DecodeActionResponse does over HTTP.
+func fromServer(m *ToClient) (*ToClient, error) {
+	var err error
+	switch {
+	case m.ActionResponse != nil:
+		m.ActionResponse.Output, err = cborFromClient(m.ActionResponse.Output)
+	case m.Event != nil:
+		m.Event.Args, err = cborFromClient(m.Event.Args)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }

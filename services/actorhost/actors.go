@@ -47,9 +47,7 @@ type active struct {
 	// open connection keeps the actor awake.
 	conns map[string]string
 	// lost is set when the host lost the actor (its session expired or a
-	// write was fenced). Another host may then be subscribed to the same
-	// subject and receive the same requests, so a lost activation never
-	// answers: any answer could race the new owner's.
+	// write was fenced); it refuses every request from then on.
 	lost bool
 }
 
@@ -180,9 +178,15 @@ func (h *Host) handlePlace(r micro.Request) {
 	if err := protocol.Unmarshal(r.Data(), &req); err != nil {
 		rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad place request: %v", err)
 	} else if err := h.ensureActive(req.ActorID); err != nil {
-		rep.Err = protocol.AsError(err)
-		if rep.Err == protocol.ErrInternal {
-			h.log.Error().Err(err).Str("actor_id", req.ActorID).Msg("activation failed")
+		var oe *ownedError
+		if errors.As(err, &oe) {
+			// Tell the caller where the actor lives.
+			rep.Err, rep.HostID, rep.Session = protocol.ErrNotOwner, oe.holder.HostID, oe.holder.Session
+		} else {
+			rep.Err = protocol.AsError(err)
+			if rep.Err == protocol.ErrInternal {
+				h.log.Error().Err(err).Str("actor_id", req.ActorID).Msg("activation failed")
+			}
 		}
 	} else if a := h.lookup(req.ActorID); a != nil {
 		rep.HostID, rep.Session = h.cfg.HostID, a.session
@@ -271,7 +275,7 @@ func (h *Host) activate(ctx context.Context, id string) (*active, error) {
 		h.releaseLease(a)
 		return nil, err
 	}
-	sub, err := h.nc.ChanSubscribe(h.names.ActorAll(id), h.inbox)
+	sub, err := h.nc.ChanSubscribe(h.names.ActorAll(id, session), h.inbox)
 	if err != nil {
 		a.inst.Stop()
 		h.releaseLease(a)
@@ -314,6 +318,12 @@ func (h *Host) start(ctx context.Context, a *active) error {
 	return nil
 }
 
+// ownedError reports that another live host session holds the actor.
+type ownedError struct{ holder protocol.Lease }
+
+func (e *ownedError) Error() string        { return "actor is held by host " + e.holder.HostID }
+func (e *ownedError) Is(target error) bool { return target == protocol.ErrNotOwner }
+
 // takeLease claims actor id's lease for session. A lease held by another live
 // host session is refused with actor/not_owner (the caller retries); a lease
 // of a dead session is taken over with a conditional update.
@@ -347,7 +357,7 @@ func (h *Host) takeLease(ctx context.Context, id, session string) (uint64, error
 			return 0, fmt.Errorf("check holder: %w", err)
 		}
 		if live {
-			return 0, protocol.ErrNotOwner
+			return 0, &ownedError{holder: cur}
 		}
 		h.log.Info().Str("actor_id", id).Str("from_host", cur.HostID).Msg("taking over actor of a dead host")
 	}
@@ -395,22 +405,19 @@ func (h *Host) lookup(id string) *active {
 }
 
 func (h *Host) serve(msg *nats.Msg) {
-	_, kind, ok := h.names.ParseActorSubject(msg.Subject)
+	_, _, kind, ok := h.names.ParseActorSubject(msg.Subject)
 	if !ok {
 		return
 	}
 	h.mu.Lock()
 	a := h.bySub[msg.Sub]
 	h.mu.Unlock()
-	if a == nil {
-		// The actor slept or was destroyed here after this request was
-		// delivered; its lease was released only after the unsubscribe,
-		// so no other host received this request: the caller may retry.
+	// Requests are addressed to one host session (the subject names it), so
+	// refusing one that did not run is always safe: nobody else received
+	// it, and the caller may send it again elsewhere.
+	if a == nil || a.isLost() || !h.awaitOwner(a.session) {
 		h.reply(msg, &protocol.CallReply{Err: protocol.ErrNotOwner})
 		return
-	}
-	if a.isLost() || !h.awaitOwner(a.session) {
-		return // see active.lost: stay silent
 	}
 	if !a.begin() {
 		h.reply(msg, &protocol.CallReply{Err: protocol.ErrNotOwner})
@@ -425,10 +432,6 @@ func (h *Host) serve(msg *nats.Msg) {
 			return
 		}
 		res, err := a.inst.CallWith(h.baseCtx, req.Action, req.Args, actor.CallOptions{ConnID: req.ConnID, Params: req.ConnParams})
-		if errors.Is(err, protocol.ErrNotOwner) && (a.isLost() || h.checkOwner(a.session) != nil) {
-			a.end()
-			return // the lease went stale before the action started: stay silent
-		}
 		rep := &protocol.CallReply{Output: res.Output, Gen: a.gen, Key: a.meta.Key, Name: a.meta.Name, HostID: h.cfg.HostID, Session: a.session}
 		if err != nil {
 			rep.Output = nil
@@ -459,10 +462,6 @@ func (h *Host) serve(msg *nats.Msg) {
 		rep := &protocol.HTTPResponseMsg{Gen: a.gen}
 		res, err := a.inst.Request(h.baseCtx, toHTTPRequest(h.baseCtx, &req), req.MaxBody)
 		if err != nil {
-			if h.silent(a, err) {
-				a.end()
-				return
-			}
 			rep.Err = protocol.AsError(err)
 		} else {
 			rep.Status, rep.Header, rep.Body = res.Status, res.Header, res.Body
@@ -485,10 +484,6 @@ func (h *Host) serve(msg *nats.Msg) {
 			if req.ConnID == "" || req.Gateway == "" {
 				rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "conn.open needs a connection id and a gateway")
 			} else if err := a.inst.Connect(h.baseCtx, actor.ConnInfo{ID: req.ConnID, Gateway: req.Gateway, Params: req.Params}); err != nil {
-				if errors.Is(err, protocol.ErrNotOwner) && (a.isLost() || h.checkOwner(a.session) != nil) {
-					a.end()
-					return
-				}
 				rep.Err = protocol.AsError(err)
 			} else {
 				a.mu.Lock()
@@ -502,10 +497,6 @@ func (h *Host) serve(msg *nats.Msg) {
 			if req.ConnID == "" || req.Gateway == "" || req.HTTP == nil {
 				rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "ws.open needs a socket id, a gateway and the request")
 			} else if err := a.inst.OpenWebSocket(h.baseCtx, actor.WebSocketInfo{ID: req.ConnID, Gateway: req.Gateway, Request: toHTTPRequest(h.baseCtx, req.HTTP)}); err != nil {
-				if h.silent(a, err) {
-					a.end()
-					return
-				}
 				rep.Err = protocol.AsError(err)
 			} else {
 				a.mu.Lock()
@@ -517,10 +508,6 @@ func (h *Host) serve(msg *nats.Msg) {
 		case protocol.OpWSMessage:
 			rep := &protocol.CallReply{Gen: a.gen, HostID: h.cfg.HostID, Session: a.session}
 			if err := a.inst.WebSocketMessage(h.baseCtx, req.ConnID, req.Data, req.Binary); err != nil {
-				if h.silent(a, err) {
-					a.end()
-					return
-				}
 				rep.Err = protocol.AsError(err)
 			}
 			h.reply(msg, rep)
@@ -547,12 +534,6 @@ func (h *Host) serve(msg *nats.Msg) {
 		a.end()
 		h.reply(msg, &protocol.CallReply{Err: protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "unknown request %q", kind)})
 	}
-}
-
-// silent reports whether err means this host lost the actor before the
-// request ran; such requests get no answer (see active.lost).
-func (h *Host) silent(a *active, err error) bool {
-	return errors.Is(err, protocol.ErrNotOwner) && (a.isLost() || h.checkOwner(a.session) != nil)
 }
 
 func (h *Host) reply(msg *nats.Msg, rep *protocol.CallReply) { h.replyMsg(msg, rep) }
@@ -694,13 +675,20 @@ func (a *active) isLost() bool {
 	return a.lost
 }
 
-// remove unsubscribes the actor and forgets it. A lost actor stays known
-// by its subscription for a while, so requests still queued for it are
-// recognised and left unanswered.
+// remove unsubscribes the actor and forgets it. The subscription is
+// drained: requests the server routed before the unsubscribe still reach
+// the inbox and are refused (actor/not_owner), so none is lost in between.
 func (h *Host) remove(a *active) {
 	if a.sub != nil {
-		if err := a.sub.Unsubscribe(); err != nil {
-			a.log.Warn().Err(err).Msg("unsubscribe")
+		closed := a.sub.StatusChanged(nats.SubscriptionClosed)
+		if err := a.sub.Drain(); err != nil {
+			a.log.Warn().Err(err).Msg("drain subscription")
+		} else {
+			select {
+			case <-closed:
+			case <-time.After(5 * time.Second):
+				a.log.Warn().Msg("subscription drain did not finish")
+			}
 		}
 	}
 	h.mu.Lock()
@@ -708,17 +696,10 @@ func (h *Host) remove(a *active) {
 		delete(h.actors, a.meta.ID)
 		h.activeCount.Add(-1)
 	}
-	if a.sub != nil && !a.isLost() {
+	if a.sub != nil {
 		delete(h.bySub, a.sub)
 	}
 	h.mu.Unlock()
-	if a.sub != nil && a.isLost() {
-		time.AfterFunc(time.Minute, func() {
-			h.mu.Lock()
-			delete(h.bySub, a.sub)
-			h.mu.Unlock()
-		})
-	}
 }
 
 // awaitOwner waits while the host's lease is stale but its session may

@@ -2,7 +2,10 @@ package actorhost
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -150,21 +153,45 @@ func (h *Host) currentSession() string {
 }
 
 // hostLive reports whether the host session holding a lease is alive. It
-// reads the entry through the stream leader (not a direct get, which a
-// lagging replica may answer), so a live host is never taken for dead.
+// reads the entry through the stream leader with JetStream's message-get API
+// (not a direct get, which a lagging replica may answer), so a live host is
+// never taken for dead.
 func (h *Host) hostLive(ctx context.Context, l protocol.Lease) (bool, error) {
-	msg, err := h.stream.GetLastMsgForSubject(ctx, h.names.HostEntrySubject(l.HostID))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return false, nil
-	}
+	req, err := json.Marshal(map[string]string{"last_by_subj": h.names.HostEntrySubject(l.HostID)})
 	if err != nil {
 		return false, err
 	}
-	if op := msg.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" || msg.Header.Get(jetstream.MarkerReasonHeader) != "" {
-		return false, nil
+	msg, err := h.nc.RequestWithContext(ctx, protocol.JSStreamMsgGet(h.names.HostsStream()), req)
+	if err != nil {
+		return false, err
+	}
+	var resp struct {
+		Message *struct {
+			Hdrs []byte `json:"hdrs"`
+			Data []byte `json:"data"`
+		} `json:"message"`
+		Error *struct {
+			Code        int    `json:"code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return false, err
+	}
+	if resp.Error != nil {
+		if resp.Error.Code == 404 {
+			return false, nil // no entry: expired or never written
+		}
+		return false, fmt.Errorf("read host entry: %s", resp.Error.Description)
+	}
+	if resp.Message == nil {
+		return false, errors.New("read host entry: empty answer")
+	}
+	if hdr := string(resp.Message.Hdrs); strings.Contains(hdr, "KV-Operation") || strings.Contains(hdr, jetstream.MarkerReasonHeader) {
+		return false, nil // a delete or an expiry marker
 	}
 	var hi protocol.HostInfo
-	if err := protocol.Unmarshal(msg.Data, &hi); err != nil {
+	if err := protocol.Unmarshal(resp.Message.Data, &hi); err != nil {
 		return false, err
 	}
 	return hi.Session == l.Session, nil

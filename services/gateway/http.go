@@ -521,7 +521,7 @@ func (g *Gateway) parseAction(r *http.Request, escName string) (*protocol.CallRe
 
 func (g *Gateway) callAction(ctx context.Context, w http.ResponseWriter, t target, m *protocol.ActorMeta, req *protocol.CallRequest, enc rkproto.Encoding) {
 	rep, err := g.disp.Call(ctx, m, req)
-	if err == nil && rep.Err != nil && rep.Err.Is(protocol.ErrActorNotFound) && t.id == "" {
+	if t.id == "" && (errors.Is(err, protocol.ErrActorNotFound) || (err == nil && rep.Err != nil && rep.Err.Is(protocol.ErrActorNotFound))) {
 		// A cached actor was destroyed meanwhile: the call did not run.
 		// Resolve the key again (get-or-create makes a new actor) and retry once.
 		if m, _, err = g.disp.Resolve(ctx, t.name, t.key, t.create, t.input); err == nil {

@@ -137,6 +137,22 @@ func (c *rawConn) writeLoop() {
 				c.close(websocket.StatusInternalError, "")
 			}
 		case <-c.done:
+			// Flush what is queued (frames the actor sent before closing).
+			for {
+				select {
+				case f := <-c.out:
+					typ := websocket.MessageText
+					if f.binary {
+						typ = websocket.MessageBinary
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					_ = c.ws.Write(ctx, typ, f.data)
+					cancel()
+					continue
+				default:
+				}
+				break
+			}
 			_ = c.ws.Close(c.code, c.why)
 			return
 		}
@@ -177,10 +193,8 @@ func (g *Gateway) handleRawWebSocket(w http.ResponseWriter, r *http.Request, t t
 		fail(err)
 		return
 	}
-	go func() {
-		<-c.done
-		_ = c.ws.CloseNow()
-	}()
+	// A close from the actor ends the Read below through writeLoop's Close,
+	// after the frames queued before it (see wsConn in ws.go).
 	code, reason := websocket.StatusNormalClosure, ""
 	for {
 		typ, data, err := ws.Read(ctx)

@@ -384,10 +384,10 @@ func (g *Gateway) handleConnect(w http.ResponseWriter, r *http.Request, t target
 func (g *Gateway) readLoop(ctx context.Context, c *wsConn) {
 	var calls sync.WaitGroup
 	defer calls.Wait()
-	go func() {
-		<-c.done
-		_ = c.ws.CloseNow()
-	}()
+	// A close from elsewhere (c.close) ends the Read below through
+	// writeLoop's Close, once the queued frames and the close frame are
+	// written; closing the socket at once would drop them (the client would
+	// see 1006 without the Error frame or the close reason).
 	for {
 		_, data, err := c.ws.Read(ctx)
 		if err != nil {
