@@ -9,12 +9,13 @@ package test
 //	BenchmarkBaseline/natsreqrep  plain NATS request-reply to a responder process
 //	BenchmarkBaseline/httpnats    HTTP → forwarder process → NATS → responder process
 //	BenchmarkBaseline/httpnatskv  the same, the responder doing one KV update per request
+//	BenchmarkDevMesh/...       write and nowrite against bin/rivetgo (everything in one process)
 //
 // Every service (nats-server, gateway, actorhost, and the baseline helpers) is
 // its own OS process; the benchmark process is only the client. Each row
 // reports p50_ms, p99_ms and actions/s, plus the CPU each process used per
 // operation (edge = gateway or HTTP forwarder, back = actorhost or responder,
-// nats = nats-server, client = this process) and other-cores, the CPU that
+// nats = nats-server, mesh = the whole dev mesh, client = this process) and other-cores, the CPU that
 // processes outside the benchmark used meanwhile (noise from a busy machine).
 //
 // Run with `make bench` (see docs/BENCHMARKS.md).
@@ -64,11 +65,37 @@ func newBenchMesh(b *testing.B) *mesh {
 
 func BenchmarkAction(b *testing.B) {
 	m := newBenchMesh(b)
+	procs := []namedProc{{"edge", m.gws[0]}, {"back", m.hosts[0]}, {"nats", m.nats}}
+	actionRows(b, m.url(), procs, true)
+}
+
+// BenchmarkDevMesh runs the same actions against bin/rivetgo, the one-process
+// dev mesh (embedded nats-server, gateway and actor host in one process, in-
+// process NATS connections): the most this machine gives without the process
+// hops. It needs RIVETGO_BIN with rivetgo in it (make bench builds it).
+func BenchmarkDevMesh(b *testing.B) {
+	exe := filepath.Join(binDir(b), "rivetgo")
+	if _, err := os.Stat(exe); err != nil {
+		b.Skip("no rivetgo binary in RIVETGO_BIN (run make build)")
+	}
+	port := freePort(b)
+	p := startProc(b, "rivetgo", exe, []string{"RIVETGO_LOG_LEVEL=warn"},
+		"-data.dir", b.TempDir(), "-http.addr", fmt.Sprintf("127.0.0.1:%d", port), "-nats.port", "-1", "-log.level", "warn")
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitFor(b, 30*time.Second, func() error {
+		_, err := client.Call[int64](context.Background(), client.New(url).GetOrCreate("counter", []string{"ready"}), "getCount")
+		return err
+	})
+	actionRows(b, url, []namedProc{{"mesh", p}}, false)
+}
+
+// actionRows runs the action rows against the gateway at url; all adds the
+// JSON row.
+func actionRows(b *testing.B, url string, procs []namedProc, all bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	procs := []namedProc{{"edge", m.gws[0]}, {"back", m.hosts[0]}, {"nats", m.nats}}
-	cborC := client.New(m.url()) // default transport: keep-alive, 256 idle conns per host
-	jsonC := client.New(m.url(), client.WithEncoding(client.JSON))
+	cborC := client.New(url) // default transport: keep-alive, 256 idle conns per host
+	jsonC := client.New(url, client.WithEncoding(client.JSON))
 	key := func(w int) []string { return []string{"bench", strconv.Itoa(w)} }
 
 	// Create and activate one counter per client up front.
@@ -113,9 +140,11 @@ func BenchmarkAction(b *testing.B) {
 			b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) { measure(b, conc, procs, getCount) })
 		}
 	})
-	b.Run("json", func(b *testing.B) {
-		b.Run("conc=1", func(b *testing.B) { measure(b, 1, procs, increment(jsonC)) })
-	})
+	if all {
+		b.Run("json", func(b *testing.B) {
+			b.Run("conc=1", func(b *testing.B) { measure(b, 1, procs, increment(jsonC)) })
+		})
+	}
 }
 
 // Subjects the baseline responder serves.

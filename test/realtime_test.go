@@ -33,7 +33,7 @@ import (
 const rtTimeout = 20 * time.Second
 
 // rtUniq makes keys unique per run.
-func rtUniq(t *testing.T, what string) string {
+func rtUniq(what string) string {
 	return fmt.Sprintf("rt-%s-%d", what, time.Now().UnixNano())
 }
 
@@ -201,7 +201,7 @@ func TestRealtime_ChatTwoGateways(t *testing.T) {
 	m := newMesh(t, 1)
 	gw2 := m.addGateway()
 	ctx := testCtx(t, 2*time.Minute)
-	key := []string{rtUniq(t, "org"), "general"}
+	key := []string{rtUniq("org"), "general"}
 	input := client.WithInput(examples.ChatRoomInput{Topic: "realtime"})
 
 	ann, err := client.New(m.url()).GetOrCreate("chatRoom", key, input,
@@ -282,7 +282,7 @@ func TestRealtime_BadToken(t *testing.T) {
 	m := newMesh(t, 1)
 	ctx := testCtx(t, time.Minute)
 	c := client.New(m.url())
-	key := []string{rtUniq(t, "org"), "guarded"}
+	key := []string{rtUniq("org"), "guarded"}
 
 	cctx, cancel := context.WithTimeout(ctx, rtTimeout)
 	conn, err := c.GetOrCreate("chatRoom", key, client.WithConnParams(map[string]string{"user": "x", "token": "bad"})).Connect(cctx)
@@ -312,7 +312,7 @@ func TestRealtime_GatewayKilled(t *testing.T) {
 	m := newMesh(t, 1)
 	gw2 := m.addGateway()
 	ctx := testCtx(t, 2*time.Minute)
-	key := []string{rtUniq(t, "org"), "ghosts"}
+	key := []string{rtUniq("org"), "ghosts"}
 	input := client.WithInput(examples.ChatRoomInput{Topic: "ghosts"})
 
 	// A watcher on gateway 0 hears presence (OnConnect, OnDisconnect).
@@ -372,7 +372,7 @@ func TestRealtime_GatewayKilled(t *testing.T) {
 func TestRealtime_ConnectedActorDoesNotSleep(t *testing.T) {
 	m := newMesh(t, 1)
 	ctx := testCtx(t, 2*time.Minute)
-	h := client.New(m.url()).GetOrCreate("sleepy", []string{rtUniq(t, "sleepy")})
+	h := client.New(m.url()).GetOrCreate("sleepy", []string{rtUniq("sleepy")})
 	conn, err := h.Connect(ctx)
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
@@ -430,7 +430,7 @@ func TestRealtime_ConnectedActorDoesNotSleep(t *testing.T) {
 func TestRealtime_GoClientReconnect(t *testing.T) {
 	m := newMesh(t, 2)
 	ctx := testCtx(t, 2*time.Minute)
-	h := client.New(m.url()).GetOrCreate("counter", []string{rtUniq(t, "reconnect")})
+	h := client.New(m.url()).GetOrCreate("counter", []string{rtUniq("reconnect")})
 	conn, err := h.Connect(ctx, client.WithMaxBackoff(time.Second))
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
@@ -451,17 +451,39 @@ func TestRealtime_GoClientReconnect(t *testing.T) {
 	m.addHost()
 	killed := time.Now()
 	status.await(t, client.StatusDisconnected, rtTimeout)
+	// An action called while disconnected waits for the reconnection
+	// (bounded by its context), then runs.
+	type result struct {
+		n   int64
+		err error
+	}
+	waiting := make(chan result, 1)
+	go func() {
+		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		n, err := client.ConnCall[int64](cctx, conn, "increment", 1)
+		waiting <- result{n, err}
+	}()
 	status.await(t, client.StatusConnected, 30*time.Second)
 	t.Logf("killed %s; reconnected after %s; status changes %v", holder.name, time.Since(killed).Round(time.Millisecond), status.history())
+	select {
+	case r := <-waiting:
+		if r.err != nil || r.n != 4 {
+			t.Fatalf("increment(1) called while disconnected: %d, %v; want 4", r.n, r.err)
+		}
+	case <-time.After(rtTimeout):
+		t.Fatalf("increment(1) called while disconnected did not return within %s of the reconnection (status changes %v)", rtTimeout, status.history())
+	}
+	rtAwaitEvent(t, counts, "count after the reconnection", func(n int64) bool { return n == 4 })
 
 	cctx, cancel := context.WithTimeout(ctx, rtTimeout)
 	defer cancel()
-	if n, err := client.ConnCall[int64](cctx, conn, "increment", 1); err != nil || n != 4 {
-		t.Fatalf("increment(1) over the reconnected connection: %d, %v; want 4", n, err)
+	if n, err := client.ConnCall[int64](cctx, conn, "increment", 1); err != nil || n != 5 {
+		t.Fatalf("increment(1) over the reconnected connection: %d, %v; want 5", n, err)
 	}
-	rtAwaitEvent(t, counts, "count after the reconnection", func(n int64) bool { return n == 4 })
-	if n, err := client.Call[int64](ctx, h, "getCount"); err != nil || n != 4 {
-		t.Fatalf("getCount over HTTP: %d, %v; want 4", n, err)
+	rtAwaitEvent(t, counts, "count after the reconnection", func(n int64) bool { return n == 5 })
+	if n, err := client.Call[int64](ctx, h, "getCount"); err != nil || n != 5 {
+		t.Fatalf("getCount over HTTP: %d, %v; want 5", n, err)
 	}
 	if _, err := rtHolder(m, conn.ActorID()); err != nil {
 		t.Fatalf("after the reconnection: %v", err)
@@ -561,7 +583,7 @@ func rtBare(parts ...any) []byte {
 func TestRealtime_BadFrames(t *testing.T) {
 	m := newMesh(t, 1)
 	ctx := testCtx(t, 3*time.Minute)
-	key := rtUniq(t, "badframes")
+	key := rtUniq("badframes")
 	h := client.New(m.url()).GetOrCreate("counter", []string{key})
 	wsURL := "ws" + strings.TrimPrefix(m.url(), "http") + "/gateway/counter/connect?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-crash-policy=sleep&rvt-key=" + url.QueryEscape(key)
 
@@ -721,5 +743,62 @@ func TestRealtime_BadFrames(t *testing.T) {
 			}
 			bump(tc.name)
 		})
+	}
+}
+
+// TestRealtime_GoClientActionWaitsForReconnect: with its only host killed,
+// a connected counter cannot come back until a new host starts; the Go
+// client's reconnection attempts fail meanwhile. An action called while
+// disconnected waits through those failed attempts and runs once the
+// connection is back.
+func TestRealtime_GoClientActionWaitsForReconnect(t *testing.T) {
+	m := newMesh(t, 1)
+	ctx := testCtx(t, 2*time.Minute)
+	h := client.New(m.url()).GetOrCreate("counter", []string{rtUniq("nohost")})
+	conn, err := h.Connect(ctx, client.WithMaxBackoff(500*time.Millisecond))
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	defer conn.Close()
+	status := rtWatch(conn)
+	if n, err := client.ConnCall[int64](ctx, conn, "increment", 2); err != nil || n != 2 {
+		t.Fatalf("increment(2): %d, %v", n, err)
+	}
+
+	m.hosts[0].kill()
+	status.await(t, client.StatusDisconnected, rtTimeout)
+	type result struct {
+		n   int64
+		err error
+	}
+	waiting := make(chan result, 1)
+	go func() {
+		cctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		defer cancel()
+		n, err := client.ConnCall[int64](cctx, conn, "increment", 1)
+		waiting <- result{n, err}
+	}()
+	// Let some reconnection attempts fail (no host to wake the actor on).
+	waitFor(t, 30*time.Second, func() error {
+		n := 0
+		for _, s := range status.history() {
+			if s == client.StatusDisconnected {
+				n++
+			}
+		}
+		if n < 3 {
+			return fmt.Errorf("%d disconnections so far: %v", n, status.history())
+		}
+		return nil
+	})
+	m.addHost()
+	status.await(t, client.StatusConnected, 60*time.Second)
+	select {
+	case r := <-waiting:
+		if r.err != nil || r.n != 3 {
+			t.Fatalf("increment(1) called while disconnected: %d, %v; want 3", r.n, r.err)
+		}
+	case <-time.After(rtTimeout):
+		t.Fatalf("increment(1) called while disconnected did not return within %s of the reconnection (status changes %v)", rtTimeout, status.history())
 	}
 }

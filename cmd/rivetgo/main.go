@@ -39,7 +39,7 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rivetgo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f := svc.Flags{FS: fs, Getenv: getenv}
+	f := &svc.Flags{FS: fs, Getenv: getenv}
 	var (
 		dataDir  string
 		addr     string
@@ -49,10 +49,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	)
 	f.String(&dataDir, "data.dir", ".rivetgo/data", "folder for JetStream data")
 	f.String(&addr, "http.addr", gateway.DefaultAddr, "gateway HTTP listen address")
-	f.Int(&natsPort, "nats.port", 4222, "port of the embedded NATS server (for `nats` CLI and extra services); -1 picks a free port")
+	f.Int(&natsPort, "nats.port", 4222, "port of the embedded NATS server, for the nats CLI and extra services; -1 picks a free port")
 	f.String(&logLevel, "log.level", "info", "log level")
 	f.String(&prefix, "prefix", "rivet", "subject and bucket prefix")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := f.Err(); err != nil {
 		return err
 	}
 	base := svc.Base{LogLevel: logLevel, LogFormat: "console", Prefix: prefix, Replicas: 1}

@@ -61,8 +61,12 @@ func (c *Conn) Params() Params { return c.params }
 func (c *Conn) State() any { return c.state }
 
 // Send sends an event to this connection only. Like every event, it leaves
-// once the state changes of the current action are durable.
+// once the state changes of the current action are durable. The transient
+// connection of an HTTP action cannot receive events: Send does nothing there.
 func (c *Conn) Send(event string, args ...any) error {
+	if c.Transient() {
+		return nil
+	}
 	raw, err := marshalArgs(args)
 	if err != nil {
 		return err

@@ -400,10 +400,7 @@ func (i *instance[S, V]) Sleep(ctx context.Context) error {
 		return nil
 	}
 	i.stopped = true
-	for _, conn := range i.sortedConns() {
-		i.closeConn(&Context[S, V]{Context: ctx, inst: i, conn: conn}, conn)
-	}
-	i.pending = nil
+	i.closeAll(ctx)
 	if hook := i.def.cfg.OnSleep; hook != nil {
 		c := &Context[S, V]{Context: ctx, inst: i}
 		if err := i.guardErr("OnSleep", func() error { return hook(c) }); err != nil {
@@ -430,10 +427,7 @@ func (i *instance[S, V]) Destroy(ctx context.Context) error {
 		return protocol.ErrNotOwner
 	}
 	i.stopped = true
-	for _, conn := range i.sortedConns() {
-		i.closeConn(&Context[S, V]{Context: ctx, inst: i, conn: conn}, conn)
-	}
-	i.pending = nil
+	i.closeAll(ctx)
 	if hook := i.def.cfg.OnDestroy; hook != nil {
 		c := &Context[S, V]{Context: ctx, inst: i}
 		_ = i.guardErr("OnDestroy", func() error { return hook(c) })
@@ -445,4 +439,22 @@ func (i *instance[S, V]) Stop() {
 	i.mu.Lock()
 	i.stopped = true
 	i.mu.Unlock()
+}
+
+// closeAll runs OnDisconnect for every connection and OnClose for every raw
+// WebSocket as the actor stops (sleep, drain, destroy); what they emit is
+// dropped, since the sockets are closing. Called with i.mu held.
+func (i *instance[S, V]) closeAll(ctx context.Context) {
+	for _, conn := range i.sortedConns() {
+		i.closeConn(&Context[S, V]{Context: ctx, inst: i, conn: conn}, conn)
+	}
+	for _, id := range i.socketIDs() {
+		ws := i.sockets[id]
+		delete(i.sockets, id)
+		if ws.onClose != nil {
+			c := &Context[S, V]{Context: ctx, inst: i}
+			_ = i.guardErr("WebSocket.OnClose", func() error { ws.onClose(c, 1001, "actor.stopped"); return nil })
+		}
+	}
+	i.pending = nil
 }

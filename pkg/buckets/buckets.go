@@ -4,6 +4,7 @@ package buckets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,6 +29,11 @@ type Config struct {
 	Memory bool
 	// HostTTL is the host lease TTL. Optional. Default: [DefaultHostTTL].
 	HostTTL time.Duration
+	// BindExisting uses buckets that exist as they are, creating only the
+	// missing ones. Gateways set it, so that only actor hosts (which own
+	// the policy) change replicas or TTLs of a running mesh; the TTL in
+	// use is then read from the hosts bucket.
+	BindExisting bool
 }
 
 // Set is the mesh's buckets.
@@ -72,6 +78,13 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 			// expired (a host lease ran out) as it happens.
 			kc.LimitMarkerTTL = ttl
 		}
+		if cfg.BindExisting {
+			if kv, err := js.KeyValue(ctx, name); err == nil {
+				return kv, nil
+			} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+				return nil, fmt.Errorf("bucket %s: %w", name, err)
+			}
+		}
 		kv, err := js.CreateOrUpdateKeyValue(ctx, kc)
 		if err != nil {
 			return nil, fmt.Errorf("bucket %s: %w", name, err)
@@ -94,6 +107,13 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 	}
 	if s.Gateways, err = mk(names.BucketGateways(), "rivetgo live gateways", cfg.HostTTL); err != nil {
 		return nil, err
+	}
+	st, err := s.Hosts.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", names.BucketHosts(), err)
+	}
+	if ttl := st.TTL(); ttl > 0 {
+		s.HostTTL = ttl
 	}
 	return s, nil
 }

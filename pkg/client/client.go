@@ -338,6 +338,11 @@ func Call[R any](ctx context.Context, h *Handle, action string, args ...any) (R,
 
 func (h *Handle) actionURL(ctx context.Context, action string) (string, error) {
 	path := "/action/" + url.PathEscape(action)
+	if h.id == "" {
+		if err := protocol.ValidateKey(h.key); err != nil {
+			return "", err
+		}
+	}
 	if h.id != "" {
 		return h.c.endpoint + "/gateway/" + url.PathEscape(h.id) + path, nil
 	}

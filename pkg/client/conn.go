@@ -351,6 +351,7 @@ func (c *Conn) session(onInit func()) error {
 		return err
 	}
 	ws.SetReadLimit(8 << 20)
+	inited := false // this session received Init and closed c.ready
 	defer func() {
 		_ = ws.CloseNow()
 		c.mu.Lock()
@@ -359,7 +360,11 @@ func (c *Conn) session(onInit func()) error {
 			ch <- connResult{err: ErrConnectionLost}
 			delete(c.pending, id)
 		}
-		c.ready = make(chan struct{})
+		// Replace ready only if this session closed it: actions waiting
+		// on an open one would never wake up.
+		if inited {
+			c.ready = make(chan struct{})
+		}
 		c.mu.Unlock()
 	}()
 	var connErr error
@@ -381,19 +386,25 @@ func (c *Conn) session(onInit func()) error {
 			return err
 		}
 		switch {
-		case m.Init != nil:
+		case m.Init != nil && !inited:
 			c.mu.Lock()
 			c.ws, c.actorID, c.connID = ws, m.Init.ActorID, m.Init.ConnectionID
 			events := make([]string, 0, len(c.handlers))
 			for name := range c.handlers {
 				events = append(events, name)
 			}
-			close(c.ready)
 			c.mu.Unlock()
 			for _, e := range events {
 				c.subscribe(ws, e, true)
 			}
 			c.setStatus(StatusConnected)
+			// Waiting actions go once the subscriptions are sent and the
+			// status is connected (before, they would spin on a closed
+			// ready while the status is still connecting).
+			c.mu.Lock()
+			close(c.ready)
+			inited = true
+			c.mu.Unlock()
 			onInit()
 		case m.ActionResponse != nil:
 			c.resolve(m.ActionResponse.ID, connResult{out: m.ActionResponse.Output})

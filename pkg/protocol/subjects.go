@@ -45,6 +45,9 @@ func MustNames(prefix string) Names {
 	return n
 }
 
+// Prefix returns the mesh's prefix.
+func (n Names) Prefix() string { return n.bucket }
+
 // Actor subjects name the actor and the host session that owns it:
 // <prefix>.v1.actor.<actorId>.<session>.<kind>. Only the owning session
 // subscribes, so a request reaches exactly the activation it was addressed

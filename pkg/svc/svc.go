@@ -4,6 +4,7 @@
 package svc
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,23 +27,32 @@ func EnvName(flagName string) string {
 }
 
 // Flags registers flags on a FlagSet with defaults taken from the
-// environment (flag > env > built-in default).
+// environment (flag > env > built-in default). Environment values that do
+// not parse are collected; check [Flags.Err] after parsing.
 type Flags struct {
 	FS     *flag.FlagSet
 	Getenv func(string) string
+	errs   []error
 }
 
-func (f Flags) env(name string) (string, bool) {
+// Err reports every environment variable whose value did not parse.
+func (f *Flags) Err() error { return errors.Join(f.errs...) }
+
+func (f *Flags) bad(name, v string, err error) {
+	f.errs = append(f.errs, fmt.Errorf("%s=%q: %v", EnvName(name), v, err))
+}
+
+func (f *Flags) env(name string) (string, bool) {
 	v := f.Getenv(EnvName(name))
 	return v, v != ""
 }
 
-func (f Flags) usage(name, usage string) string {
+func (f *Flags) usage(name, usage string) string {
 	return usage + " (env " + EnvName(name) + ")"
 }
 
 // String registers a string flag.
-func (f Flags) String(p *string, name, def, usage string) {
+func (f *Flags) String(p *string, name, def, usage string) {
 	if v, ok := f.env(name); ok {
 		def = v
 	}
@@ -50,30 +60,36 @@ func (f Flags) String(p *string, name, def, usage string) {
 }
 
 // Int registers an int flag.
-func (f Flags) Int(p *int, name string, def int, usage string) {
+func (f *Flags) Int(p *int, name string, def int, usage string) {
 	if v, ok := f.env(name); ok {
 		if n, err := strconv.Atoi(v); err == nil {
 			def = n
+		} else {
+			f.bad(name, v, err)
 		}
 	}
 	f.FS.IntVar(p, name, def, f.usage(name, usage))
 }
 
 // Bool registers a bool flag.
-func (f Flags) Bool(p *bool, name string, def bool, usage string) {
+func (f *Flags) Bool(p *bool, name string, def bool, usage string) {
 	if v, ok := f.env(name); ok {
 		if b, err := strconv.ParseBool(v); err == nil {
 			def = b
+		} else {
+			f.bad(name, v, err)
 		}
 	}
 	f.FS.BoolVar(p, name, def, f.usage(name, usage))
 }
 
 // Duration registers a duration flag.
-func (f Flags) Duration(p *time.Duration, name string, def time.Duration, usage string) {
+func (f *Flags) Duration(p *time.Duration, name string, def time.Duration, usage string) {
 	if v, ok := f.env(name); ok {
 		if d, err := time.ParseDuration(v); err == nil {
 			def = d
+		} else {
+			f.bad(name, v, err)
 		}
 	}
 	f.FS.DurationVar(p, name, def, f.usage(name, usage))
@@ -90,7 +106,7 @@ type Base struct {
 }
 
 // Register registers the shared flags.
-func (b *Base) Register(f Flags) {
+func (b *Base) Register(f *Flags) {
 	f.String(&b.NATSURL, "nats.url", nats.DefaultURL, "NATS server URL(s), comma-separated")
 	f.String(&b.LogLevel, "log.level", "info", "log level: debug, info, warn, error")
 	f.String(&b.LogFormat, "log.format", "json", "log format: json or console")

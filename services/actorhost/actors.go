@@ -154,8 +154,14 @@ func (h *Host) Call(ctx context.Context, t actor.Target, action string, args []b
 	if t.ID != "" {
 		m, err = h.disp.ResolveID(ctx, t.ID)
 	} else {
+		if err := protocol.ValidateName(t.Name); err != nil {
+			return nil, err
+		}
 		if err := protocol.ValidateKey(t.Key); err != nil {
 			return nil, err
+		}
+		if _, ok := h.hosts.Names()[t.Name]; !ok {
+			return nil, protocol.Errorf(protocol.GroupActor, protocol.CodeUnknownName, "No actor kind named %q is registered on any host.", t.Name)
 		}
 		m, _, err = h.disp.Resolve(ctx, t.Name, t.Key, t.Create, t.Input)
 	}

@@ -176,7 +176,7 @@ func (h *Host) Run(ctx context.Context) error {
 		Name:        h.names.ServiceName("actorhost"),
 		Version:     "0.1.0",
 		Description: "rivetgo actor host",
-		Metadata:    map[string]string{"host_id": h.cfg.HostID, "version": h.cfg.Version},
+		Metadata:    map[string]string{"host_id": h.cfg.HostID, "version": h.cfg.Version, "prefix": h.names.Prefix()},
 	})
 	if err != nil {
 		return fmt.Errorf("actorhost: micro service: %w", err)
@@ -251,7 +251,8 @@ func (h *Host) sweepConns(ctx context.Context, gateways *dispatch.KeyView) {
 				continue
 			}
 			for _, id := range gone {
-				a.inst.Disconnect(ctx, id)
+				a.inst.Disconnect(ctx, id)               // a connection, or
+				a.inst.CloseWebSocket(ctx, id, 1006, "") // a raw WebSocket
 				a.mu.Lock()
 				delete(a.conns, id)
 				a.mu.Unlock()

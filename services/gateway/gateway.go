@@ -122,7 +122,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	kv, err := buckets.Open(setupCtx, js, g.names, g.cfg.Buckets)
+	bcfg := g.cfg.Buckets
+	bcfg.BindExisting = true
+	kv, err := buckets.Open(setupCtx, js, g.names, bcfg)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
@@ -163,6 +165,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		Name:        g.names.ServiceName("gateway"),
 		Version:     Version,
 		Description: "rivetgo HTTP gateway",
+		Metadata:    map[string]string{"prefix": g.names.Prefix(), "gateway_id": g.hub.id},
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: micro service: %w", err)
@@ -175,6 +178,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("gateway: listen: %w", err)
 		}
+	}
+	// A reply must fit in one NATS message, with room for its envelope.
+	if limit := int(g.cfg.Conn.MaxPayload()) - 16<<10; g.cfg.MaxOutgoing > limit {
+		g.log.Warn().Int("limits_outgoing", g.cfg.MaxOutgoing).Int64("nats_max_payload", g.cfg.Conn.MaxPayload()).
+			Msg("outgoing limit lowered to fit the NATS server's max_payload (raise max_payload in the server config)")
+		g.cfg.MaxOutgoing = limit
 	}
 	srv := &http.Server{
 		Handler:           g.Handler(),

@@ -25,7 +25,27 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /actors", g.handleList)
 	mux.HandleFunc("DELETE /actors/{id}", g.handleDestroy)
 	mux.HandleFunc("/gateway/", g.handleGateway)
-	return mux
+	return withCORS(mux)
+}
+
+// withCORS adds CORS headers to every response and answers preflight
+// requests, so browser clients on other origins work (RivetKit's client
+// sends credentials).
+func withCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setCORS(w, r)
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h := w.Header()
+			if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+				h.Set("Access-Control-Allow-Headers", rh)
+			}
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS, PATCH")
+			h.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (g *Gateway) writeError(w http.ResponseWriter, err error, actor *rkproto.ActorSpecifier) {
@@ -400,12 +420,10 @@ func setCORS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
-	setCORS(w, r)
 	if r.Method == http.MethodOptions {
+		// Preflight without Access-Control-Request-Method: answer the
+		// same way (RivetKit's gateway never looks the actor up here).
 		h := w.Header()
-		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
-			h.Set("Access-Control-Allow-Headers", rh)
-		}
 		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS, PATCH")
 		h.Set("Access-Control-Max-Age", "86400")
 		w.WriteHeader(http.StatusNoContent)
@@ -470,7 +488,14 @@ func (g *Gateway) resolveTarget(ctx context.Context, t target, prior error) (*pr
 		return nil, prior
 	}
 	if t.id != "" {
-		return g.disp.ResolveID(ctx, t.id)
+		m, err := g.disp.ResolveID(ctx, t.id)
+		if err != nil {
+			return nil, err
+		}
+		if err := g.checkName(m.Name); err != nil {
+			return nil, err
+		}
+		return m, nil
 	}
 	if err := g.checkName(t.name); err != nil {
 		return nil, err

@@ -92,13 +92,14 @@ func (g *Gateway) handleRawRequest(ctx context.Context, w http.ResponseWriter, r
 
 // rawConn is a raw WebSocket relayed to an actor.
 type rawConn struct {
-	id   string
-	ws   *websocket.Conn
-	out  chan rawFrame
-	done chan struct{}
-	once sync.Once
-	code websocket.StatusCode
-	why  string
+	id     string
+	holder protocol.Lease // set once open, read by the hub's holder watch
+	ws     *websocket.Conn
+	out    chan rawFrame
+	done   chan struct{}
+	once   sync.Once
+	code   websocket.StatusCode
+	why    string
 }
 
 type rawFrame struct {
@@ -193,6 +194,9 @@ func (g *Gateway) handleRawWebSocket(w http.ResponseWriter, r *http.Request, t t
 		fail(err)
 		return
 	}
+	g.hub.mu.Lock()
+	c.holder = protocol.Lease{HostID: rep.HostID, Session: rep.Session}
+	g.hub.mu.Unlock()
 	// A close from the actor ends the Read below through writeLoop's Close,
 	// after the frames queued before it (see wsConn in ws.go).
 	code, reason := websocket.StatusNormalClosure, ""

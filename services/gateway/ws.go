@@ -203,6 +203,12 @@ func (h *hub) watchHolders(ctx context.Context) {
 		for _, c := range h.conns {
 			conns = append(conns, c)
 		}
+		var deadRaw []*rawConn
+		for _, c := range h.raws {
+			if c.holder.HostID != "" && !h.g.hosts.IsLive(c.holder.HostID, c.holder.Session) {
+				deadRaw = append(deadRaw, c)
+			}
+		}
 		h.mu.Unlock()
 		for _, c := range conns {
 			c.mu.Lock()
@@ -211,6 +217,9 @@ func (h *hub) watchHolders(ctx context.Context) {
 			if l.HostID != "" && !h.g.hosts.IsLive(l.HostID, l.Session) {
 				c.close(websocket.StatusInternalError, "actor.stopped")
 			}
+		}
+		for _, c := range deadRaw {
+			c.close(websocket.StatusInternalError, "actor.stopped")
 		}
 	}
 }

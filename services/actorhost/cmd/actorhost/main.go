@@ -1,5 +1,5 @@
 // Command actorhost hosts rivetgo's example actors (counter, chatRoomList,
-// chatRoom). Build your own host the same way with your registry.
+// chatRoom, sleepy). Build your own host the same way with your registry.
 package main
 
 import (
@@ -33,7 +33,7 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("actorhost", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f := svc.Flags{FS: fs, Getenv: getenv}
+	f := &svc.Flags{FS: fs, Getenv: getenv}
 	var (
 		base     svc.Base
 		hostID   string
@@ -49,6 +49,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	f.Duration(&grace, "host.grace", 15*time.Second, "drain grace period on SIGTERM")
 	f.Bool(&keep, "host.keep-on-newer", false, "keep serving when a host with a newer --host.version joins (default: drain)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := f.Err(); err != nil {
 		return err
 	}
 	log, err := base.Logger(stderr, "actorhost")

@@ -32,7 +32,7 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f := svc.Flags{FS: fs, Getenv: getenv}
+	f := &svc.Flags{FS: fs, Getenv: getenv}
 	var (
 		base       svc.Base
 		addr       string
@@ -46,6 +46,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	f.Int(&maxOut, "limits.outgoing", gateway.DefaultMaxOutgoing, "largest encoded action output in bytes")
 	f.Duration(&reqTimeout, "request.timeout", gateway.DefaultRequestTimeout, "deadline of one gateway request")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := f.Err(); err != nil {
 		return err
 	}
 	log, err := base.Logger(stderr, "gateway")
