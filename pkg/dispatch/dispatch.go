@@ -78,24 +78,39 @@ func (d *Dispatcher) Close() error { return d.sub.Unsubscribe() }
 
 func (d *Dispatcher) onReply(m *nats.Msg) {
 	tok := m.Subject[len(d.inbox)+1:]
+	ack := m.Header != nil && m.Header.Get(protocol.HeaderStarted) != ""
 	d.respMu.Lock()
 	ch := d.resp[tok]
-	delete(d.resp, tok)
+	if !ack {
+		delete(d.resp, tok)
+	}
 	d.respMu.Unlock()
 	if ch != nil {
-		ch <- m
+		select {
+		case ch <- m:
+		default: // a duplicate acknowledgement
+		}
 	}
 }
 
-var errHolderDead = errors.New("dispatch: the host session holding the actor expired")
+var (
+	// errHolderDead: the host died after it acknowledged the request;
+	// the request may or may not have run.
+	errHolderDead = errors.New("dispatch: the host session holding the actor expired during the call")
+	// errHolderGone: the host died before it acknowledged the request,
+	// so it never ran: it may be sent again.
+	errHolderGone = errors.New("dispatch: the host session holding the actor expired before the call started")
+)
 
 // roundTrip sends one request to the session holder and waits for its
 // reply. While it waits it watches that session: once the server has expired
 // it (the host crashed, or is paused or cut off past its lease), no reply can
-// come, and roundTrip gives up with errHolderDead. The request may or may not
-// have run.
+// come. If the host had acknowledged the request (it acknowledges right
+// before running one, on the same connection as every effect the request
+// can have), the outcome is unknown: errHolderDead. Otherwise the request
+// never ran: errHolderGone, and it may be sent again.
 func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj string, data []byte) (*nats.Msg, error) {
-	ch := make(chan *nats.Msg, 1)
+	ch := make(chan *nats.Msg, 2) // the acknowledgement and the reply
 	d.respMu.Lock()
 	d.nextTok++
 	tok := strconv.FormatUint(d.nextTok, 36)
@@ -115,9 +130,14 @@ func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj 
 		defer t.Stop()
 		check = t.C
 	}
+	started := false
 	for {
 		select {
 		case msg := <-ch:
+			if msg.Header != nil && msg.Header.Get(protocol.HeaderStarted) != "" {
+				started = true
+				continue
+			}
 			if len(msg.Data) == 0 && msg.Header.Get("Status") == "503" {
 				return nil, nats.ErrNoResponders
 			}
@@ -126,7 +146,10 @@ func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj 
 			return nil, ctx.Err()
 		case <-check:
 			if !d.cfg.Hosts.IsLive(holder.HostID, holder.Session) {
-				return nil, errHolderDead
+				if started {
+					return nil, errHolderDead
+				}
+				return nil, errHolderGone
 			}
 		}
 	}
@@ -306,9 +329,9 @@ func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj fu
 			}
 		}
 		msg, err := d.roundTrip(ctx, l, subj(m.ID, l.Session), data)
-		if errors.Is(err, nats.ErrNoResponders) {
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, errHolderGone) {
 			// The session no longer holds the actor (it slept, moved or
-			// its host died): nobody received the request.
+			// its host died): the request did not run.
 			d.forgetHolder(m.ID, l)
 			continue
 		}
@@ -417,7 +440,7 @@ func (d *Dispatcher) ControlNoActivate(ctx context.Context, m *protocol.ActorMet
 		return nil, err
 	}
 	msg, err := d.roundTrip(ctx, l, d.cfg.Names.ActorCtl(m.ID, l.Session), data)
-	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, errHolderDead) {
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, errHolderDead) || errors.Is(err, errHolderGone) {
 		return &protocol.CallReply{}, nil
 	}
 	if err != nil {

@@ -211,3 +211,9 @@ func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
 
 // Unmarshal decodes CBOR data into v with rivetgo's decoding limits.
 func Unmarshal(data []byte, v any) error { return decMode.Unmarshal(data, v) }
+
+// HeaderStarted marks the acknowledgement a host sends to a request's reply
+// subject right before it runs it. A caller that saw no acknowledgement
+// when the host died knows the request never ran and may send it again;
+// after one, the outcome is unknown.
+const HeaderStarted = "Rivet-Started"

@@ -429,6 +429,15 @@ func (h *Host) serve(msg *nats.Msg) {
 		h.reply(msg, &protocol.CallReply{Err: protocol.ErrNotOwner})
 		return
 	}
+	// Acknowledge before running: anything this request does afterwards
+	// travels on this connection behind the acknowledgement.
+	if msg.Reply != "" {
+		ack := nats.NewMsg(msg.Reply)
+		ack.Header.Set(protocol.HeaderStarted, "1")
+		if err := h.nc.PublishMsg(ack); err != nil {
+			a.log.Warn().Err(err).Msg("acknowledge request")
+		}
+	}
 	switch kind {
 	case "call":
 		var req protocol.CallRequest
