@@ -15,8 +15,9 @@ package test
 // its own OS process; the benchmark process is only the client. Each row
 // reports p50_ms, p99_ms and actions/s, plus the CPU each process used per
 // operation (edge = gateway or HTTP forwarder, back = actorhost or responder,
-// nats = nats-server, mesh = the whole dev mesh, client = this process) and other-cores, the CPU that
-// processes outside the benchmark used meanwhile (noise from a busy machine).
+// nats = nats-server, mesh = the whole dev mesh, client = this process) and
+// other-cores, the CPU that processes outside the benchmark used meanwhile
+// (noise from a busy machine).
 //
 // Run with `make bench` (see docs/BENCHMARKS.md).
 

@@ -64,9 +64,10 @@ func (n Names) ActorCtl(id, session string) string {
 	return n.prefix + ".actor." + id + "." + session + ".ctl"
 }
 
-// ActorAll is the wildcard the owning host session subscribes to.
-func (n Names) ActorAll(id, session string) string {
-	return n.prefix + ".actor." + id + "." + session + ".>"
+// SessionAll is the wildcard a host session subscribes to: requests for
+// every actor the session holds (and refusals for those it does not).
+func (n Names) SessionAll(session string) string {
+	return n.prefix + ".actor.*." + session + ".>"
 }
 
 // Place is the subject any host answers (queue group [QueueGroupHosts]) to

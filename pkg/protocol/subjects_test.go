@@ -65,7 +65,7 @@ func TestNames(t *testing.T) {
 	eq(t, "ActorCall", n.ActorCall(id, ss), "rivet.v1.actor."+id+"."+ss+".call")
 	eq(t, "ActorCtl", n.ActorCtl(id, ss), "rivet.v1.actor."+id+"."+ss+".ctl")
 	eq(t, "ActorHTTP", n.ActorHTTP(id, ss), "rivet.v1.actor."+id+"."+ss+".http")
-	eq(t, "ActorAll", n.ActorAll(id, ss), "rivet.v1.actor."+id+"."+ss+".>")
+	eq(t, "SessionAll", n.SessionAll(ss), "rivet.v1.actor.*."+ss+".>")
 	eq(t, "ActorEvents", n.ActorEvents(id), "rivet.v1.events."+id)
 	eq(t, "GatewaySend", n.GatewaySend("g1"), "rivet.v1.gw.g1.send")
 	eq(t, "JSStreamMsgGet", JSStreamMsgGet("KV_rivet_hosts"), "$JS.API.STREAM.MSG.GET.KV_rivet_hosts")

@@ -30,7 +30,6 @@ type active struct {
 	log     zerolog.Logger
 
 	inst     actor.Instance
-	sub      *nats.Subscription
 	leaseRev uint64
 
 	// stateRev is the revision of the state record this activation last
@@ -39,9 +38,11 @@ type active struct {
 	stateRev  uint64
 	lastState []byte
 
-	mu       sync.Mutex // guards inflight, idle, closing, lost
+	mu       sync.Mutex // guards inflight, lastUsed, closing, lost
 	inflight int
-	idle     *time.Timer
+	// lastUsed is when the last request ended (nanoseconds on the host's
+	// monotonic clock); the sleep sweep compares it with SleepTimeout.
+	lastUsed int64
 	closing  bool
 	// conns maps the open connections to the gateways holding them. An
 	// open connection keeps the actor awake.
@@ -235,7 +236,6 @@ func (h *Host) ensureActive(id string) error {
 	delete(h.activations, id)
 	if err == nil {
 		h.actors[id] = a
-		h.bySub[a.sub] = a
 		h.activeCount.Add(1)
 	}
 	h.mu.Unlock()
@@ -267,7 +267,7 @@ func (h *Host) activate(ctx context.Context, id string) (*active, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev, conns: map[string]string{},
+	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev, conns: map[string]string{}, lastUsed: h.mono(),
 		log: h.log.With().Str("actor_id", id).Str("actor_name", meta.Name).Logger()}
 	for attempt := 0; ; attempt++ {
 		err = h.start(ctx, a)
@@ -281,13 +281,7 @@ func (h *Host) activate(ctx context.Context, id string) (*active, error) {
 		h.releaseLease(a)
 		return nil, err
 	}
-	sub, err := h.nc.ChanSubscribe(h.names.ActorAll(id, session), h.inbox)
-	if err != nil {
-		a.inst.Stop()
-		h.releaseLease(a)
-		return nil, fmt.Errorf("subscribe: %w", err)
-	}
-	a.sub = sub
+	a.meta.Input = nil // used once; not kept in memory
 	a.log.Debug().Uint64("gen", a.gen).Msg("actor activated")
 	return a, nil
 }
@@ -411,13 +405,16 @@ func (h *Host) lookup(id string) *active {
 }
 
 func (h *Host) serve(msg *nats.Msg) {
-	_, _, kind, ok := h.names.ParseActorSubject(msg.Subject)
+	id, session, kind, ok := h.names.ParseActorSubject(msg.Subject)
 	if !ok {
 		return
 	}
 	h.mu.Lock()
-	a := h.bySub[msg.Sub]
+	a := h.actors[id]
 	h.mu.Unlock()
+	if a != nil && a.session != session {
+		a = nil // addressed to an earlier session of this host
+	}
 	// Requests are addressed to one host session (the subject names it), so
 	// refusing one that did not run is always safe: nobody else received
 	// it, and the caller may send it again elsewhere.
@@ -571,9 +568,6 @@ func (a *active) begin() bool {
 		return false
 	}
 	a.inflight++
-	if a.idle != nil {
-		a.idle.Stop()
-	}
 	return true
 }
 
@@ -584,22 +578,24 @@ func (a *active) end() {
 	a.touch()
 }
 
-// touch re-arms the sleep timer when nothing is in flight.
+// touch records that the actor was just used; the sleep sweep counts its
+// idle time from here.
 func (a *active) touch() {
-	opts := a.typ.Options()
-	if opts.NoSleep {
-		return
-	}
+	now := a.h.mono()
+	a.mu.Lock()
+	a.lastUsed = now
+	a.mu.Unlock()
+}
+
+// idleFor reports how long the actor has been idle: nothing in flight, no
+// open connection. It reports 0 when the actor is busy or closing.
+func (a *active) idleFor(now int64) time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.inflight > 0 || a.closing || len(a.conns) > 0 {
-		return
+		return 0
 	}
-	if a.idle == nil {
-		a.idle = time.AfterFunc(opts.SleepTimeout, func() { a.h.sleep(a) })
-		return
-	}
-	a.idle.Reset(opts.SleepTimeout)
+	return time.Duration(now - a.lastUsed)
 }
 
 // close marks the actor closing once nothing is in flight. It reports false
@@ -611,9 +607,6 @@ func (a *active) close(force bool) bool {
 		return false
 	}
 	a.closing = true
-	if a.idle != nil {
-		a.idle.Stop()
-	}
 	return true
 }
 
@@ -690,29 +683,14 @@ func (a *active) isLost() bool {
 	return a.lost
 }
 
-// remove unsubscribes the actor and forgets it. The subscription is
-// drained: requests the server routed before the unsubscribe still reach
-// the inbox and are refused (actor/not_owner), so none is lost in between.
+// remove forgets the actor. Requests that still reach this host for it are
+// refused with actor/not_owner (the session's subscription covers every
+// actor), so none is lost while the lease moves.
 func (h *Host) remove(a *active) {
-	if a.sub != nil {
-		closed := a.sub.StatusChanged(nats.SubscriptionClosed)
-		if err := a.sub.Drain(); err != nil {
-			a.log.Warn().Err(err).Msg("drain subscription")
-		} else {
-			select {
-			case <-closed:
-			case <-time.After(5 * time.Second):
-				a.log.Warn().Msg("subscription drain did not finish")
-			}
-		}
-	}
 	h.mu.Lock()
 	if h.actors[a.meta.ID] == a {
 		delete(h.actors, a.meta.ID)
 		h.activeCount.Add(-1)
-	}
-	if a.sub != nil {
-		delete(h.bySub, a.sub)
 	}
 	h.mu.Unlock()
 }

@@ -79,14 +79,18 @@ type Host struct {
 
 	mu          sync.Mutex
 	actors      map[string]*active
-	bySub       map[*nats.Subscription]*active
 	activations map[string]*activation
 	draining    bool
 	inflight    sync.WaitGroup
 
 	activeCount atomic.Int64
-	inbox       chan *nats.Msg // actor subscriptions deliver here
+	inbox       chan *nats.Msg     // the session subscription delivers here
+	sessionSub  *nats.Subscription // <prefix>.v1.actor.*.<session>.>; guarded by sessMu
+	started     time.Time          // origin of mono()
 }
+
+// mono returns nanoseconds on the host's monotonic clock.
+func (h *Host) mono() int64 { return int64(time.Since(h.started)) }
 
 type activation struct {
 	done chan struct{}
@@ -123,7 +127,7 @@ func New(cfg Config) (*Host, error) {
 		log:         cfg.Log.With().Str("host_id", cfg.HostID).Logger(),
 		nc:          cfg.Conn,
 		actors:      map[string]*active{},
-		bySub:       map[*nats.Subscription]*active{},
+		started:     time.Now(),
 		activations: map[string]*activation{},
 	}, nil
 }
@@ -164,13 +168,13 @@ func (h *Host) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = h.hosts.Run(runCtx) })
 
-	if err := h.newSession(setupCtx); err != nil {
-		return err
-	}
-
 	inbox := make(chan *nats.Msg, 1<<16)
 	h.inbox = inbox
 	wg.Go(func() { h.readInbox(runCtx, inbox) })
+	if err := h.newSession(setupCtx); err != nil {
+		return err
+	}
+	wg.Go(func() { h.sleepSweep(runCtx) })
 
 	svc, err := micro.AddService(h.nc, micro.Config{
 		Name:        h.names.ServiceName("actorhost"),
@@ -259,6 +263,30 @@ func (h *Host) sweepConns(ctx context.Context, gateways *dispatch.KeyView) {
 			}
 			a.log.Info().Int("conns", len(gone)).Msg("closed connections of a lost gateway")
 			a.end()
+		}
+	}
+}
+
+// sleepSweep puts actors to sleep once they were idle for their
+// SleepTimeout. One sweep for the whole host, not a timer per actor.
+func (h *Host) sleepSweep(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := h.mono()
+		for _, a := range h.all() {
+			opts := a.typ.Options()
+			if opts.NoSleep {
+				continue
+			}
+			if idle := a.idleFor(now); idle >= opts.SleepTimeout {
+				go h.sleep(a)
+			}
 		}
 	}
 }

@@ -70,9 +70,22 @@ func (h *Host) newSession(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// One subscription serves every actor of the session: requests name
+	// the session, so a request for an actor this session does not hold is
+	// refused here, and a request to a dead session gets "no responders".
+	sub, err := h.nc.ChanSubscribe(h.names.SessionAll(session), h.inbox)
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
 	h.sessMu.Lock()
-	h.session, h.hostRev, h.lastRenew = session, rev, sent
+	old := h.sessionSub
+	h.session, h.hostRev, h.lastRenew, h.sessionSub = session, rev, sent, sub
 	h.sessMu.Unlock()
+	if old != nil {
+		if err := old.Unsubscribe(); err != nil {
+			h.log.Warn().Err(err).Msg("unsubscribe old session")
+		}
+	}
 	h.log.Info().Str("session", session).Msg("host session started")
 	return nil
 }
