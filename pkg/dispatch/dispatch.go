@@ -43,12 +43,17 @@ type Dispatcher struct {
 	byID    map[string]*protocol.ActorMeta
 	holders map[string]protocol.Lease // actor id → host session last seen answering
 
-	inbox   string // reply subjects are inbox + "." + token
-	sub     *nats.Subscription
-	respMu  sync.Mutex
-	resp    map[string]chan *nats.Msg
-	nextTok uint64
+	inbox     string // reply subjects are inbox + "." + token
+	sub       *nats.Subscription
+	respMu    sync.Mutex
+	resp      map[string]chan *nats.Msg      // token → waiting roundTrip
+	bySession map[string]map[string]struct{} // holder session → its tokens
+	nextTok   uint64
 }
+
+// holderGone is sent to a waiting roundTrip when its holder session leaves
+// the host view.
+var holderGone = &nats.Msg{}
 
 // New returns a Dispatcher; it subscribes to its reply inbox on cfg.Conn.
 // Call Close to unsubscribe.
@@ -57,12 +62,16 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.CacheSize = 100000
 	}
 	d := &Dispatcher{
-		cfg:     cfg,
-		byKey:   map[string]*protocol.ActorMeta{},
-		byID:    map[string]*protocol.ActorMeta{},
-		holders: map[string]protocol.Lease{},
-		inbox:   cfg.Conn.NewRespInbox(),
-		resp:    map[string]chan *nats.Msg{},
+		cfg:       cfg,
+		byKey:     map[string]*protocol.ActorMeta{},
+		byID:      map[string]*protocol.ActorMeta{},
+		holders:   map[string]protocol.Lease{},
+		inbox:     cfg.Conn.NewRespInbox(),
+		resp:      map[string]chan *nats.Msg{},
+		bySession: map[string]map[string]struct{}{},
+	}
+	if cfg.Hosts != nil {
+		cfg.Hosts.OnGone(d.sessionGone)
 	}
 	sub, err := cfg.Conn.Subscribe(d.inbox+".*", d.onReply)
 	if err != nil {
@@ -93,6 +102,21 @@ func (d *Dispatcher) onReply(m *nats.Msg) {
 	}
 }
 
+// sessionGone wakes every roundTrip waiting on a session that left.
+func (d *Dispatcher) sessionGone(_, session string) {
+	d.respMu.Lock()
+	defer d.respMu.Unlock()
+	for tok := range d.bySession[session] {
+		if ch := d.resp[tok]; ch != nil {
+			select {
+			case ch <- holderGone:
+			default:
+			}
+		}
+	}
+	delete(d.bySession, session)
+}
+
 var (
 	// errHolderDead: the host died after it acknowledged the request;
 	// the request may or may not have run.
@@ -110,47 +134,56 @@ var (
 // can have), the outcome is unknown: errHolderDead. Otherwise the request
 // never ran: errHolderGone, and it may be sent again.
 func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj string, data []byte) (*nats.Msg, error) {
-	ch := make(chan *nats.Msg, 2) // the acknowledgement and the reply
+	ch := make(chan *nats.Msg, 3) // the acknowledgement, the reply, a holderGone
 	d.respMu.Lock()
 	d.nextTok++
 	tok := strconv.FormatUint(d.nextTok, 36)
 	d.resp[tok] = ch
+	toks := d.bySession[holder.Session]
+	if toks == nil {
+		toks = map[string]struct{}{}
+		d.bySession[holder.Session] = toks
+	}
+	toks[tok] = struct{}{}
 	d.respMu.Unlock()
 	defer func() {
 		d.respMu.Lock()
 		delete(d.resp, tok)
+		if toks := d.bySession[holder.Session]; toks != nil {
+			delete(toks, tok)
+			if len(toks) == 0 {
+				delete(d.bySession, holder.Session)
+			}
+		}
 		d.respMu.Unlock()
 	}()
+	// Registered first, checked second: a session that leaves from here on
+	// wakes this call.
+	if d.cfg.Hosts != nil && !d.cfg.Hosts.IsLive(holder.HostID, holder.Session) {
+		return nil, errHolderGone
+	}
 	if err := d.cfg.Conn.PublishRequest(subj, d.inbox+"."+tok, data); err != nil {
 		return nil, err
-	}
-	var check <-chan time.Time
-	if d.cfg.Hosts != nil {
-		t := time.NewTicker(d.cfg.Hosts.TTL() / 4)
-		defer t.Stop()
-		check = t.C
 	}
 	started := false
 	for {
 		select {
 		case msg := <-ch:
-			if msg.Header != nil && msg.Header.Get(protocol.HeaderStarted) != "" {
-				started = true
-				continue
-			}
-			if len(msg.Data) == 0 && msg.Header.Get("Status") == "503" {
-				return nil, nats.ErrNoResponders
-			}
-			return msg, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-check:
-			if !d.cfg.Hosts.IsLive(holder.HostID, holder.Session) {
+			switch {
+			case msg == holderGone:
 				if started {
 					return nil, errHolderDead
 				}
 				return nil, errHolderGone
+			case msg.Header != nil && msg.Header.Get(protocol.HeaderStarted) != "":
+				started = true
+			case len(msg.Data) == 0 && msg.Header.Get("Status") == "503":
+				return nil, nats.ErrNoResponders
+			default:
+				return msg, nil
 			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 }

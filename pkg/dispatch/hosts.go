@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,7 +32,12 @@ type HostView struct {
 	// placed counts activations sent to a host since its last renewal, so
 	// a burst of placements spreads before the host reports its load.
 	placed map[string]int
-	ready  chan struct{}
+	// names is the set of actor kinds served by live hosts, rebuilt when a
+	// host's entry changes; never modified in place (readers share it).
+	names map[string]protocol.Display
+	// gone are called (outside mu) with every host session that leaves.
+	gone  []func(hostID, session string)
+	ready chan struct{}
 }
 
 type hostEntry struct {
@@ -88,18 +94,47 @@ func (v *HostView) watch(ctx context.Context) error {
 
 func (v *HostView) apply(e jetstream.KeyValueEntry) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	old, had := v.hosts[e.Key()]
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(v.hosts, e.Key())
-		return
+	} else {
+		var hi protocol.HostInfo
+		if err := protocol.Unmarshal(e.Value(), &hi); err != nil {
+			v.mu.Unlock()
+			v.log.Warn().Err(err).Str("host_id", e.Key()).Msg("undecodable host entry")
+			return
+		}
+		v.hosts[e.Key()] = hostEntry{info: hi}
+		delete(v.placed, e.Key())
+		if had && old.info.Session == hi.Session && slices.Equal(old.info.Names, hi.Names) {
+			v.mu.Unlock()
+			return // a renewal
+		}
 	}
-	var hi protocol.HostInfo
-	if err := protocol.Unmarshal(e.Value(), &hi); err != nil {
-		v.log.Warn().Err(err).Str("host_id", e.Key()).Msg("undecodable host entry")
-		return
+	names := map[string]protocol.Display{}
+	for _, h := range v.hosts {
+		for _, n := range h.info.Names {
+			names[n] = h.info.Display[n]
+		}
 	}
-	v.hosts[e.Key()] = hostEntry{info: hi}
-	delete(v.placed, e.Key())
+	v.names = names
+	gone := v.gone
+	cur, still := v.hosts[e.Key()]
+	left := had && (!still || cur.info.Session != old.info.Session)
+	v.mu.Unlock()
+	if left {
+		for _, f := range gone {
+			f(old.info.HostID, old.info.Session)
+		}
+	}
+}
+
+// OnGone registers f to be called with every host session that leaves the
+// view (expired, deleted or replaced by a new session of the same host).
+func (v *HostView) OnGone(f func(hostID, session string)) {
+	v.mu.Lock()
+	v.gone = append(v.gone, f)
+	v.mu.Unlock()
 }
 
 // Ready is closed once the initial state of the bucket was read.
@@ -129,15 +164,20 @@ func (v *HostView) IsLive(hostID, session string) bool {
 func (v *HostView) TTL() time.Duration { return v.ttl }
 
 // Names returns the actor kinds served by live hosts, with their display
-// options.
+// options. The map is shared: do not modify it.
 func (v *HostView) Names() map[string]protocol.Display {
-	names := map[string]protocol.Display{}
-	for _, h := range v.Live() {
-		for _, n := range h.Names {
-			names[n] = h.Display[n]
-		}
-	}
-	return names
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.names
+}
+
+// Serves reports whether a live host serves the actor kind name, and
+// whether any host is live at all.
+func (v *HostView) Serves(name string) (served, anyHost bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, served = v.names[name]
+	return served, len(v.hosts) > 0
 }
 
 // Pick chooses the host for a new activation of an actor kind: among live,

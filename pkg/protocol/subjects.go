@@ -208,3 +208,7 @@ func (n Names) GatewayRaw(gatewayID string) string { return n.prefix + ".gw." + 
 // JSStreamMsgGet is JetStream's API subject to read a stream message
 // through the stream leader (not a direct get, which any replica may answer).
 func JSStreamMsgGet(stream string) string { return "$JS.API.STREAM.MSG.GET." + stream }
+
+// StateSubject is the stream subject of actor id's state record in
+// [Names.BucketState], for writes published straight to JetStream.
+func (n Names) StateSubject(id string) string { return "$KV." + n.BucketState() + "." + StateKey(id) }

@@ -58,9 +58,7 @@ func (a *active) SaveState(ctx context.Context, state []byte) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	rev, err := a.h.kv.State.Update(ctx, protocol.StateKey(a.meta.ID), rec, a.stateRev)
+	rev, err := a.h.writeState(ctx, a.h.names.StateSubject(a.meta.ID), rec, a.stateRev)
 	if err != nil {
 		return fmt.Errorf("save state of %s: %w", a.meta.ID, err)
 	}
@@ -161,7 +159,7 @@ func (h *Host) Call(ctx context.Context, t actor.Target, action string, args []b
 		if err := protocol.ValidateKey(t.Key); err != nil {
 			return nil, err
 		}
-		if _, ok := h.hosts.Names()[t.Name]; !ok {
+		if served, _ := h.hosts.Serves(t.Name); !served {
 			return nil, protocol.Errorf(protocol.GroupActor, protocol.CodeUnknownName, "No actor kind named %q is registered on any host.", t.Name)
 		}
 		m, _, err = h.disp.Resolve(ctx, t.Name, t.Key, t.Create, t.Input)
@@ -380,20 +378,46 @@ func (h *Host) releaseLease(a *active) {
 	}
 }
 
-// readInbox hands each message of the actor subscriptions to its own
-// goroutine; actions of one actor still run one at a time (the instance
-// serializes them).
-func (h *Host) readInbox(ctx context.Context, inbox chan *nats.Msg) {
+// readInbox hands each request to an idle worker, or to a new one when all
+// are busy (a worker may wait a long time: on an actor's lock, a state write,
+// a call to another actor). Workers live on while there is work, so their
+// stacks stay grown; actions of one actor still run one at a time (the
+// instance serializes them).
+// Workers exit when stop is done (the host starts draining) once idle.
+func (h *Host) readInbox(ctx, stop context.Context, inbox chan *nats.Msg) {
+	work := make(chan *nats.Msg)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case msg := <-inbox:
-			h.inflight.Add(1)
-			go func() {
-				defer h.inflight.Done()
-				h.serve(msg)
-			}()
+			select {
+			case work <- msg:
+			default:
+				h.inflight.Add(1)
+				go h.worker(stop, msg, work)
+			}
+		}
+	}
+}
+
+// workerIdle is how long a worker waits for more work before it exits.
+const workerIdle = 5 * time.Second
+
+func (h *Host) worker(ctx context.Context, msg *nats.Msg, work chan *nats.Msg) {
+	defer h.inflight.Done()
+	h.serve(msg)
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case msg := <-work:
+			h.serve(msg)
+			idle.Reset(workerIdle)
+		case <-idle.C:
+			return
+		case <-ctx.Done():
+			return
 		}
 	}
 }

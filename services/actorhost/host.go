@@ -170,7 +170,7 @@ func (h *Host) Run(ctx context.Context) error {
 
 	inbox := make(chan *nats.Msg, 1<<16)
 	h.inbox = inbox
-	wg.Go(func() { h.readInbox(runCtx, inbox) })
+	wg.Go(func() { h.readInbox(runCtx, ctx, inbox) })
 	if err := h.newSession(setupCtx); err != nil {
 		return err
 	}

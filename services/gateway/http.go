@@ -91,10 +91,11 @@ func (g *Gateway) checkName(name string) error {
 	if err := protocol.ValidateName(name); err != nil {
 		return err
 	}
-	if len(g.hosts.Live()) == 0 {
+	served, anyHost := g.hosts.Serves(name)
+	if !anyHost {
 		return protocol.ErrNoHosts
 	}
-	if _, ok := g.hosts.Names()[name]; !ok {
+	if !served {
 		return protocol.Errorf(protocol.GroupActor, protocol.CodeUnknownName, "No actor kind named %q is registered on any host.", name)
 	}
 	return nil
