@@ -184,27 +184,33 @@ async function run() {
 			let received = 0;
 			let late = 0;
 			const conns = [];
-			for (let i = 0; i < n; i++) {
-				const c = counter().getOrCreate([k]).connect();
-				c.on("count", (v) => {
-					const t0 = sent.get(Number(v));
-					if (t0 === undefined) {
-						late++;
-						return;
-					}
-					received++;
-					lat.push(performance.now() - t0);
-				});
-				conns.push(c);
-			}
 			try {
-				// Ready: every connection has answered an action over the socket.
+				// Create the actor first (n concurrent first connects race the
+				// creation on RivetKit: actor/destroyed_during_creation), then
+				// open the connections 25 at a time; a connection is ready once
+				// it has answered an action over the socket.
+				const h = counter().getOrCreate([k]);
+				await bounded(h.getCount());
 				const ready = performance.now();
-				for (let i = 0; i < n; i += 50) {
-					await Promise.all(conns.slice(i, i + 50).map((c) => bounded(c.getCount())));
+				for (let i = 0; i < n; i += 25) {
+					const batch = [];
+					for (let j = i; j < Math.min(n, i + 25); j++) {
+						const c = counter().getOrCreate([k]).connect();
+						c.on("count", (v) => {
+							const t0 = sent.get(Number(v));
+							if (t0 === undefined) {
+								late++;
+								return;
+							}
+							received++;
+							lat.push(performance.now() - t0);
+						});
+						conns.push(c);
+						batch.push(c);
+					}
+					await Promise.all(batch.map((c) => bounded(c.getCount())));
 				}
 				extras.connect_s = Number(((performance.now() - ready) / 1000).toFixed(2));
-				const h = counter().getOrCreate([k]);
 				let last = Number(await bounded(h.getCount()));
 				let increments = 0;
 				const start = performance.now();

@@ -153,6 +153,9 @@ func (i *instance[S, V]) openConn(c *Context[S, V], conn *Conn) error {
 			return err
 		}
 	}
+	if i.conns == nil {
+		i.conns = map[string]*Conn{}
+	}
 	i.conns[conn.id] = conn
 	if cfg.OnConnect != nil {
 		if err := i.guardErr("OnConnect", func() error { return cfg.OnConnect(c, conn) }); err != nil {

@@ -70,7 +70,14 @@ func (c *Context[S, V]) ActorID() string { return c.inst.info.ID }
 func (c *Context[S, V]) Generation() uint64 { return c.inst.info.Gen }
 
 // Log returns the actor's logger, with its name, key and id attached.
-func (c *Context[S, V]) Log() *zerolog.Logger { return &c.inst.log }
+func (c *Context[S, V]) Log() *zerolog.Logger {
+	i := c.inst
+	if i.ulog == nil {
+		l := i.log.With().Str("actor_id", i.info.ID).Str("actor_name", i.info.Name).Strs("actor_key", i.info.Key).Logger()
+		i.ulog = &l
+	}
+	return i.ulog
+}
 
 // Now returns the current time.
 func (c *Context[S, V]) Now() time.Time { return time.Now() }

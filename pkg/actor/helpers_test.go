@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
@@ -99,7 +98,7 @@ func startWith(t testing.TB, typ actor.Type, env *fakeEnv, p actor.ActivateParam
 		p.Info = actor.Info{ID: testID, Name: typ.Name(), Key: []string{"k"}, Gen: 1}
 	}
 	p.Env = env
-	p.Log = zerolog.Nop()
+	p.Log = nil // no logging
 	inst, err := actor.Activate(context.Background(), typ, p)
 	if err != nil {
 		t.Fatalf("Activate: %v", err)

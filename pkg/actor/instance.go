@@ -50,7 +50,9 @@ type ActivateParams struct {
 	// Input is the CBOR creation input (used only when !Created).
 	Input []byte
 	Env   Env
-	Log   zerolog.Logger
+	// Log is the host's logger, shared by every actor; the actor's id, name
+	// and key are added to what it logs. Nil means no logging.
+	Log *zerolog.Logger
 }
 
 // CallResult is the outcome of a successful [Instance.Call].
@@ -103,22 +105,26 @@ type instance[S, V any] struct {
 	def  *Definition[S, V]
 	info Info
 	env  Env
-	log  zerolog.Logger
+	log  *zerolog.Logger // the host's logger
+	ulog *zerolog.Logger // the actor's logger for user code, made on first use
 
 	mu          sync.Mutex // held while user code runs; guards everything below
 	state       S
 	vars        V
-	saved       []byte // encoding of the last durable state
-	conns       map[string]*Conn
-	sockets     map[string]*WebSocket[S, V]
-	pending     []Event // events waiting for the current change to be durable
+	saved       []byte                      // encoding of the last durable state
+	conns       map[string]*Conn            // made on first use: most actors have none
+	sockets     map[string]*WebSocket[S, V] // made on first use
+	pending     []Event                     // events waiting for the current change to be durable
 	stopped     bool
 	wantSleep   bool
 	wantDestroy bool
 }
 
 func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Instance, error) {
-	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, conns: map[string]*Conn{}, sockets: map[string]*WebSocket[S, V]{}}
+	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log}
+	if i.log == nil {
+		i.log = &nopLogger
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	c := &Context[S, V]{Context: ctx, inst: i}
@@ -170,6 +176,13 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 	return i, nil
 }
 
+var nopLogger = zerolog.Nop()
+
+// ev adds the actor's identity to a log event.
+func (i *instance[S, V]) ev(e *zerolog.Event) *zerolog.Event {
+	return e.Str("actor_id", i.info.ID).Str("actor_name", i.info.Name)
+}
+
 // flush hands queued events to the host. Called with i.mu held, after the
 // state they follow is durable.
 func (i *instance[S, V]) flush() {
@@ -189,7 +202,7 @@ func (i *instance[S, V]) commit(ctx context.Context, c *Context[S, V]) error {
 	}
 	if !bytes.Equal(enc, i.saved) {
 		if err := i.env.SaveState(context.WithoutCancel(ctx), enc); err != nil {
-			i.log.Warn().Err(err).Msg("state write rejected; dropping activation")
+			i.ev(i.log.Warn()).Err(err).Msg("state write rejected; dropping activation")
 			i.stopped = true
 			i.pending = nil
 			return protocol.ErrOwnerLost
@@ -209,7 +222,7 @@ func (i *instance[S, V]) commit(ctx context.Context, c *Context[S, V]) error {
 func (i *instance[S, V]) guard(what string, fn func() error) (wire *protocol.Error, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			i.log.Error().Str("hook", what).Interface("panic", r).Bytes("stack", debug.Stack()).Msg("actor code panicked")
+			i.ev(i.log.Error()).Str("hook", what).Interface("panic", r).Bytes("stack", debug.Stack()).Msg("actor code panicked")
 			wire, err = protocol.ErrInternal, fmt.Errorf("panic in %s: %v", what, r)
 		}
 	}()
@@ -217,7 +230,7 @@ func (i *instance[S, V]) guard(what string, fn func() error) (wire *protocol.Err
 	if err != nil {
 		we := wireError(err)
 		if we == protocol.ErrInternal {
-			i.log.Error().Err(err).Str("hook", what).Msg("actor code failed")
+			i.ev(i.log.Error()).Err(err).Str("hook", what).Msg("actor code failed")
 		}
 		return we, err
 	}
@@ -234,7 +247,7 @@ func (i *instance[S, V]) guardErr(what string, fn func() error) error {
 func (i *instance[S, V]) encodeState() ([]byte, error) {
 	enc, err := protocol.Marshal(&i.state)
 	if err != nil {
-		i.log.Error().Err(err).Msg("state cannot be encoded as CBOR")
+		i.ev(i.log.Error()).Err(err).Msg("state cannot be encoded as CBOR")
 		return nil, protocol.ErrInternal
 	}
 	if max := i.def.cfg.Options.MaxStateBytes; len(enc) > max {
@@ -249,7 +262,7 @@ func (i *instance[S, V]) rollback() {
 	var s S
 	if err := protocol.Unmarshal(i.saved, &s); err != nil {
 		// The bytes were produced by Marshal of the same type.
-		i.log.Error().Err(err).Msg("rollback: decode of saved state failed")
+		i.ev(i.log.Error()).Err(err).Msg("rollback: decode of saved state failed")
 		return
 	}
 	i.state = s
@@ -349,7 +362,7 @@ func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte,
 	if a.hasOut || i.def.cfg.OnBeforeActionResponse != nil {
 		outEnc, err = protocol.Marshal(out)
 		if err != nil {
-			i.log.Error().Err(err).Str("action", name).Msg("action output cannot be encoded as CBOR")
+			i.ev(i.log.Error()).Err(err).Str("action", name).Msg("action output cannot be encoded as CBOR")
 			return CallResult{}, protocol.ErrInternal
 		}
 	} else {
@@ -387,7 +400,7 @@ func (i *instance[S, V]) Disconnect(ctx context.Context, connID string) {
 	c := &Context[S, V]{Context: ctx, inst: i, conn: conn}
 	i.closeConn(c, conn)
 	if err := i.commit(ctx, c); err != nil {
-		i.log.Warn().Err(err).Msg("save after disconnect")
+		i.ev(i.log.Warn()).Err(err).Msg("save after disconnect")
 	}
 }
 

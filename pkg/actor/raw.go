@@ -147,6 +147,9 @@ func (i *instance[S, V]) OpenWebSocket(ctx context.Context, info WebSocketInfo) 
 		return protocol.Errorf(protocol.GroupActor, protocol.CodeNotFound, "this actor has no WebSocket handler")
 	}
 	ws := &WebSocket[S, V]{id: info.ID, gateway: info.Gateway, req: info.Request, inst: i}
+	if i.sockets == nil {
+		i.sockets = map[string]*WebSocket[S, V]{}
+	}
 	i.sockets[ws.id] = ws
 	c := &Context[S, V]{Context: ctx, inst: i}
 	if we := i.guardErr("OnWebSocket", func() error { hook(c, ws); return nil }); we != nil {
@@ -192,7 +195,7 @@ func (i *instance[S, V]) CloseWebSocket(ctx context.Context, id string, code int
 	c := &Context[S, V]{Context: ctx, inst: i}
 	_ = i.guardErr("WebSocket.OnClose", func() error { ws.onClose(c, code, reason); return nil })
 	if err := i.commit(ctx, c); err != nil {
-		i.log.Warn().Err(err).Msg("save after socket close")
+		i.ev(i.log.Warn()).Err(err).Msg("save after socket close")
 	}
 }
 

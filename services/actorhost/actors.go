@@ -27,7 +27,6 @@ type active struct {
 	typ     actor.Type
 	gen     uint64
 	session string // host session the lease was taken under
-	log     zerolog.Logger
 
 	inst     actor.Instance
 	leaseRev uint64
@@ -82,6 +81,12 @@ func (a *active) markAsleep(ctx context.Context) error {
 	return nil
 }
 
+// ev adds the actor's identity to a log event. (A logger per actor would
+// cost hundreds of bytes for every active actor.)
+func (a *active) ev(e *zerolog.Event) *zerolog.Event {
+	return e.Str("actor_id", a.meta.ID).Str("actor_name", a.meta.Name)
+}
+
 // Emit implements actor.Env: a broadcast is published once on the actor's
 // events subject; an event for one connection goes to its gateway.
 func (a *active) Emit(events []actor.Event) {
@@ -93,7 +98,7 @@ func (a *active) Emit(events []actor.Event) {
 		m := protocol.EventMsg{ActorID: a.meta.ID, ConnID: e.ConnID, Name: e.Name, Args: e.Args}
 		b, err := protocol.Marshal(&m)
 		if err != nil {
-			a.log.Error().Err(err).Msg("encode event")
+			a.ev(a.h.log.Error()).Err(err).Msg("encode event")
 			continue
 		}
 		subj := a.h.names.ActorEvents(a.meta.ID)
@@ -101,7 +106,7 @@ func (a *active) Emit(events []actor.Event) {
 			subj = a.h.names.GatewaySend(e.Gateway)
 		}
 		if err := a.h.nc.Publish(subj, b); err != nil {
-			a.log.Warn().Err(err).Str("event", e.Name).Msg("publish event")
+			a.ev(a.h.log.Warn()).Err(err).Str("event", e.Name).Msg("publish event")
 		}
 	}
 }
@@ -112,7 +117,7 @@ func (a *active) emitRaw(e actor.Event) {
 		err = a.h.nc.Publish(a.h.names.GatewayRaw(e.Gateway), b)
 	}
 	if err != nil {
-		a.log.Warn().Err(err).Msg("publish raw frame")
+		a.ev(a.h.log.Warn()).Err(err).Msg("publish raw frame")
 	}
 	if e.Close {
 		a.mu.Lock()
@@ -127,7 +132,7 @@ func (a *active) emitRaw(e actor.Event) {
 func (a *active) closeConns(code int, reason string) {
 	a.mu.Lock()
 	conns := a.conns
-	a.conns = map[string]string{}
+	a.conns = nil
 	a.mu.Unlock()
 	for id, gw := range conns {
 		b, err := protocol.Marshal(&protocol.ConnCloseMsg{ActorID: a.meta.ID, ConnID: id, Code: code, Reason: reason})
@@ -135,7 +140,7 @@ func (a *active) closeConns(code int, reason string) {
 			err = a.h.nc.Publish(a.h.names.GatewayClose(gw), b)
 		}
 		if err != nil {
-			a.log.Warn().Err(err).Msg("close connection")
+			a.ev(a.h.log.Warn()).Err(err).Msg("close connection")
 		}
 	}
 }
@@ -265,8 +270,7 @@ func (h *Host) activate(ctx context.Context, id string) (*active, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev, conns: map[string]string{}, lastUsed: h.mono(),
-		log: h.log.With().Str("actor_id", id).Str("actor_name", meta.Name).Logger()}
+	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev, conns: map[string]string{}, lastUsed: h.mono()}
 	for attempt := 0; ; attempt++ {
 		err = h.start(ctx, a)
 		if err == nil || !errors.Is(err, jetstream.ErrKeyRevisionMismatch) || attempt == 3 {
@@ -280,7 +284,7 @@ func (h *Host) activate(ctx context.Context, id string) (*active, error) {
 		return nil, err
 	}
 	a.meta.Input = nil // used once; not kept in memory
-	a.log.Debug().Uint64("gen", a.gen).Msg("actor activated")
+	a.ev(a.h.log.Debug()).Uint64("gen", a.gen).Msg("actor activated")
 	return a, nil
 }
 
@@ -307,7 +311,7 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		Created: rec.Created,
 		Input:   a.meta.Input,
 		Env:     a,
-		Log:     a.log,
+		Log:     &h.log,
 	})
 	if err != nil {
 		return err
@@ -374,7 +378,7 @@ func (h *Host) releaseLease(a *active) {
 	defer cancel()
 	err := h.kv.Leases.Delete(ctx, protocol.LeaseKey(a.meta.ID), jetstream.LastRevision(a.leaseRev))
 	if err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		a.log.Warn().Err(err).Msg("release lease")
+		a.ev(a.h.log.Warn()).Err(err).Msg("release lease")
 	}
 }
 
@@ -456,7 +460,7 @@ func (h *Host) serve(msg *nats.Msg) {
 		ack := nats.NewMsg(msg.Reply)
 		ack.Header.Set(protocol.HeaderStarted, "1")
 		if err := h.nc.PublishMsg(ack); err != nil {
-			a.log.Warn().Err(err).Msg("acknowledge request")
+			a.ev(a.h.log.Warn()).Err(err).Msg("acknowledge request")
 		}
 	}
 	switch kind {
@@ -523,6 +527,9 @@ func (h *Host) serve(msg *nats.Msg) {
 				rep.Err = protocol.AsError(err)
 			} else {
 				a.mu.Lock()
+				if a.conns == nil {
+					a.conns = nil
+				}
 				a.conns[req.ConnID] = req.Gateway
 				a.mu.Unlock()
 			}
@@ -536,6 +543,9 @@ func (h *Host) serve(msg *nats.Msg) {
 				rep.Err = protocol.AsError(err)
 			} else {
 				a.mu.Lock()
+				if a.conns == nil {
+					a.conns = nil
+				}
 				a.conns[req.ConnID] = req.Gateway
 				a.mu.Unlock()
 			}
@@ -649,14 +659,14 @@ func (h *Host) sleep(a *active) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.GracePeriod)
 	defer cancel()
 	if err := a.inst.Sleep(ctx); err != nil {
-		a.log.Warn().Err(err).Msg("sleep: final save failed")
+		a.ev(a.h.log.Warn()).Err(err).Msg("sleep: final save failed")
 	} else if err := a.markAsleep(ctx); err != nil {
-		a.log.Warn().Err(err).Msg("sleep: record sleep time")
+		a.ev(a.h.log.Warn()).Err(err).Msg("sleep: record sleep time")
 	}
 	a.closeConns(1011, "actor.stopped")
 	h.remove(a)
 	h.releaseLease(a)
-	a.log.Debug().Msg("actor asleep")
+	a.ev(a.h.log.Debug()).Msg("actor asleep")
 }
 
 // destroy runs OnDestroy and deletes the actor for good. msg, if set, is the
@@ -679,7 +689,7 @@ func (h *Host) destroy(a *active, msg *nats.Msg) {
 		err = h.kv.State.Purge(ctx, protocol.StateKey(a.meta.ID))
 	}
 	if err != nil {
-		a.log.Error().Err(err).Msg("destroy")
+		a.ev(a.h.log.Error()).Err(err).Msg("destroy")
 		rep.Err = protocol.AsError(err)
 	}
 	a.closeConns(1000, "")
@@ -688,7 +698,7 @@ func (h *Host) destroy(a *active, msg *nats.Msg) {
 	if msg != nil {
 		h.reply(msg, &rep)
 	}
-	a.log.Info().Msg("actor destroyed")
+	a.ev(a.h.log.Info()).Msg("actor destroyed")
 }
 
 // drop forgets an actor without hooks or writes: its host lost it.
@@ -767,9 +777,9 @@ func (h *Host) sleepAll(ctx context.Context) {
 				}
 			}
 			if err := a.inst.Sleep(ctx); err != nil {
-				a.log.Warn().Err(err).Msg("drain: final save failed")
+				a.ev(a.h.log.Warn()).Err(err).Msg("drain: final save failed")
 			} else if err := a.markAsleep(ctx); err != nil {
-				a.log.Warn().Err(err).Msg("drain: record sleep time")
+				a.ev(a.h.log.Warn()).Err(err).Msg("drain: record sleep time")
 			}
 			a.closeConns(1011, "actor.stopped")
 			h.remove(a)

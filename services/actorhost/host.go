@@ -261,7 +261,7 @@ func (h *Host) sweepConns(ctx context.Context, gateways *dispatch.KeyView) {
 				delete(a.conns, id)
 				a.mu.Unlock()
 			}
-			a.log.Info().Int("conns", len(gone)).Msg("closed connections of a lost gateway")
+			a.ev(h.log.Info()).Int("conns", len(gone)).Msg("closed connections of a lost gateway")
 			a.end()
 		}
 	}
