@@ -50,6 +50,12 @@ type wsConn struct {
 	mu     sync.Mutex
 	subs   map[string]bool
 	holder protocol.Lease
+
+	// wctx bounds writes: cancelled when the client is too slow, or 10 s
+	// after the connection was closed, so a stuck write cannot hold the
+	// writer forever. (One context per connection, not one per frame.)
+	wctx    context.Context
+	wcancel context.CancelFunc
 }
 
 func newHub(g *Gateway, id string) *hub {
@@ -250,6 +256,7 @@ func (c *wsConn) send(frame []byte) {
 	case <-c.done:
 	default:
 		c.close(websocket.StatusInternalError, "message.slow_consumer")
+		c.wcancel()
 	}
 }
 
@@ -257,6 +264,7 @@ func (c *wsConn) close(code websocket.StatusCode, reason string) {
 	c.once.Do(func() {
 		c.code, c.why = code, reason
 		close(c.done)
+		time.AfterFunc(10*time.Second, c.wcancel)
 	})
 }
 
@@ -270,10 +278,7 @@ func (c *wsConn) writeLoop() {
 	for {
 		select {
 		case f := <-c.out:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := c.ws.Write(ctx, typ, f)
-			cancel()
-			if err != nil {
+			if err := c.ws.Write(c.wctx, typ, f); err != nil {
 				c.close(websocket.StatusInternalError, "")
 			}
 		case <-c.done:
@@ -335,6 +340,8 @@ func (g *Gateway) handleConnect(w http.ResponseWriter, r *http.Request, t target
 		return
 	}
 	c := &wsConn{id: protocol.NewID(), enc: enc, ws: ws, out: make(chan []byte, wsOutBuffer), done: make(chan struct{}), subs: map[string]bool{}}
+	c.wctx, c.wcancel = context.WithCancel(context.Background())
+	defer c.wcancel()
 	var wg sync.WaitGroup
 	wg.Go(c.writeLoop)
 	defer wg.Wait()
