@@ -235,13 +235,25 @@ async function startRivetkit(dir) {
 
 // ---- runs ----------------------------------------------------------------
 
-function runJSON(cmd, args, opts, limitMs) {
+// runJSON runs a driver and resolves to the JSON line it printed last;
+// onMark(what) is called at each "BENCH_MARK what" line on its stderr.
+function runJSON(cmd, args, opts, limitMs, onMark) {
 	return new Promise((resolve) => {
 		const c = spawn(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
 		let out = "";
 		let err = "";
+		let partial = "";
 		c.stdout.on("data", (d) => (out += d));
-		c.stderr.on("data", (d) => (err += d));
+		c.stderr.on("data", (d) => {
+			partial += d;
+			const lines = partial.split("\n");
+			partial = lines.pop();
+			for (const l of lines) {
+				const m = l.match(/^BENCH_MARK (\w+)/);
+				if (m) onMark(m[1]);
+				else err += l + "\n";
+			}
+		});
 		const t = setTimeout(() => c.kill("SIGKILL"), limitMs);
 		c.once("exit", (code) => {
 			clearTimeout(t);
@@ -257,7 +269,8 @@ function runJSON(cmd, args, opts, limitMs) {
 }
 
 async function measure(server, kind, scenario, extraArgs, durS) {
-	const cpu0 = server.cpuMs();
+	const cpu = {};
+	const onMark = (what) => (cpu[what] = server.cpuMs());
 	const limit = (durS + 120) * 1000;
 	let res;
 	if (kind === "js") {
@@ -266,6 +279,7 @@ async function measure(server, kind, scenario, extraArgs, durS) {
 			["driver.mjs", "--endpoint", server.endpoint, "--scenario", scenario, "--duration", String(durS), "--system", server.system, ...extraArgs],
 			{ cwd: rkDir },
 			limit,
+			onMark,
 		);
 	} else {
 		res = await runJSON(
@@ -273,12 +287,15 @@ async function measure(server, kind, scenario, extraArgs, durS) {
 			["-endpoint", server.endpoint, "-scenario", scenario, "-duration", `${durS}s`, "-system", server.system, ...extraArgs],
 			{},
 			limit,
+			onMark,
 		);
 	}
-	const cpu = server.cpuMs() - cpu0;
 	res.system = server.system;
-	res.server_cpu_ms_per_op = res.ops ? Number((cpu / res.ops).toFixed(3)) : null;
-	res.server_cpu_cores = res.elapsed_s ? Number((cpu / 1000 / res.elapsed_s).toFixed(2)) : null;
+	if (cpu.start !== undefined && cpu.end !== undefined) {
+		const used = cpu.end - cpu.start;
+		res.server_cpu_ms_per_op = res.ops ? Number((used / res.ops).toFixed(3)) : null;
+		res.server_cpu_cores = res.elapsed_s ? Number((used / 1000 / res.elapsed_s).toFixed(2)) : null;
+	}
 	log(`${scenario} ${server.system} ${res.client ?? kind}: ${JSON.stringify(res)}`);
 	return res;
 }
@@ -407,7 +424,7 @@ function report(results, elapsed) {
 	lines.push(
 		"p50/p99: latency of one awaited call measured in the client process (fanout: event receive − increment send, per delivery). " +
 			"ops/s: completed calls per second of the timed part (fanout: deliveries/s; wake: limited by the idle time, not meaningful). " +
-			"server CPU: utime+stime of every server process during the run ÷ ops. peak RSS: sum of VmHWM of the server processes " +
+			"server CPU: utime+stime of every server process during the timed part ÷ ops. peak RSS: sum of VmHWM of the server processes " +
 			"(rivetgo: one process; RivetKit: node + rivet-engine + rivet-services) over that server's life (one server per scenario and system).",
 	);
 	return lines.join("\n") + "\n";

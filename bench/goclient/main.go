@@ -92,7 +92,11 @@ func main() {
 		mu.Unlock()
 	}
 	// loop runs op back to back on each of n workers until the deadline.
+	// BENCH_MARK lines on stderr tell bench/run.mjs where the timed part
+	// starts and ends (it samples the server's CPU time there).
 	loop := func(n int, op func(w int) error) time.Duration {
+		fmt.Fprintln(os.Stderr, "BENCH_MARK start")
+		defer fmt.Fprintln(os.Stderr, "BENCH_MARK end")
 		start := time.Now()
 		deadline := start.Add(*duration)
 		var wg sync.WaitGroup

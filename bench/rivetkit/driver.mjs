@@ -80,6 +80,10 @@ function noteError(e) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// mark tells bench/run.mjs (on stderr) where the timed part starts and ends,
+// so that it samples the server's CPU time over that part only.
+const mark = (what) => process.stderr.write(`BENCH_MARK ${what}\n`);
+
 // bounded limits one await to --timeout seconds, so that a stuck call fails
 // the op instead of hanging the run.
 function bounded(p) {
@@ -93,9 +97,9 @@ function bounded(p) {
 // timedLoop runs fn back to back on each of n workers until the deadline,
 // recording each call's latency.
 async function timedLoop(n, fn) {
-	let deadline = 0;
+	mark("start");
 	const start = performance.now();
-	deadline = start + durationMs;
+	const deadline = start + durationMs;
 	await Promise.all(
 		Array.from({ length: n }, async (_, w) => {
 			while (performance.now() < deadline) {
@@ -109,7 +113,9 @@ async function timedLoop(n, fn) {
 			}
 		}),
 	);
-	return performance.now() - start;
+	const elapsed = performance.now() - start;
+	mark("end");
+	return elapsed;
 }
 
 async function warm(n, fn) {
@@ -149,6 +155,7 @@ async function run() {
 			let woke = 0;
 			let notSlept = 0;
 			const idleMs = Number(a.idle) * 1000;
+			mark("start");
 			const start = performance.now();
 			const deadline = start + durationMs;
 			await Promise.all(
@@ -174,8 +181,10 @@ async function run() {
 					}
 				}),
 			);
+			const elapsed = performance.now() - start;
+			mark("end");
 			Object.assign(extras, { woke, not_slept: notSlept, idle_s: Number(a.idle) });
-			return performance.now() - start;
+			return elapsed;
 		}
 		case "fanout": {
 			const n = Number(a.n);
@@ -213,6 +222,7 @@ async function run() {
 				extras.connect_s = Number(((performance.now() - ready) / 1000).toFixed(2));
 				let last = Number(await bounded(h.getCount()));
 				let increments = 0;
+				mark("start");
 				const start = performance.now();
 				const deadline = start + durationMs;
 				while (performance.now() < deadline) {
@@ -231,6 +241,7 @@ async function run() {
 				const expected = increments * n;
 				const grace = performance.now() + 5000;
 				while (received < expected && performance.now() < grace) await sleep(20);
+				mark("end");
 				Object.assign(extras, { n, increments, expected, missing: expected - received, unmatched: late });
 				return elapsed;
 			} finally {
