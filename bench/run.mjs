@@ -15,15 +15,25 @@
 // Environment (all optional):
 //
 //	BENCH_SCENARIOS   comma list (default action-1,action-64,hot-64,ws-64,create,wake,fanout)
-//	BENCH_SYSTEMS     comma list of rivetgo,rivetkit (default both)
+//	BENCH_SYSTEMS     comma list (default rivetgo,rivetkit,rivetkit-nodelay):
+//	                    rivetgo           bin/rivetgo
+//	                    rivetkit          RivetKit as configured by default
+//	                    rivetkit-nodelay  the same plus the engine knob guard.tcp_nodelay
+//	                                      (RIVET__GUARD__TCP_NODELAY=true), see RESULTS.md
 //	BENCH_RG_DURATION seconds per timed run against rivetgo (default 5)
 //	BENCH_RK_DURATION seconds per timed run against RivetKit (default 8)
 //	BENCH_WAKE_DURATION  seconds of the wake scenario (default 13; idle 3 s per round)
 //	BENCH_FANOUT_N    connections in the fanout scenario (default 200)
 //	BENCH_GO          1 (default): Go client rows for action-1/action-64 on both systems; 0: none
-//	BENCH_RK_ENV      extra environment of the RivetKit server, e.g.
-//	                  "RIVET__GUARD__TCP_NODELAY=true" (the knobs tried in RESULTS.md)
-//	BENCH_RK_LABEL    label of the RivetKit system in the table (default RivetKit)
+//	BENCH_RAW         1: also raw-fetch rows (bench/rivetkit/rawload.mjs) for action-1/action-64,
+//	                  with the query URL the client sends and the direct /gateway/<id> URL
+//	BENCH_RK_ENV      extra environment of every RivetKit server ("K=V K=V"), e.g.
+//	                  RIVET__GUARD__TCP_NODELAY=true or LD_PRELOAD=... (the knobs tried in RESULTS.md)
+//	BENCH_RK_LABEL    suffix of the RivetKit systems' names in the table (e.g. "+shim")
+//	BENCH_RK_KEEP_BACKTRACE  1: keep RUST_BACKTRACE/RUST_LIB_BACKTRACE in the RivetKit
+//	                  server's environment. By default they are removed: with
+//	                  RUST_BACKTRACE=1 (set on this machine) the engine captures a
+//	                  backtrace per request and spends ~20-40 ms CPU on it (RESULTS.md)
 //	BENCH_RK_ACTOR    counter actor used on RivetKit (default counter; counterDurable
 //	                  awaits saveState({immediate:true}) before replying)
 //	BENCH_RG_PORT     rivetgo's port (default 6520)
@@ -41,13 +51,22 @@ const rkDir = path.join(here, "rivetkit");
 const env = process.env;
 
 const SCENARIOS = (env.BENCH_SCENARIOS || "action-1,action-64,hot-64,ws-64,create,wake,fanout").split(",").filter(Boolean);
-const SYSTEMS = (env.BENCH_SYSTEMS || "rivetgo,rivetkit").split(",").filter(Boolean);
+const SYSTEMS = (env.BENCH_SYSTEMS || "rivetgo,rivetkit,rivetkit-nodelay").split(",").filter(Boolean);
 const RG_DUR = Number(env.BENCH_RG_DURATION || 5);
 const RK_DUR = Number(env.BENCH_RK_DURATION || 8);
 const WAKE_DUR = Number(env.BENCH_WAKE_DURATION || 13);
 const FANOUT_N = Number(env.BENCH_FANOUT_N || 200);
 const WITH_GO = (env.BENCH_GO ?? "1") !== "0";
-const RK_LABEL = env.BENCH_RK_LABEL || "RivetKit";
+const WITH_RAW = env.BENCH_RAW === "1";
+const RK_SUFFIX = env.BENCH_RK_LABEL || "";
+// The RivetKit systems: a label and the server's extra environment.
+const RK_SYSTEMS = {
+	rivetkit: { label: `RivetKit${RK_SUFFIX}`, env: {} },
+	"rivetkit-nodelay": { label: `RivetKit tcp_nodelay${RK_SUFFIX}`, env: { RIVET__GUARD__TCP_NODELAY: "true" } },
+};
+for (const s of SYSTEMS) {
+	if (s !== "rivetgo" && !RK_SYSTEMS[s]) throw new Error(`unknown system ${s} in BENCH_SYSTEMS`);
+}
 const RK_ACTOR = env.BENCH_RK_ACTOR || "counter";
 const RG_PORT = Number(env.BENCH_RG_PORT || 6520);
 const RK_PORT = 6420; // registry.start()'s engine; it also binds 6421 and 6430
@@ -164,10 +183,14 @@ class Server {
 		for (const p of descendants(this.child.pid)) this.pids.add(p);
 		return [...this.pids];
 	}
-	cpuMs() {
-		let t = 0;
-		for (const p of this.track()) t += procStat(p)?.cpuTicks ?? 0;
-		return t * TICK_MS;
+	// cpu is the CPU time (ms) used so far by each server process, by name.
+	cpu() {
+		const per = {};
+		for (const p of this.track()) {
+			const n = procName(p);
+			per[n] = (per[n] ?? 0) + (procStat(p)?.cpuTicks ?? 0) * TICK_MS;
+		}
+		return per;
 	}
 	peak() {
 		const per = {};
@@ -216,16 +239,21 @@ async function startRivetgo(dir) {
 	return s;
 }
 
-async function startRivetkit(dir) {
+async function startRivetkit(dir, sys) {
 	for (const p of [6420, 6421, 6430]) {
 		for (let i = 0; (await portOpen(p)) && i < 20; i++) await sleep(500);
 		if (await portOpen(p)) throw new Error(`port ${p} is in use: RivetKit's engine needs 6420, 6421 and 6430`);
 	}
+	const senv = { ...env, RIVETKIT_STORAGE_PATH: path.join(dir, "rivetkit-storage"), ...sys.env, ...rkEnv };
+	if (env.BENCH_RK_KEEP_BACKTRACE !== "1") {
+		delete senv.RUST_BACKTRACE;
+		delete senv.RUST_LIB_BACKTRACE;
+	}
 	const s = new Server(
-		RK_LABEL,
+		sys.label,
 		process.execPath,
 		["server.mjs"],
-		{ cwd: rkDir, env: { ...env, RIVETKIT_STORAGE_PATH: path.join(dir, "rivetkit-storage"), ...rkEnv } },
+		{ cwd: rkDir, env: senv },
 		`http://127.0.0.1:${RK_PORT}`,
 		path.join(dir, "rivetkit.log"),
 	);
@@ -270,10 +298,12 @@ function runJSON(cmd, args, opts, limitMs, onMark) {
 
 async function measure(server, kind, scenario, extraArgs, durS) {
 	const cpu = {};
-	const onMark = (what) => (cpu[what] = server.cpuMs());
+	const onMark = (what) => (cpu[what] = server.cpu());
 	const limit = (durS + 120) * 1000;
 	let res;
-	if (kind === "js") {
+	if (kind === "raw") {
+		res = await runJSON(process.execPath, ["rawload.mjs", "--endpoint", server.endpoint, "--duration", String(durS), ...extraArgs], { cwd: rkDir }, limit, onMark);
+	} else if (kind === "js") {
 		res = await runJSON(
 			process.execPath,
 			["driver.mjs", "--endpoint", server.endpoint, "--scenario", scenario, "--duration", String(durS), "--system", server.system, ...extraArgs],
@@ -292,7 +322,14 @@ async function measure(server, kind, scenario, extraArgs, durS) {
 	}
 	res.system = server.system;
 	if (cpu.start !== undefined && cpu.end !== undefined) {
-		const used = cpu.end - cpu.start;
+		let used = 0;
+		const by = {};
+		for (const [n, ms] of Object.entries(cpu.end)) {
+			const d = ms - (cpu.start[n] ?? 0);
+			used += d;
+			if (res.ops) by[n] = Number((d / res.ops).toFixed(3));
+		}
+		res.server_cpu_ms_per_op_by_process = by;
 		res.server_cpu_ms_per_op = res.ops ? Number((used / res.ops).toFixed(3)) : null;
 		res.server_cpu_cores = res.elapsed_s ? Number((used / 1000 / res.elapsed_s).toFixed(2)) : null;
 	}
@@ -318,21 +355,31 @@ async function main() {
 	log(`scenarios ${SCENARIOS.join(",")}; systems ${SYSTEMS.join(",")}; work dir ${work}`);
 	for (const scenario of SCENARIOS) {
 		for (const system of SYSTEMS) {
-			const isRK = system === "rivetkit";
+			const isRK = system !== "rivetgo";
 			const dir = path.join(work, `${scenario}-${system}`);
 			fs.mkdirSync(dir);
 			let server;
 			const rows = [];
 			try {
-				server = isRK ? await startRivetkit(dir) : await startRivetgo(dir);
+				server = isRK ? await startRivetkit(dir, RK_SYSTEMS[system]) : await startRivetgo(dir);
 				const dur = scenario === "wake" ? WAKE_DUR : isRK ? RK_DUR : RG_DUR;
 				rows.push(await measure(server, "js", scenario, scenarioArgs(system, scenario), dur));
 				if (WITH_GO && (scenario === "action-1" || scenario === "action-64")) {
 					const a = isRK && RK_ACTOR !== "counter" ? ["-actor", RK_ACTOR] : [];
 					rows.push(await measure(server, "go", scenario, a, dur));
 				}
+				if (WITH_RAW && (scenario === "action-1" || scenario === "action-64")) {
+					const c = scenario === "action-1" ? "1" : "64";
+					const a = ["--conc", c, "--actor", isRK ? RK_ACTOR : "counter"];
+					for (const form of ["query", "direct"]) {
+						const r = await measure(server, "raw", scenario, [...a, "--form", form], dur);
+						r.scenario = scenario;
+						r.client = `raw fetch, ${form} URL`;
+						rows.push(r);
+					}
+				}
 			} catch (e) {
-				rows.push({ scenario, system: isRK ? RK_LABEL : "rivetgo", client: "js", fatal: String(e?.message ?? e) });
+				rows.push({ scenario, system: isRK ? RK_SYSTEMS[system].label : "rivetgo", client: "js", fatal: String(e?.message ?? e) });
 				log(`${scenario} ${system}: ${e?.message ?? e}`);
 			} finally {
 				if (server) {
@@ -387,29 +434,35 @@ function machine() {
 }
 
 function report(results, elapsed) {
-	const rkRow = (scenario, client) =>
-		results.find((r) => r.scenario === scenario && r.system !== "rivetgo" && r.client === client && r.ops) ||
-		results.find((r) => r.scenario === scenario && r.system !== "rivetgo" && r.client === "js" && r.ops);
+	// One ratio column per RivetKit system: rivetgo's ops/s over that
+	// system's (same scenario, same client, else its JS row), and its p50
+	// over rivetgo's.
+	const rkLabels = SYSTEMS.filter((x) => x !== "rivetgo").map((x) => RK_SYSTEMS[x].label);
+	const rkRow = (label, scenario, client) =>
+		results.find((r) => r.scenario === scenario && r.system === label && r.client === client && r.ops) ||
+		results.find((r) => r.scenario === scenario && r.system === label && r.client === "js" && r.ops);
 	const lines = [];
 	lines.push(`Machine: ${machine().replace("\n", "  \n")}  `);
 	lines.push(
-		`Durations: rivetgo ${RG_DUR} s, ${RK_LABEL} ${RK_DUR} s per run (wake ${WAKE_DUR} s); fanout ${FANOUT_N} connections; whole run ${elapsed} s.` +
-			(Object.keys(rkEnv).length ? `  \n${RK_LABEL} server env: \`${env.BENCH_RK_ENV}\`` : ""),
+		`Durations: rivetgo ${RG_DUR} s, RivetKit ${RK_DUR} s per run (wake ${WAKE_DUR} s); fanout ${FANOUT_N} connections; whole run ${elapsed} s.  \n` +
+			`RivetKit server env: RUST_BACKTRACE ${env.BENCH_RK_KEEP_BACKTRACE === "1" ? `kept (${env.RUST_BACKTRACE ?? "unset"})` : "removed"}` +
+			(Object.keys(rkEnv).length ? `; plus \`${env.BENCH_RK_ENV}\`` : "") +
+			`; "RivetKit tcp_nodelay" = RIVET__GUARD__TCP_NODELAY=true.`,
 	);
 	lines.push("");
 	lines.push(
-		"| scenario | system | client | p50 ms | p99 ms | ops/s | rivetgo ÷ RivetKit (ops/s; p50) | server CPU ms/op | client CPU ms/op | peak RSS MB | durability at reply |",
+		`| scenario | system | client | p50 ms | p99 ms | ops/s | ${rkLabels.map((l) => `rivetgo vs ${l}: ops/s ×; p50 ÷`).join(" | ")} | server CPU ms/op | client CPU ms/op | peak RSS MB | durability at reply |`,
 	);
-	lines.push("|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|");
+	lines.push(`|---|---|---|--:|--:|--:|${rkLabels.map(() => "--:|").join("")}--:|--:|--:|---|`);
 	for (const r of results) {
-		let ratio = "";
-		if (r.system === "rivetgo" && r.ops) {
-			const k = rkRow(r.scenario, r.client);
-			if (k?.ops_per_s && r.ops_per_s && r.p50_ms) {
-				const rkc = k.client === r.client ? "" : ` (vs ${k.client})`;
-				ratio = `×${fmt(r.ops_per_s / k.ops_per_s)}; ÷${fmt(k.p50_ms / r.p50_ms)}${rkc}`;
-			}
-		}
+		const ratios = rkLabels.map((label) => {
+			if (r.system !== "rivetgo" || !r.ops) return "";
+			const k = rkRow(label, r.scenario, r.client);
+			if (!k?.ops_per_s || !r.ops_per_s || !r.p50_ms) return "";
+			const rkc = k.client === r.client ? "" : ` (vs ${k.client})`;
+			return `×${fmt(r.ops_per_s / k.ops_per_s)}; ÷${fmt(k.p50_ms / r.p50_ms)}${rkc}`;
+		});
+		const ratio = ratios.join(" | ");
 		let note = "";
 		if (r.fatal) note = ` **failed: ${String(r.fatal).slice(0, 120)}**`;
 		else if (r.errors) note = ` (${r.errors} errors: ${String(r.first_error ?? "").slice(0, 80)})`;

@@ -90,19 +90,6 @@ func (r *bareReader) boolean() bool {
 // optional reads the presence byte of an optional<T>.
 func (r *bareReader) optional() bool { return r.boolean() }
 
-func (r *bareReader) u64() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	if len(r.b)-r.off < 8 {
-		r.fail("truncated u64")
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b[r.off:])
-	r.off += 8
-	return v
-}
-
 // version reads the 2-byte little-endian vbare version prefix and accepts
 // versions 1 to 4.
 func (r *bareReader) version() uint16 {
@@ -147,4 +134,3 @@ func (w *bareWriter) boolean(v bool) {
 		w.u8(0)
 	}
 }
-func (w *bareWriter) u64(v uint64) { w.b = binary.LittleEndian.AppendUint64(w.b, v) }
