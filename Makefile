@@ -4,7 +4,7 @@ BIN     := bin
 SERVICES := gateway actorhost
 export CGO_ENABLED := 1
 
-.PHONY: help build run test test-unit test-integration js-deps bench fuzz lint clean
+.PHONY: help build run test test-unit js-deps bench bench-go bench-compare fuzz lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -35,12 +35,18 @@ fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	$(GO) test ./pkg/protocol -run '^$$' -fuzz FuzzKeyCodec -fuzztime $${FUZZTIME:-20s}
 	$(GO) test ./pkg/rkproto -run '^$$' -fuzz FuzzDecodeActionRequest -fuzztime $${FUZZTIME:-20s}
 
-bench: build ## benchmarks: action latency and throughput through the gateway (see docs/BENCHMARKS.md)
-	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench . -benchtime 3s -count 1 -timeout 20m
+bench: bench-go bench-compare ## every benchmark: Go benchmarks, then rivetgo vs RivetKit 2.3.19 side by side (~9 min)
+
+bench-go: build ## Go benchmarks: actions, layers (physical limit), activation, memory per actor, realtime (docs/BENCHMARKS.md)
+	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkAction|BenchmarkBaseline|BenchmarkDevMesh|BenchmarkRealtime/(ws|http)' -benchtime 2s -count 1 -timeout 20m
+	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkActivation|BenchmarkRealtime/broadcast' -benchtime 1x -count 1 -timeout 20m
+
+bench-compare: build ## rivetgo vs RivetKit 2.3.19, JS and Go clients, one table (bench/RESULTS.md); first npm ci ~1.5 min
+	RIVETGO_BIN=$(CURDIR)/$(BIN) BENCH_SKIP_BUILD=1 bash bench/run.sh
 
 lint: ## go vet and gofmt
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 
 clean: ## remove build output and dev data
-	rm -rf $(BIN) .rivetgo
+	rm -rf $(BIN) .rivetgo bench/.bin bench/out

@@ -15,11 +15,15 @@
 // Environment (all optional):
 //
 //	BENCH_SCENARIOS   comma list (default action-1,action-64,hot-64,ws-64,create,wake,fanout)
-//	BENCH_SYSTEMS     comma list (default rivetgo,rivetkit,rivetkit-nodelay):
+//	BENCH_SYSTEMS     comma list (default rivetgo,rivetkit,rivetkit-tuned):
 //	                    rivetgo           bin/rivetgo
 //	                    rivetkit          RivetKit as configured by default
-//	                    rivetkit-nodelay  the same plus the engine knob guard.tcp_nodelay
-//	                                      (RIVET__GUARD__TCP_NODELAY=true), see RESULTS.md
+//	                    rivetkit-nodelay  plus the engine setting guard.tcp_nodelay
+//	                                      (RIVET__GUARD__TCP_NODELAY=true)
+//	                    rivetkit-tuned    plus that and runtime.worker_cpu_max = 64 cores
+//	                                      (RIVET__RUNTIME__WORKER_CPU_MAX=64000: no
+//	                                      CPU load shedding of the engine's workflows)
+//	                  see bench/RESULTS.md for why
 //	BENCH_RG_DURATION seconds per timed run against rivetgo (default 5)
 //	BENCH_RK_DURATION seconds per timed run against RivetKit (default 8)
 //	BENCH_WAKE_DURATION  seconds of the wake scenario (default 13; idle 3 s per round)
@@ -51,7 +55,7 @@ const rkDir = path.join(here, "rivetkit");
 const env = process.env;
 
 const SCENARIOS = (env.BENCH_SCENARIOS || "action-1,action-64,hot-64,ws-64,create,wake,fanout").split(",").filter(Boolean);
-const SYSTEMS = (env.BENCH_SYSTEMS || "rivetgo,rivetkit,rivetkit-nodelay").split(",").filter(Boolean);
+const SYSTEMS = (env.BENCH_SYSTEMS || "rivetgo,rivetkit,rivetkit-tuned").split(",").filter(Boolean);
 const RG_DUR = Number(env.BENCH_RG_DURATION || 5);
 const RK_DUR = Number(env.BENCH_RK_DURATION || 8);
 const WAKE_DUR = Number(env.BENCH_WAKE_DURATION || 13);
@@ -63,6 +67,10 @@ const RK_SUFFIX = env.BENCH_RK_LABEL || "";
 const RK_SYSTEMS = {
 	rivetkit: { label: `RivetKit${RK_SUFFIX}`, env: {} },
 	"rivetkit-nodelay": { label: `RivetKit tcp_nodelay${RK_SUFFIX}`, env: { RIVET__GUARD__TCP_NODELAY: "true" } },
+	"rivetkit-tuned": {
+		label: `RivetKit tuned${RK_SUFFIX}`,
+		env: { RIVET__GUARD__TCP_NODELAY: "true", RIVET__RUNTIME__WORKER_CPU_MAX: "64000" },
+	},
 };
 for (const s of SYSTEMS) {
 	if (s !== "rivetgo" && !RK_SYSTEMS[s]) throw new Error(`unknown system ${s} in BENCH_SYSTEMS`);
@@ -82,7 +90,7 @@ const rivetgoBin = path.join(env.RIVETGO_BIN || path.join(root, "bin"), "rivetgo
 
 const DURABILITY = {
 	rivetgo: "state written to JetStream KV before the reply",
-	counter: "in memory at reply; flushed ≤1 s later (stateSaveInterval 1000)",
+	counter: `in memory at reply; flushed ≤${Number(env.BENCH_RK_ENV?.match(/BENCH_STATE_SAVE_INTERVAL=(\d+)/)?.[1] ?? 1000) / 1000} s later (stateSaveInterval)`,
 	counterDurable: "saveState({immediate:true}) before the reply",
 	sleepy: "in memory at reply; flushed ≤1 s later and at sleep",
 };
@@ -429,7 +437,7 @@ function machine() {
 	} catch {}
 	return [
 		`date ${new Date().toISOString()}, ${os.cpus().length} cores (nproc ${sh("nproc", [])}), ${model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-		`node ${process.version}, ${sh("go", ["version"])}, rivetkit ${rk}, rivetgo ${sh("git", ["-C", root, "rev-parse", "--short", "HEAD"])}`,
+		`node ${process.version}, ${sh("go", ["version"])}, rivetkit ${rk}, rivetgo ${sh("git", ["-C", root, "describe", "--always", "--dirty"])}`,
 	].join("\n");
 }
 
@@ -447,7 +455,9 @@ function report(results, elapsed) {
 		`Durations: rivetgo ${RG_DUR} s, RivetKit ${RK_DUR} s per run (wake ${WAKE_DUR} s); fanout ${FANOUT_N} connections; whole run ${elapsed} s.  \n` +
 			`RivetKit server env: RUST_BACKTRACE ${env.BENCH_RK_KEEP_BACKTRACE === "1" ? `kept (${env.RUST_BACKTRACE ?? "unset"})` : "removed"}` +
 			(Object.keys(rkEnv).length ? `; plus \`${env.BENCH_RK_ENV}\`` : "") +
-			`; "RivetKit tcp_nodelay" = RIVET__GUARD__TCP_NODELAY=true.`,
+			`. ${SYSTEMS.filter((x) => x !== "rivetgo" && x !== "rivetkit")
+				.map((x) => `"${RK_SYSTEMS[x].label}" = ${Object.entries(RK_SYSTEMS[x].env).map(([k, v]) => `${k}=${v}`).join(" ")}`)
+				.join("; ")}`,
 	);
 	lines.push("");
 	lines.push(
@@ -466,6 +476,7 @@ function report(results, elapsed) {
 		let note = "";
 		if (r.fatal) note = ` **failed: ${String(r.fatal).slice(0, 120)}**`;
 		else if (r.errors) note = ` (${r.errors} errors: ${String(r.first_error ?? "").slice(0, 80)})`;
+		if (r.warmup_retries) note += ` (${r.warmup_retries} warm-up retries)`;
 		if (r.scenario === "wake" && r.ops !== undefined) note += ` (${r.woke} woke, ${r.not_slept} not slept)`;
 		if (r.scenario === "fanout" && r.n) note += ` (${r.increments} increments × ${r.n}; missing ${r.missing}; connect ${r.connect_s} s)`;
 		const what = r.scenario === "fanout" ? "events/s" : "";

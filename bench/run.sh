@@ -9,7 +9,7 @@
 # stale, then runs bench/run.mjs, which alternates rivetgo and the RivetKit
 # server scenario by scenario and prints a Markdown table (also written to
 # bench/out/<time>.md and .jsonl). Knobs: see the header of bench/run.mjs
-# (BENCH_SCENARIOS, BENCH_SYSTEMS, BENCH_RK_ENV, ...). About 6–7 minutes on 2
+# (BENCH_SCENARIOS, BENCH_SYSTEMS, BENCH_RK_ENV, ...). About 4.5–5 minutes on 2
 # cores, plus the first npm ci (~1.5 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."

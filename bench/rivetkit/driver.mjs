@@ -118,8 +118,22 @@ async function timedLoop(n, fn) {
 	return elapsed;
 }
 
+// warm runs fn once per worker, untimed, retrying a failure twice (RivetKit
+// sometimes fails a burst of first calls to new actors with
+// pegboard/route_resolve_query_timeout); extras.warmup_retries counts them.
 async function warm(n, fn) {
-	await Promise.all(Array.from({ length: n }, (_, w) => bounded(fn(w))));
+	await Promise.all(
+		Array.from({ length: n }, async (_, w) => {
+			for (let attempt = 0; ; attempt++) {
+				try {
+					return await bounded(fn(w));
+				} catch (e) {
+					if (attempt >= 2) throw e;
+					extras.warmup_retries = (extras.warmup_retries ?? 0) + 1;
+				}
+			}
+		}),
+	);
 }
 
 async function run() {
@@ -151,7 +165,8 @@ async function run() {
 		}
 		case "wake": {
 			const hs = Array.from({ length: conc }, (_, w) => client[a.sleepy].getOrCreate([key("sleepy", w)]));
-			const wakes = await Promise.all(hs.map((h) => bounded(h.set(1)).then((s) => Number(s.wakes))));
+			const wakes = [];
+			await warm(conc, (w) => hs[w].set(1).then((s) => (wakes[w] = Number(s.wakes))));
 			let woke = 0;
 			let notSlept = 0;
 			const idleMs = Number(a.idle) * 1000;
@@ -199,7 +214,7 @@ async function run() {
 				// open the connections 25 at a time; a connection is ready once
 				// it has answered an action over the socket.
 				const h = counter().getOrCreate([k]);
-				await bounded(h.getCount());
+				await warm(1, () => h.getCount());
 				const ready = performance.now();
 				for (let i = 0; i < n; i += 25) {
 					const batch = [];

@@ -1,12 +1,14 @@
-// nodelay-shim: an LD_PRELOAD library that sets TCP_NODELAY on every TCP
-// socket a process connects. Analysis only (bench/RESULTS.md): preloaded into
-// the RivetKit server's node process it disables Nagle on the runtime's
-// WebSocket to rivet-engine (the envoy tunnel), which RivetKit 2.3.19 offers
-// no setting for; the engine side has one (RIVET__GUARD__TCP_NODELAY=true).
-//
-//	gcc -shared -fPIC -O2 -o bench/.bin/nodelay-shim.so bench/rivetkit/nodelay-shim.c -ldl
-//	BENCH_SYSTEMS=rivetkit-nodelay BENCH_RK_LABEL=" +shim" \
-//	    BENCH_RK_ENV="LD_PRELOAD=$PWD/bench/.bin/nodelay-shim.so" bash bench/run.sh
+/*
+ * nodelay-shim: an LD_PRELOAD library that sets TCP_NODELAY on every TCP
+ * socket a process connects. Analysis only (bench/RESULTS.md): preloaded into
+ * the RivetKit server's node process it disables Nagle on the runtime's
+ * WebSocket to rivet-engine (the envoy tunnel), which RivetKit 2.3.19 offers
+ * no setting for; the engine side has one (RIVET__GUARD__TCP_NODELAY=true).
+ *
+ *   gcc -shared -fPIC -O2 -o bench/.bin/nodelay-shim.so bench/rivetkit/nodelay-shim.c -ldl
+ *   BENCH_SYSTEMS=rivetkit-tuned BENCH_RK_LABEL=" +shim" \
+ *       BENCH_RK_ENV="LD_PRELOAD=$PWD/bench/.bin/nodelay-shim.so" bash bench/run.sh
+ */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <netinet/in.h>
