@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-
 	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
