@@ -51,22 +51,30 @@ func NewHostView(kv jetstream.KeyValue, ttl time.Duration, log zerolog.Logger) *
 
 // Run follows the bucket until ctx is done.
 func (v *HostView) Run(ctx context.Context) error {
+	follow(ctx, v.kv, v.log, v.ready, v.apply)
+	return nil
+}
+
+// follow watches every key of kv until ctx is done, restarting the watch
+// when it ends, and calls apply for each entry. ready is closed once the
+// bucket's initial state was delivered.
+func follow(ctx context.Context, kv jetstream.KeyValue, log zerolog.Logger, ready chan struct{}, apply func(jetstream.KeyValueEntry), opts ...jetstream.WatchOpt) {
 	for {
-		err := v.watch(ctx)
+		err := followOnce(ctx, kv, ready, apply, opts)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
-		v.log.Warn().Err(err).Msg("host watch ended; restarting")
+		log.Warn().Err(err).Str("bucket", kv.Bucket()).Msg("watch ended; restarting")
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }
 
-func (v *HostView) watch(ctx context.Context) error {
-	w, err := v.kv.WatchAll(ctx)
+func followOnce(ctx context.Context, kv jetstream.KeyValue, ready chan struct{}, apply func(jetstream.KeyValueEntry), opts []jetstream.WatchOpt) error {
+	w, err := kv.WatchAll(ctx, opts...)
 	if err != nil {
 		return err
 	}
@@ -81,13 +89,13 @@ func (v *HostView) watch(ctx context.Context) error {
 			}
 			if e == nil {
 				select {
-				case <-v.ready:
+				case <-ready:
 				default:
-					close(v.ready)
+					close(ready)
 				}
 				continue
 			}
-			v.apply(e)
+			apply(e)
 		}
 	}
 }

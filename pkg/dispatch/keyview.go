@@ -2,9 +2,7 @@ package dispatch
 
 import (
 	"context"
-	"errors"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -29,50 +27,17 @@ func NewKeyView(kv jetstream.KeyValue, log zerolog.Logger) *KeyView {
 
 // Run follows the bucket until ctx is done.
 func (v *KeyView) Run(ctx context.Context) error {
-	for {
-		err := v.watch(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		v.log.Warn().Err(err).Str("bucket", v.kv.Bucket()).Msg("watch ended; restarting")
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+	follow(ctx, v.kv, v.log, v.ready, v.apply, jetstream.MetaOnly())
+	return nil
 }
 
-func (v *KeyView) watch(ctx context.Context) error {
-	w, err := v.kv.WatchAll(ctx, jetstream.MetaOnly())
-	if err != nil {
-		return err
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("watcher closed")
-			}
-			if e == nil {
-				select {
-				case <-v.ready:
-				default:
-					close(v.ready)
-				}
-				continue
-			}
-			v.mu.Lock()
-			if e.Operation() == jetstream.KeyValuePut {
-				v.keys[e.Key()] = true
-			} else {
-				delete(v.keys, e.Key())
-			}
-			v.mu.Unlock()
-		}
+func (v *KeyView) apply(e jetstream.KeyValueEntry) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e.Operation() == jetstream.KeyValuePut {
+		v.keys[e.Key()] = true
+	} else {
+		delete(v.keys, e.Key())
 	}
 }
 
