@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
@@ -29,7 +28,6 @@ type Config struct {
 	Names     protocol.Names
 	Directory *directory.Directory
 	Hosts     *HostView
-	Log       zerolog.Logger
 	// CacheSize bounds the (name, key) → actor cache. Optional. Default: 100000.
 	CacheSize int
 }

@@ -156,7 +156,7 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	h.dir = directory.New(h.kv.Actors)
 	h.hosts = dispatch.NewHostView(h.kv.Hosts, h.kv.HostTTL, h.log)
-	h.disp, err = dispatch.New(dispatch.Config{Conn: h.nc, Names: h.names, Directory: h.dir, Hosts: h.hosts, Log: h.log})
+	h.disp, err = dispatch.New(dispatch.Config{Conn: h.nc, Names: h.names, Directory: h.dir, Hosts: h.hosts})
 	if err != nil {
 		return fmt.Errorf("actorhost: %w", err)
 	}

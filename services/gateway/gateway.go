@@ -142,7 +142,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return fmt.Errorf("gateway: reading hosts: %w", setupCtx.Err())
 	}
 	g.disp, err = dispatch.New(dispatch.Config{
-		Conn: g.cfg.Conn, Names: g.names, Directory: directory.New(kv.Actors), Hosts: g.hosts, Log: g.log,
+		Conn: g.cfg.Conn, Names: g.names, Directory: directory.New(kv.Actors), Hosts: g.hosts,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
