@@ -331,8 +331,17 @@ func (d *Dispatcher) Destroy(ctx context.Context, m *protocol.ActorMeta) error {
 // builds the subject for a session; decode decodes a reply and returns its
 // error field.
 func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj func(id, session string) string, data []byte, decode func([]byte) (*protocol.Error, error)) error {
-	backoff := time.Millisecond
+	// The first retry goes at once (the usual case: the actor slept and
+	// must be placed again); later ones back off from 1 ms to 100 ms.
+	var backoff time.Duration
 	wait := func() error {
+		if backoff == 0 {
+			backoff = time.Millisecond
+			if ctx.Err() != nil {
+				return protocol.ErrTimedOut
+			}
+			return nil
+		}
 		t := time.NewTimer(backoff)
 		defer t.Stop()
 		select {
