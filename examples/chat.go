@@ -34,8 +34,8 @@ type ChatRoomInput struct {
 
 // ChatParams are the connection params a chat client sends.
 type ChatParams struct {
-	User  string `cbor:"user"`
-	Token string `cbor:"token"`
+	User  string `cbor:"user" json:"user"`
+	Token string `cbor:"token" json:"token"`
 }
 
 // ChatConn is the state of one chat connection: who it is.
