@@ -147,12 +147,9 @@ func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj 
 	defer func() {
 		d.respMu.Lock()
 		delete(d.resp, tok)
-		if toks := d.bySession[holder.Session]; toks != nil {
-			delete(toks, tok)
-			if len(toks) == 0 {
-				delete(d.bySession, holder.Session)
-			}
-		}
+		// The session's (possibly empty) set stays until the session
+		// leaves: no map to make again on the next call.
+		delete(d.bySession[holder.Session], tok)
 		d.respMu.Unlock()
 	}()
 	// Registered first, checked second: a session that leaves from here on

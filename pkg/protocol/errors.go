@@ -40,9 +40,7 @@ const (
 	CodeServiceUnavailable  = "service_unavailable"  // guard/service_unavailable (retried by the RivetKit client)
 	CodeUserDefault         = "user_error"           // user/user_error when a UserError has no code
 	CodeNamespaceNotFound   = "not_found"            // namespace/not_found
-	CodeNoHosts             = "service_unavailable"  // guard/service_unavailable
 	CodeConnNotFound        = "conn_not_found"       // actor/conn_not_found
-	CodeStopped             = "stopped"              // actor/stopped (WebSocket close reason)
 )
 
 // Messages of the errors RivetKit clients know by heart.

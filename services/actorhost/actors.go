@@ -120,10 +120,24 @@ func (a *active) emitRaw(e actor.Event) {
 		a.ev(a.h.log.Warn()).Err(err).Msg("publish raw frame")
 	}
 	if e.Close {
-		a.mu.Lock()
-		delete(a.conns, e.ConnID)
-		a.mu.Unlock()
+		a.removeConn(e.ConnID)
 	}
+}
+
+// addConn records an open connection (or raw WebSocket) and its gateway.
+func (a *active) addConn(id, gateway string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.conns == nil {
+		a.conns = map[string]string{} // most actors never have one
+	}
+	a.conns[id] = gateway
+}
+
+func (a *active) removeConn(id string) {
+	a.mu.Lock()
+	delete(a.conns, id)
+	a.mu.Unlock()
 }
 
 // closeConns asks the gateways to close the actor's connections, with a
@@ -270,7 +284,7 @@ func (h *Host) activate(ctx context.Context, id string) (*active, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev, conns: map[string]string{}, lastUsed: h.mono()}
+	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev, lastUsed: h.mono()}
 	for attempt := 0; ; attempt++ {
 		err = h.start(ctx, a)
 		if err == nil || !errors.Is(err, jetstream.ErrKeyRevisionMismatch) || attempt == 3 {
@@ -526,12 +540,7 @@ func (h *Host) serve(msg *nats.Msg) {
 			} else if err := a.inst.Connect(h.baseCtx, actor.ConnInfo{ID: req.ConnID, Gateway: req.Gateway, Params: req.Params}); err != nil {
 				rep.Err = protocol.AsError(err)
 			} else {
-				a.mu.Lock()
-				if a.conns == nil {
-					a.conns = nil
-				}
-				a.conns[req.ConnID] = req.Gateway
-				a.mu.Unlock()
+				a.addConn(req.ConnID, req.Gateway)
 			}
 			h.reply(msg, rep)
 			a.end()
@@ -542,12 +551,7 @@ func (h *Host) serve(msg *nats.Msg) {
 			} else if err := a.inst.OpenWebSocket(h.baseCtx, actor.WebSocketInfo{ID: req.ConnID, Gateway: req.Gateway, Request: toHTTPRequest(h.baseCtx, req.HTTP)}); err != nil {
 				rep.Err = protocol.AsError(err)
 			} else {
-				a.mu.Lock()
-				if a.conns == nil {
-					a.conns = nil
-				}
-				a.conns[req.ConnID] = req.Gateway
-				a.mu.Unlock()
+				a.addConn(req.ConnID, req.Gateway)
 			}
 			h.reply(msg, rep)
 			a.end()
@@ -560,16 +564,12 @@ func (h *Host) serve(msg *nats.Msg) {
 			a.end()
 		case protocol.OpWSClose:
 			a.inst.CloseWebSocket(h.baseCtx, req.ConnID, req.Code, req.Reason)
-			a.mu.Lock()
-			delete(a.conns, req.ConnID)
-			a.mu.Unlock()
+			a.removeConn(req.ConnID)
 			h.reply(msg, &protocol.CallReply{Gen: a.gen, HostID: h.cfg.HostID, Session: a.session})
 			a.end()
 		case protocol.OpConnClose:
 			a.inst.Disconnect(h.baseCtx, req.ConnID)
-			a.mu.Lock()
-			delete(a.conns, req.ConnID)
-			a.mu.Unlock()
+			a.removeConn(req.ConnID)
 			h.reply(msg, &protocol.CallReply{Gen: a.gen, HostID: h.cfg.HostID, Session: a.session})
 			a.end()
 		default:

@@ -257,9 +257,7 @@ func (h *Host) sweepConns(ctx context.Context, gateways *dispatch.KeyView) {
 			for _, id := range gone {
 				a.inst.Disconnect(ctx, id)               // a connection, or
 				a.inst.CloseWebSocket(ctx, id, 1006, "") // a raw WebSocket
-				a.mu.Lock()
-				delete(a.conns, id)
-				a.mu.Unlock()
+				a.removeConn(id)
 			}
 			a.ev(h.log.Info()).Int("conns", len(gone)).Msg("closed connections of a lost gateway")
 			a.end()

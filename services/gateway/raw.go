@@ -184,18 +184,13 @@ func (g *Gateway) handleRawWebSocket(w http.ResponseWriter, r *http.Request, t t
 	g.hub.addRaw(c)
 	defer g.hub.removeRaw(c)
 	req := &protocol.HTTPRequestMsg{Method: http.MethodGet, Path: path, Query: query, Header: forwardHeaders(r.Header)}
-	openCtx, cancelOpen := context.WithTimeout(ctx, g.cfg.RequestTimeout)
-	rep, err := g.disp.Control(openCtx, m, &protocol.CtlRequest{Op: protocol.OpWSOpen, ConnID: c.id, Gateway: g.hub.id, HTTP: req})
-	cancelOpen()
-	if err == nil && rep.Err != nil {
-		err = rep.Err
-	}
+	holder, err := g.open(ctx, m, &protocol.CtlRequest{Op: protocol.OpWSOpen, ConnID: c.id, Gateway: g.hub.id, HTTP: req})
 	if err != nil {
 		fail(err)
 		return
 	}
 	g.hub.mu.Lock()
-	c.holder = protocol.Lease{HostID: rep.HostID, Session: rep.Session}
+	c.holder = holder
 	g.hub.mu.Unlock()
 	// A close from the actor ends the Read below through writeLoop's Close,
 	// after the frames queued before it (see wsConn in ws.go).

@@ -325,6 +325,21 @@ func wsProtocols(r *http.Request) (enc rkproto.Encoding, params []byte, err erro
 	return enc, params, err
 }
 
+// open sends a connection or raw-socket open request to actor m (waking
+// it if needed) and returns the host session that accepted it.
+func (g *Gateway) open(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (protocol.Lease, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
+	defer cancel()
+	rep, err := g.disp.Control(ctx, m, req)
+	if err != nil {
+		return protocol.Lease{}, err
+	}
+	if rep.Err != nil {
+		return protocol.Lease{}, rep.Err
+	}
+	return protocol.Lease{HostID: rep.HostID, Session: rep.Session}, nil
+}
+
 // handleConnect serves /connect: it accepts the socket, opens the connection
 // on the actor's host, sends Init and relays messages until either side
 // closes.
@@ -369,18 +384,13 @@ func (g *Gateway) handleConnect(w http.ResponseWriter, r *http.Request, t target
 		return
 	}
 	defer g.hub.remove(c)
-	openCtx, cancelOpen := context.WithTimeout(ctx, g.cfg.RequestTimeout)
-	rep, err := g.disp.Control(openCtx, m, &protocol.CtlRequest{Op: protocol.OpConnOpen, ConnID: c.id, Gateway: g.hub.id, Params: params})
-	cancelOpen()
-	if err == nil && rep.Err != nil {
-		err = rep.Err
-	}
+	holder, err := g.open(ctx, m, &protocol.CtlRequest{Op: protocol.OpConnOpen, ConnID: c.id, Gateway: g.hub.id, Params: params})
 	if err != nil {
 		fail(err)
 		return
 	}
 	c.mu.Lock()
-	c.holder = protocol.Lease{HostID: rep.HostID, Session: rep.Session}
+	c.holder = holder
 	c.mu.Unlock()
 	defer func() {
 		// Tell the host, unless the actor is gone anyway.
