@@ -57,7 +57,11 @@ func TestOneAtATime(t *testing.T) {
 	eq(t, "state count", got[0], workers*calls)
 	eq(t, "vars count", got[1], workers*calls)
 	eq(t, "max concurrent actions", maxInside, 1)
-	eq(t, "saves", env.numSaves(), workers*calls+1)
+	// Group commit: the steps that ran while a commit was in flight share
+	// the next one, so there are at most as many commits as actions.
+	if n := env.numSaves(); n < 2 || n > workers*calls+1 {
+		t.Errorf("saves: got %d, want between 2 and %d", n, workers*calls+1)
+	}
 	eq(t, "last save", decode[counter](t, env.lastSave(t)).N, workers*calls)
 }
 
@@ -226,15 +230,17 @@ func TestClientHandles(t *testing.T) {
 	deepEq(t, "GetOrCreate", calls[2].t, actor.Target{Name: "b", Create: true, Input: mustMarshal(t, map[string]int{"start": 1})})
 	eq(t, "no args", string(calls[2].args), "\x80")
 
-	// The callee's error keeps its group and code, and the caller's action
-	// rolls back when it returns it.
+	// The callee's error keeps its group and code. The call is an await
+	// point, so what the action changed before it was committed (the step
+	// ended there); what follows the await is rolled back with the error.
 	bc.mu.Lock()
 	bc.err = protocol.NewError(protocol.GroupUser, "limit", "callee said no")
 	bc.mu.Unlock()
 	e := callErr(t, inst, "fail", nil)
 	wantCode(t, e, protocol.GroupUser, "limit")
 	eq(t, "message", e.Message, "callee said no")
-	eq(t, "saves", env.numSaves(), 1)
+	eq(t, "saves", env.numSaves(), 2)
+	eq(t, "state before the await", decode[counter](t, env.lastSave(t)).N, 5)
 
 	bc.mu.Lock()
 	bc.err = errors.New("nats: timeout")

@@ -75,6 +75,17 @@ func (c *Conn) Send(event string, args ...any) error {
 	return nil
 }
 
+// Disconnect closes the connection from the actor's side, with a reason the
+// client sees in the WebSocket close frame. OnDisconnect runs when the
+// gateway reports the socket closed. Like events, the close leaves once the
+// current step is durable. It does nothing on a transient connection.
+func (c *Conn) Disconnect(reason string) {
+	if c.Transient() {
+		return
+	}
+	c.emit(Event{ConnID: c.id, Gateway: c.gateway, Close: true, Code: 1000, Reason: reason})
+}
+
 // ConnState returns a connection's state as T, or the zero T when the
 // state has another type.
 func ConnState[T any](c *Conn) T {
@@ -91,7 +102,8 @@ type Event struct {
 	// Args is a CBOR array.
 	Args []byte
 	// Raw marks a frame of a raw WebSocket (Data, Binary) or its close
-	// (Close, Code, Reason) instead of a named event.
+	// (Close, Code, Reason) instead of a named event. Close without Raw
+	// closes a connection (Conn.Disconnect).
 	Raw    bool
 	Data   []byte
 	Binary bool
@@ -133,10 +145,10 @@ func (i *instance[S, V]) newConn(info ConnInfo) *Conn {
 }
 
 // queueEvent holds an event until the current state change is durable.
-// Called with i.mu held.
+// Called with the turn held.
 func (i *instance[S, V]) queueEvent(e Event) { i.pending = append(i.pending, e) }
 
-// openConn runs the connect hooks for conn. Called with i.mu held.
+// openConn runs the connect hooks for conn. Called with the turn held.
 func (i *instance[S, V]) openConn(c *Context[S, V], conn *Conn) error {
 	cfg := &i.def.cfg
 	if cfg.OnBeforeConnect != nil {
@@ -166,7 +178,7 @@ func (i *instance[S, V]) openConn(c *Context[S, V], conn *Conn) error {
 	return nil
 }
 
-// closeConn runs OnDisconnect and forgets conn. Called with i.mu held.
+// closeConn runs OnDisconnect and forgets conn. Called with the turn held.
 func (i *instance[S, V]) closeConn(c *Context[S, V], conn *Conn) {
 	delete(i.conns, conn.id)
 	if hook := i.def.cfg.OnDisconnect; hook != nil {

@@ -12,11 +12,13 @@ import (
 // actor's identity, its typed state and vars, a logger, and a client to call
 // other actors.
 //
-// A Context is only valid during the call it was passed to. Actions of one
-// actor run one at a time, so code reading or changing State and Vars needs no
-// lock. The only points where another action of the same actor may run in
-// between are calls made through [Context.Client], the Go equivalent of an
-// await in a RivetKit action.
+// A Context is only valid during the call it was passed to. Actions, hooks
+// and the Run loop of one actor run one at a time, so code reading or changing
+// State and Vars needs no lock. The only points where other work of the same
+// actor may run in between are the await points: calls made through
+// [Context.Client], [Context.Await], [Context.Wait], [Context.KeepAwake] and
+// [Context.SaveState], the Go equivalents of an await in RivetKit. Each await
+// point ends a step: what the code changed before it is committed.
 //
 // Helpers outside the definition take the same type, which RivetKit calls
 // ActionContextOf; a type alias keeps signatures short:
@@ -27,6 +29,11 @@ type Context[S, V any] struct {
 	context.Context
 	inst *instance[S, V]
 	conn *Conn
+	// run is set in the Run loop's context, action in an action's.
+	run, action bool
+	// wantSleep and wantDestroy are an action's requests, reported in its
+	// result.
+	wantSleep, wantDestroy bool
 }
 
 // Conn returns the connection the current action runs on: the client's
@@ -79,20 +86,33 @@ func (c *Context[S, V]) Log() *zerolog.Logger {
 	return i.ulog
 }
 
-// Now returns the current time.
-func (c *Context[S, V]) Now() time.Time { return time.Now() }
+// Now returns the current time on the actor's clock (a fake one in tests).
+func (c *Context[S, V]) Now() time.Time { return c.inst.clk.Now() }
 
 // Sleep asks the host to put the actor to sleep once the current action
-// returns. Its state is saved first; the next call wakes it.
-func (c *Context[S, V]) Sleep() { c.inst.wantSleep = true }
+// returns (or, from Run and hooks, soon). Its state is saved first; the next
+// call wakes it.
+func (c *Context[S, V]) Sleep() {
+	if !c.action {
+		c.inst.env.RequestSleep()
+		return
+	}
+	c.wantSleep = true
+}
 
 // Destroy asks the host to destroy the actor once the current action
-// returns: OnDestroy runs, its state is deleted, and its key becomes free for
-// a new actor.
-func (c *Context[S, V]) Destroy() { c.inst.wantDestroy = true }
+// returns (or, from Run and hooks, soon): OnDestroy runs, its state is
+// deleted, and its key becomes free for a new actor.
+func (c *Context[S, V]) Destroy() {
+	if !c.action {
+		c.inst.env.RequestDestroy()
+		return
+	}
+	c.wantDestroy = true
+}
 
-// Client returns a client to call other actors (or this one) from inside an
-// action. While a call is in flight other actions of this actor may run.
+// Client returns a client to call other actors (or this one). Each call is
+// an await point: while it is in flight other actions of this actor may run.
 func (c *Context[S, V]) Client() *Client {
-	return &Client{caller: c.inst.env.Caller(), yield: c.inst.yield}
+	return &Client{caller: c.inst.env.Caller(), yield: func(fn func()) { c.inst.yield(c, fn) }}
 }

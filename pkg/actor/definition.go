@@ -16,6 +16,8 @@ const (
 	DefaultActionTimeout = 60 * time.Second
 	// DefaultMaxStateBytes is the largest encoded state an actor may keep.
 	DefaultMaxStateBytes = 512 << 10
+	// DefaultRunGrace is how long a sleep waits for Run and WaitUntil work.
+	DefaultRunGrace = 15 * time.Second
 )
 
 // Options tune one actor kind. Zero values mean the defaults.
@@ -35,6 +37,12 @@ type Options struct {
 	// state past it fails with state/too_large and its changes are rolled
 	// back. Optional. Default: 512 KiB.
 	MaxStateBytes int
+	// RunGrace bounds how long a sleep, drain or destroy waits for the Run
+	// loop to return after its abort and for WaitUntil work to finish; then
+	// the actor stops anyway (WaitUntil contexts are cancelled, and a Run
+	// still holding the actor skips OnSleep: the last commit stands).
+	// Optional. Default: 15s.
+	RunGrace time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -46,6 +54,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxStateBytes <= 0 {
 		o.MaxStateBytes = DefaultMaxStateBytes
+	}
+	if o.RunGrace <= 0 {
+		o.RunGrace = DefaultRunGrace
 	}
 	return o
 }
@@ -93,6 +104,27 @@ type Config[S, V any] struct {
 	// OnBeforeActionResponse may replace an action's output before it is
 	// sent to the caller.
 	OnBeforeActionResponse func(c *Context[S, V], action string, output any) (any, error)
+
+	// Run is the actor's long-running loop (RivetKit's run). It starts
+	// after OnWake and runs beside actions, taking turns with them at its
+	// await points (Wait, Await, KeepAwake, SaveState, Client calls); the
+	// code between two await points is a step, committed like an action.
+	// Its context is cancelled when the actor starts to sleep, be destroyed
+	// or drain (c.Aborted, c.AbortCtx); the sleep waits for it to return, up
+	// to Options.RunGrace. A Run waiting at an await point does not keep
+	// the actor awake. When Run returns an error or panics, its unfinished
+	// step is rolled back and it is not restarted until the next wake; the
+	// actor keeps serving and sleeps when idle.
+	Run func(c *Context[S, V]) error
+
+	// StateVersion is the version of S's schema, stored with the state.
+	// When a stored state has an older version, OnMigrate turns it into S
+	// on wake; a newer stored version refuses the activation
+	// (state/version_too_new). Optional. Default: 0.
+	StateVersion int
+	// OnMigrate converts a state stored with an older StateVersion
+	// (RivetKit's onMigrate). Without it an older state is decoded as S.
+	OnMigrate func(c *Context[S, V], from int, old RawState) (S, error)
 
 	Options Options
 }

@@ -12,31 +12,85 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
-// fakeEnv is an actor.Env that records saved states.
+// fakeEnv is an actor.Env that records commits and keeps KV entries in
+// memory.
 type fakeEnv struct {
 	mu       sync.Mutex
 	saves    [][]byte
+	commits  []*actor.Commit
+	kv       map[string][]byte
 	saveErr  error
 	ownerErr error
-	onSave   func(state []byte) // called before a save is recorded, without mu
+	onSave   func(state []byte) // called before a commit is recorded, without mu
 	caller   actor.Caller
 	events   []actor.Event
+	lost     error
+	sleeps   int
+	destroys int
 }
 
-func (e *fakeEnv) SaveState(ctx context.Context, state []byte) error {
+func (e *fakeEnv) Commit(ctx context.Context, c *actor.Commit) error {
 	e.mu.Lock()
 	hook, err := e.onSave, e.saveErr
 	e.mu.Unlock()
 	if hook != nil {
-		hook(state)
+		hook(c.State)
 	}
 	if err != nil {
 		return err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.saves = append(e.saves, append([]byte(nil), state...))
+	e.saves = append(e.saves, append([]byte(nil), c.State...))
+	e.commits = append(e.commits, c)
+	if e.kv == nil {
+		e.kv = map[string][]byte{}
+	}
+	for _, op := range c.KV {
+		if op.Delete {
+			delete(e.kv, string(op.Key))
+		} else {
+			e.kv[string(op.Key)] = op.Value
+		}
+	}
 	return nil
+}
+
+func (e *fakeEnv) KVGet(ctx context.Context, key []byte) ([]byte, bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v, ok := e.kv[string(key)]
+	return v, ok, nil
+}
+
+func (e *fakeEnv) KVList(ctx context.Context, prefix []byte) ([]actor.KVEntry, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []actor.KVEntry
+	for k, v := range e.kv {
+		if strings.HasPrefix(k, string(prefix)) {
+			out = append(out, actor.KVEntry{Key: []byte(k), Value: v})
+		}
+	}
+	return out, nil
+}
+
+func (e *fakeEnv) Lost(err error) {
+	e.mu.Lock()
+	e.lost = err
+	e.mu.Unlock()
+}
+
+func (e *fakeEnv) RequestSleep() {
+	e.mu.Lock()
+	e.sleeps++
+	e.mu.Unlock()
+}
+
+func (e *fakeEnv) RequestDestroy() {
+	e.mu.Lock()
+	e.destroys++
+	e.mu.Unlock()
 }
 
 func (e *fakeEnv) CheckOwner() error {

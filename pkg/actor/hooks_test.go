@@ -200,12 +200,11 @@ func TestActivationFailures(t *testing.T) {
 		})
 	}
 
-	// A failed activation write is returned as is.
+	// A failed activation commit fails the activation: the host lost the
+	// actor (or cannot tell).
 	env := &fakeEnv{saveErr: errors.New("fenced")}
 	_, err := actor.Activate(context.Background(), hooksDef(&recorder{}, nil), actor.ActivateParams{Env: env})
-	if err == nil || err.Error() != "fenced" {
-		t.Errorf("Activate with failing SaveState: %v", err)
-	}
+	wantCode(t, err, protocol.GroupActor, protocol.CodeOwnerLost)
 }
 
 func TestOnStateChange(t *testing.T) {
@@ -270,9 +269,10 @@ func TestOnBeforeActionResponse(t *testing.T) {
 
 	saves := env.numSaves()
 	wantCode(t, callErr(t, inst, "inc", cborArgs(t, 3)), protocol.GroupUser, "refused")
-	// The action's state change was already durable.
-	eq(t, "saves", env.numSaves(), saves+1)
-	eq(t, "n", decode[counter](t, env.lastSave(t)).N, 3)
+	// The hook is part of the action's step: its error rolls the action
+	// back like the action's own.
+	eq(t, "saves", env.numSaves(), saves)
+	eq(t, "n", decode[counter](t, env.lastSave(t)).N, 0)
 }
 
 func TestSleepHook(t *testing.T) {

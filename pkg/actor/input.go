@@ -26,3 +26,20 @@ func (in Input) Decode(v any) error {
 	}
 	return nil
 }
+
+// RawState is a stored state of an older version, given to OnMigrate.
+type RawState struct {
+	raw []byte
+}
+
+// Decode decodes the stored state into v (a struct of the old schema, or a
+// map[string]any).
+func (r RawState) Decode(v any) error {
+	if len(r.raw) == 0 {
+		return nil
+	}
+	return protocol.Unmarshal(r.raw, v)
+}
+
+// Bytes returns the stored CBOR.
+func (r RawState) Bytes() []byte { return r.raw }

@@ -1,16 +1,17 @@
 package actor
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"reflect"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
+	"github.com/rivetgo/rivetgo/pkg/clock"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -24,37 +25,6 @@ type Info struct {
 	Gen uint64
 }
 
-// Env is what an actor host provides to a running actor.
-type Env interface {
-	// SaveState durably stores the encoded state and returns once it is
-	// acknowledged. It fails when this host no longer owns the actor (its
-	// write was fenced); the actor must then stop serving.
-	SaveState(ctx context.Context, state []byte) error
-	// CheckOwner returns nil while this activation may serve calls, that
-	// is while the host's lease is known to be live.
-	CheckOwner() error
-	// Caller delivers actor-to-actor calls.
-	Caller() Caller
-	// Emit delivers events to connections. It is called once the state
-	// changes that caused them are durable.
-	Emit(events []Event)
-}
-
-// ActivateParams are the inputs of [Activate].
-type ActivateParams struct {
-	Info Info
-	// State is the last saved CBOR state, if any.
-	State []byte
-	// Created tells that CreateState and OnCreate already ran.
-	Created bool
-	// Input is the CBOR creation input (used only when !Created).
-	Input []byte
-	Env   Env
-	// Log is the host's logger, shared by every actor; the actor's id, name
-	// and key are added to what it logs. Nil means no logging.
-	Log *zerolog.Logger
-}
-
 // CallResult is the outcome of a successful [Instance.Call].
 type CallResult struct {
 	// Output is the CBOR-encoded value the action returned.
@@ -64,7 +34,7 @@ type CallResult struct {
 }
 
 // Instance is one live activation of an actor. Its methods are safe for
-// concurrent use; actions run one at a time.
+// concurrent use; the executor runs their user code one step at a time.
 type Instance interface {
 	// Call runs one action with a CBOR array of arguments on a transient
 	// connection without parameters. The error is always a *protocol.Error.
@@ -85,18 +55,26 @@ type Instance interface {
 	WebSocketMessage(ctx context.Context, id string, data []byte, binary bool) error
 	// CloseWebSocket tells the actor a raw WebSocket closed.
 	CloseWebSocket(ctx context.Context, id string, code int, reason string)
-	// Sleep runs OnSleep, saves the state and stops the instance.
+	// Busy reports whether user code that keeps the actor awake is running
+	// outside a request: the Run loop between two waits, or a KeepAwake.
+	Busy() bool
+	// Sleep aborts the Run loop and waits for it and for WaitUntil work
+	// (bounded by Options.RunGrace), runs OnSleep, commits the state and
+	// stops the instance.
 	Sleep(ctx context.Context) error
-	// Destroy runs OnDestroy and stops the instance; the host deletes the
-	// state.
+	// Destroy is Sleep with OnDestroy instead of OnSleep; the host deletes
+	// the actor's storage afterwards.
 	Destroy(ctx context.Context) error
-	// Stop stops the instance without hooks (its host lost the actor).
+	// Stop stops the instance without hooks or writes (its host lost the
+	// actor) and aborts the Run loop.
 	Stop()
 }
 
 // Activate starts an activation of an actor kind: it runs CreateState and
-// OnCreate for a new actor, then CreateVars and OnWake, and saves the state
-// through Env.SaveState (the activation write, which fences older owners).
+// OnCreate for a new actor (or OnMigrate for a state of an older version),
+// then CreateVars and OnWake, and commits the state (the activation write,
+// which fences older owners). Then it starts the Run loop, if the kind has
+// one.
 func Activate(ctx context.Context, t Type, p ActivateParams) (Instance, error) {
 	return t.activate(ctx, p)
 }
@@ -105,49 +83,129 @@ type instance[S, V any] struct {
 	def  *Definition[S, V]
 	info Info
 	env  Env
+	clk  clock.Clock
 	log  *zerolog.Logger // the host's logger
 	ulog *zerolog.Logger // the actor's logger for user code, made on first use
 
-	mu          sync.Mutex // held while user code runs; guards everything below
-	state       S
-	vars        V
-	saved       []byte                      // encoding of the last durable state
-	conns       map[string]*Conn            // made on first use: most actors have none
-	sockets     map[string]*WebSocket[S, V] // made on first use
-	pending     []Event                     // events waiting for the current change to be durable
-	stopped     bool
-	wantSleep   bool
-	wantDestroy bool
+	// turn is held while user code runs; it guards every field down to gmu.
+	turn    sync.Mutex
+	state   S
+	vars    V
+	latest  []byte                      // encoding of the state the last finished step left
+	pending []Event                     // events of the running step
+	stepKV  []KVOp                      // KV writes of the running step
+	conns   map[string]*Conn            // made on first use: most actors have none
+	sockets map[string]*WebSocket[S, V] // made on first use
+
+	// gmu guards the commit pipeline.
+	gmu       sync.Mutex
+	seq       uint64 // of the last group made
+	open      *group // gathering steps behind the one in flight
+	inflight  *group
+	failed    error
+	ended     bool                 // the final commit of a sleep or destroy is done
+	kvPending map[string]kvPending // KV writes not yet acknowledged
+
+	stopped atomic.Bool  // no new step may start
+	busy    atomic.Int32 // Run or KeepAwake executing user code
+
+	// life is cancelled when the actor is told to stop (RivetKit's abort
+	// signal); Run's context and AbortCtx derive from it.
+	life    context.Context
+	abortFn context.CancelFunc
+	runDone chan struct{} // closed when Run returned; nil without Run
+	tasks   sync.WaitGroup
+	// taskCtx is given to WaitUntil work; cancelled when the grace ends.
+	taskCtx    context.Context
+	taskCancel context.CancelFunc
+}
+
+type kvPending struct {
+	value []byte
+	del   bool
+	seq   uint64
 }
 
 func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Instance, error) {
-	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log}
+	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, clk: p.Clock}
 	if i.log == nil {
 		i.log = &nopLogger
 	}
-	i.mu.Lock()
-	defer i.mu.Unlock()
+	if i.clk == nil {
+		i.clk = clock.Real()
+	}
+	i.life, i.abortFn = context.WithCancel(context.Background())
+	i.taskCtx, i.taskCancel = context.WithCancel(context.Background())
+	i.turn.Lock()
 	c := &Context[S, V]{Context: ctx, inst: i}
-	cfg := &d.cfg
+	if err := i.load(c, p); err != nil {
+		i.turn.Unlock()
+		i.abort()
+		return nil, err
+	}
+	enc, err := i.encodeState()
+	if err != nil {
+		i.turn.Unlock()
+		i.abort()
+		return nil, err
+	}
+	// The activation write always happens: it carries the new generation,
+	// which fences every older owner.
+	i.latest = enc
+	i.seq++
+	g := &group{seq: i.seq, done: make(chan struct{}), state: enc, write: true, steps: 1, events: i.pending}
+	i.pending = nil
+	g.kv, i.stepKV = i.stepKV, nil
+	for _, op := range g.kv {
+		i.kvSetPending(op, g.seq)
+	}
+	i.inflight = g
+	i.turn.Unlock()
+	i.commit(g)
+	if err := g.wait(); err != nil {
+		return nil, err
+	}
+	i.startRun()
+	return i, nil
+}
+
+// load builds the activation's state and vars: CreateState and OnCreate for
+// a new actor, decode (and OnMigrate) for an existing one, then CreateVars
+// and OnWake. Called with the turn held.
+func (i *instance[S, V]) load(c *Context[S, V], p ActivateParams) error {
+	cfg := &i.def.cfg
 	input := NewInput(p.Input)
-	if !p.Created {
+	switch {
+	case !p.Created:
 		if cfg.CreateState != nil {
 			if err := i.guardErr("CreateState", func() error {
 				s, err := cfg.CreateState(c, input)
 				i.state = s
 				return err
 			}); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if cfg.OnCreate != nil {
 			if err := i.guardErr("OnCreate", func() error { return cfg.OnCreate(c, input) }); err != nil {
-				return nil, err
+				return err
 			}
 		}
-	} else if len(p.State) > 0 {
+	case p.StateVersion > cfg.StateVersion:
+		return protocol.Errorf(protocol.GroupState, protocol.CodeStateVersion,
+			"the stored state of actor %s has version %d, newer than this host's code (%d); deploy the newer version",
+			p.Info.ID, p.StateVersion, cfg.StateVersion)
+	case p.StateVersion < cfg.StateVersion && cfg.OnMigrate != nil:
+		if err := i.guardErr("OnMigrate", func() error {
+			s, err := cfg.OnMigrate(c, p.StateVersion, RawState{raw: p.State})
+			i.state = s
+			return err
+		}); err != nil {
+			return err
+		}
+	case len(p.State) > 0:
 		if err := protocol.Unmarshal(p.State, &i.state); err != nil {
-			return nil, fmt.Errorf("actor %s/%s: decode state: %w", d.name, p.Info.ID, err)
+			return fmt.Errorf("actor %s/%s: decode state: %w", i.def.name, p.Info.ID, err)
 		}
 	}
 	if cfg.CreateVars != nil {
@@ -156,24 +214,15 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 			i.vars = v
 			return err
 		}); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.OnWake != nil {
 		if err := i.guardErr("OnWake", func() error { return cfg.OnWake(c) }); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	enc, err := i.encodeState()
-	if err != nil {
-		return nil, err
-	}
-	if err := i.env.SaveState(ctx, enc); err != nil {
-		return nil, err
-	}
-	i.saved = enc
-	i.flush()
-	return i, nil
+	return nil
 }
 
 var nopLogger = zerolog.Nop()
@@ -181,40 +230,6 @@ var nopLogger = zerolog.Nop()
 // ev adds the actor's identity to a log event.
 func (i *instance[S, V]) ev(e *zerolog.Event) *zerolog.Event {
 	return e.Str("actor_id", i.info.ID).Str("actor_name", i.info.Name)
-}
-
-// flush hands queued events to the host. Called with i.mu held, after the
-// state they follow is durable.
-func (i *instance[S, V]) flush() {
-	if len(i.pending) > 0 {
-		i.env.Emit(i.pending)
-		i.pending = nil
-	}
-}
-
-// commit makes the state changes of a finished action or hook durable, then
-// releases the events they caused. Called with i.mu held.
-func (i *instance[S, V]) commit(ctx context.Context, c *Context[S, V]) error {
-	enc, err := i.encodeState()
-	if err != nil {
-		i.rollback()
-		return err
-	}
-	if !bytes.Equal(enc, i.saved) {
-		if err := i.env.SaveState(context.WithoutCancel(ctx), enc); err != nil {
-			i.ev(i.log.Warn()).Err(err).Msg("state write rejected; dropping activation")
-			i.stopped = true
-			i.pending = nil
-			return protocol.ErrOwnerLost
-		}
-		i.saved = enc
-		if hook := i.def.cfg.OnStateChange; hook != nil {
-			st := i.state
-			_ = i.guardErr("OnStateChange", func() error { hook(c, &st); return nil })
-		}
-	}
-	i.flush()
-	return nil
 }
 
 // guard runs fn, turning a panic into an internal error. It returns the
@@ -244,36 +259,17 @@ func (i *instance[S, V]) guardErr(what string, fn func() error) error {
 	return nil
 }
 
-func (i *instance[S, V]) encodeState() ([]byte, error) {
-	enc, err := protocol.Marshal(&i.state)
-	if err != nil {
-		i.ev(i.log.Error()).Err(err).Msg("state cannot be encoded as CBOR")
-		return nil, protocol.ErrInternal
+// begin takes the turn for a request's step after checking ownership.
+func (i *instance[S, V]) begin() error {
+	if err := i.enter(); err != nil {
+		return err
 	}
-	if max := i.def.cfg.Options.MaxStateBytes; len(enc) > max {
-		return nil, protocol.Errorf(protocol.GroupState, protocol.CodeStateTooLarge,
-			"the actor's state would be %d bytes; the limit is %d", len(enc), max)
+	if err := i.env.CheckOwner(); err != nil {
+		// Provably not started: the gateway may retry elsewhere.
+		i.turn.Unlock()
+		return protocol.ErrNotOwner
 	}
-	return enc, nil
-}
-
-// rollback restores the state to its last durable value.
-func (i *instance[S, V]) rollback() {
-	var s S
-	if err := protocol.Unmarshal(i.saved, &s); err != nil {
-		// The bytes were produced by Marshal of the same type.
-		i.ev(i.log.Error()).Err(err).Msg("rollback: decode of saved state failed")
-		return
-	}
-	i.state = s
-	i.pending = nil
-}
-
-// yield releases the actor to other actions while fn runs (an await point).
-func (i *instance[S, V]) yield(fn func()) {
-	i.mu.Unlock()
-	defer i.mu.Lock()
-	fn()
+	return nil
 }
 
 func (i *instance[S, V]) Call(ctx context.Context, name string, args []byte) (CallResult, error) {
@@ -281,34 +277,27 @@ func (i *instance[S, V]) Call(ctx context.Context, name string, args []byte) (Ca
 }
 
 func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte, opts CallOptions) (CallResult, error) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.stopped {
-		return CallResult{}, protocol.ErrNotOwner
-	}
-	if err := i.env.CheckOwner(); err != nil {
-		// Provably not started: the gateway may retry elsewhere.
-		return CallResult{}, protocol.ErrNotOwner
+	if err := i.begin(); err != nil {
+		return CallResult{}, err
 	}
 	a := i.def.actions[name]
 	if a == nil {
+		i.turn.Unlock()
 		return CallResult{}, protocol.Errorf(protocol.GroupActor, protocol.CodeActionNotFound, "Action `%s` was not found.", name)
 	}
 	vals, err := a.decodeArgs(args)
 	if err != nil {
+		i.turn.Unlock()
 		return CallResult{}, err
 	}
-	// A sleep or destroy request made by this action is reported in its
-	// result only; clear it on every return so that a failed call's request
-	// does not surface in the result of a later call.
-	defer func() { i.wantSleep, i.wantDestroy = false, false }()
 	actx, cancel := context.WithTimeout(ctx, i.def.cfg.Options.ActionTimeout)
 	defer cancel()
-	c := &Context[S, V]{Context: actx, inst: i}
+	c := &Context[S, V]{Context: actx, inst: i, action: true}
 	var transient *Conn
 	if opts.ConnID != "" {
 		c.conn = i.conns[opts.ConnID]
 		if c.conn == nil {
+			i.turn.Unlock()
 			return CallResult{}, protocol.Errorf(protocol.GroupActor, protocol.CodeConnNotFound, "connection %s is not open on this actor", opts.ConnID)
 		}
 	} else {
@@ -318,8 +307,7 @@ func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte,
 		c.conn = transient
 		if i.hasConnHooks() {
 			if err := i.openConn(c, transient); err != nil {
-				i.rollback()
-				return CallResult{}, err
+				return CallResult{}, i.fail(c, err)
 			}
 		}
 	}
@@ -343,11 +331,7 @@ func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte,
 		i.closeConn(c, transient)
 	}
 	if we != nil {
-		i.rollback()
-		return CallResult{}, we
-	}
-	if err := i.commit(ctx, c); err != nil {
-		return CallResult{}, err
+		return CallResult{}, i.fail(c, we)
 	}
 	if hook := i.def.cfg.OnBeforeActionResponse; hook != nil {
 		if we := i.guardErr("OnBeforeActionResponse", func() error {
@@ -355,7 +339,7 @@ func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte,
 			out = o
 			return err
 		}); we != nil {
-			return CallResult{}, we
+			return CallResult{}, i.fail(c, we)
 		}
 	}
 	var outEnc []byte
@@ -363,100 +347,81 @@ func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte,
 		outEnc, err = protocol.Marshal(out)
 		if err != nil {
 			i.ev(i.log.Error()).Err(err).Str("action", name).Msg("action output cannot be encoded as CBOR")
-			return CallResult{}, protocol.ErrInternal
+			return CallResult{}, i.fail(c, protocol.ErrInternal)
 		}
 	} else {
 		outEnc = cborNull
 	}
-	return CallResult{Output: outEnc, Sleep: i.wantSleep, Destroy: i.wantDestroy}, nil
+	if err := i.settle(c, true); err != nil {
+		return CallResult{}, err
+	}
+	return CallResult{Output: outEnc, Sleep: c.wantSleep, Destroy: c.wantDestroy}, nil
+}
+
+// fail rolls the running step back and returns err once the steps before it
+// are durable: an error, too, may tell what uncommitted state held.
+func (i *instance[S, V]) fail(c *Context[S, V], err error) error {
+	if werr := i.settle(c, false); werr != nil {
+		return werr
+	}
+	return err
 }
 
 func (i *instance[S, V]) Connect(ctx context.Context, info ConnInfo) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.stopped {
-		return protocol.ErrNotOwner
-	}
-	if err := i.env.CheckOwner(); err != nil {
-		return protocol.ErrNotOwner
+	if err := i.begin(); err != nil {
+		return err
 	}
 	c := &Context[S, V]{Context: ctx, inst: i}
 	conn := i.newConn(info)
 	c.conn = conn
 	if err := i.openConn(c, conn); err != nil {
-		i.rollback()
-		return err
+		return i.fail(c, err)
 	}
-	return i.commit(ctx, c)
+	return i.settle(c, true)
 }
 
 func (i *instance[S, V]) Disconnect(ctx context.Context, connID string) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
+	if i.enter() != nil {
+		return
+	}
 	conn := i.conns[connID]
-	if conn == nil || i.stopped {
+	if conn == nil {
+		i.turn.Unlock()
 		return
 	}
 	c := &Context[S, V]{Context: ctx, inst: i, conn: conn}
 	i.closeConn(c, conn)
-	if err := i.commit(ctx, c); err != nil {
-		i.ev(i.log.Warn()).Err(err).Msg("save after disconnect")
+	if err := i.settle(c, true); err != nil {
+		i.ev(i.log.Warn()).Err(err).Msg("commit after disconnect")
 	}
 }
 
 var cborNull = []byte{0xf6}
 
-func (i *instance[S, V]) Sleep(ctx context.Context) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.stopped {
-		return nil
-	}
-	i.stopped = true
-	i.closeAll(ctx)
-	if hook := i.def.cfg.OnSleep; hook != nil {
-		c := &Context[S, V]{Context: ctx, inst: i}
-		if err := i.guardErr("OnSleep", func() error { return hook(c) }); err != nil {
-			i.rollback()
-		}
-	}
-	enc, err := i.encodeState()
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(enc, i.saved) {
-		if err := i.env.SaveState(ctx, enc); err != nil {
-			return err
-		}
-		i.saved = enc
-	}
-	return nil
-}
+func (i *instance[S, V]) Busy() bool { return i.busy.Load() > 0 }
 
-func (i *instance[S, V]) Destroy(ctx context.Context) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.stopped {
-		return protocol.ErrNotOwner
-	}
-	i.stopped = true
-	i.closeAll(ctx)
-	if hook := i.def.cfg.OnDestroy; hook != nil {
-		c := &Context[S, V]{Context: ctx, inst: i}
-		_ = i.guardErr("OnDestroy", func() error { return hook(c) })
-	}
-	return nil
+// abort cancels the actor's life context: Run and AbortCtx see it.
+func (i *instance[S, V]) abort() {
+	i.stopped.Store(true)
+	i.abortFn()
 }
 
 func (i *instance[S, V]) Stop() {
-	i.mu.Lock()
-	i.stopped = true
-	i.mu.Unlock()
+	i.abort()
+	i.taskCancel()
+}
+
+func (i *instance[S, V]) Sleep(ctx context.Context) error {
+	return i.shutdown(ctx, "OnSleep", i.def.cfg.OnSleep)
+}
+
+func (i *instance[S, V]) Destroy(ctx context.Context) error {
+	return i.shutdown(ctx, "OnDestroy", i.def.cfg.OnDestroy)
 }
 
 // closeAll runs OnDisconnect for every connection and OnClose for every raw
 // WebSocket as the actor stops (sleep, drain, destroy); what they emit is
-// dropped, since the sockets are closing. Called with i.mu held.
+// dropped, since the sockets are closing. Called with the turn held.
 func (i *instance[S, V]) closeAll(ctx context.Context) {
 	for _, conn := range i.sortedConns() {
 		i.closeConn(&Context[S, V]{Context: ctx, inst: i, conn: conn}, conn)

@@ -45,32 +45,25 @@ func (w *rawWriter) Write(p []byte) (int, error) {
 // Request runs the actor's OnRequest handler for a raw HTTP request
 // (RivetKit's /request/*). The response body is bounded by maxBody.
 func (i *instance[S, V]) Request(ctx context.Context, r *http.Request, maxBody int) (*RawResponse, error) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.stopped {
-		return nil, protocol.ErrNotOwner
-	}
-	if err := i.env.CheckOwner(); err != nil {
-		return nil, protocol.ErrNotOwner
-	}
 	hook := i.def.cfg.OnRequest
 	if hook == nil {
 		return nil, protocol.Errorf(protocol.GroupActor, protocol.CodeNotFound, "Actor route '/request%s' was not found.", r.URL.Path).
 			WithMetadata(map[string]any{"id": "/request" + r.URL.Path, "resource": "route"})
+	}
+	if err := i.begin(); err != nil {
+		return nil, err
 	}
 	actx, cancel := context.WithTimeout(ctx, i.def.cfg.Options.ActionTimeout)
 	defer cancel()
 	c := &Context[S, V]{Context: actx, inst: i}
 	w := &rawWriter{header: http.Header{}, limit: maxBody}
 	if we := i.guardErr("OnRequest", func() error { hook(c, w, r.WithContext(actx)); return nil }); we != nil {
-		i.rollback()
-		return nil, we
+		return nil, i.fail(c, we)
 	}
 	if w.over {
-		i.rollback()
-		return nil, protocol.ErrOutgoingTooLong
+		return nil, i.fail(c, protocol.ErrOutgoingTooLong)
 	}
-	if err := i.commit(ctx, c); err != nil {
+	if err := i.settle(c, true); err != nil {
 		return nil, err
 	}
 	if w.status == 0 {
@@ -134,17 +127,12 @@ type WebSocketInfo struct {
 }
 
 func (i *instance[S, V]) OpenWebSocket(ctx context.Context, info WebSocketInfo) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.stopped {
-		return protocol.ErrNotOwner
-	}
-	if err := i.env.CheckOwner(); err != nil {
-		return protocol.ErrNotOwner
-	}
 	hook := i.def.cfg.OnWebSocket
 	if hook == nil {
 		return protocol.Errorf(protocol.GroupActor, protocol.CodeNotFound, "this actor has no WebSocket handler")
+	}
+	if err := i.begin(); err != nil {
+		return err
 	}
 	ws := &WebSocket[S, V]{id: info.ID, gateway: info.Gateway, req: info.Request, inst: i}
 	if i.sockets == nil {
@@ -154,47 +142,48 @@ func (i *instance[S, V]) OpenWebSocket(ctx context.Context, info WebSocketInfo) 
 	c := &Context[S, V]{Context: ctx, inst: i}
 	if we := i.guardErr("OnWebSocket", func() error { hook(c, ws); return nil }); we != nil {
 		delete(i.sockets, ws.id)
-		i.rollback()
-		return we
+		return i.fail(c, we)
 	}
-	return i.commit(ctx, c)
+	return i.settle(c, true)
 }
 
 func (i *instance[S, V]) WebSocketMessage(ctx context.Context, id string, data []byte, binary bool) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.stopped {
-		return protocol.ErrNotOwner
+	if err := i.enter(); err != nil {
+		return err
 	}
 	ws := i.sockets[id]
 	if ws == nil {
+		i.turn.Unlock()
 		return protocol.Errorf(protocol.GroupActor, protocol.CodeConnNotFound, "socket %s is not open", id)
 	}
 	if ws.onMsg == nil {
+		i.turn.Unlock()
 		return nil
 	}
 	c := &Context[S, V]{Context: ctx, inst: i}
 	if we := i.guardErr("WebSocket.OnMessage", func() error { ws.onMsg(c, data, binary); return nil }); we != nil {
-		i.rollback()
-		return we
+		return i.fail(c, we)
 	}
-	return i.commit(ctx, c)
+	return i.settle(c, true)
 }
 
 func (i *instance[S, V]) CloseWebSocket(ctx context.Context, id string, code int, reason string) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
+	if i.enter() != nil {
+		return
+	}
 	ws := i.sockets[id]
-	if ws == nil || i.stopped {
+	if ws == nil {
+		i.turn.Unlock()
 		return
 	}
 	delete(i.sockets, id)
 	if ws.onClose == nil {
+		i.turn.Unlock()
 		return
 	}
 	c := &Context[S, V]{Context: ctx, inst: i}
 	_ = i.guardErr("WebSocket.OnClose", func() error { ws.onClose(c, code, reason); return nil })
-	if err := i.commit(ctx, c); err != nil {
+	if err := i.settle(c, true); err != nil {
 		i.ev(i.log.Warn()).Err(err).Msg("save after socket close")
 	}
 }

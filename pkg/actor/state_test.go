@@ -313,8 +313,8 @@ func TestUnencodableOutput(t *testing.T) {
 	env := &fakeEnv{}
 	inst := start(t, counterDef("c", &runs, actor.Options{}), env)
 	wantCode(t, callErr(t, inst, "badOutput", nil), protocol.GroupRivetKit, protocol.CodeInternal)
-	// The state change was saved before the output was encoded.
-	eq(t, "n", callOut[int](t, inst, "get"), 1)
+	// The output is part of the step: an unencodable one rolls it back.
+	eq(t, "n", callOut[int](t, inst, "get"), 0)
 }
 
 func TestActionTimeout(t *testing.T) {

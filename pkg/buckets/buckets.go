@@ -96,7 +96,10 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 	if s.Actors, err = mk(names.BucketActors(), "rivetgo actor metadata and key index", 0); err != nil {
 		return nil, err
 	}
-	if s.State, err = mk(names.BucketState(), "rivetgo actor state", 0); err != nil {
+	if s.State, err = mk(names.BucketState(), "rivetgo actor state and KV entries", 0); err != nil {
+		return nil, err
+	}
+	if err := allowAtomic(ctx, js, names.StateStream(), cfg.BindExisting); err != nil {
 		return nil, err
 	}
 	if s.Leases, err = mk(names.BucketLeases(), "rivetgo actor leases", 0); err != nil {
@@ -116,4 +119,23 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 		s.HostTTL = ttl
 	}
 	return s, nil
+}
+
+// allowAtomic turns on atomic batch publishes on the state bucket's stream:
+// one commit writes an actor's state record and its KV entries all or
+// nothing (nats-server >= 2.12). A gateway (bindOnly) only checks it.
+func allowAtomic(ctx context.Context, js jetstream.JetStream, stream string, bindOnly bool) error {
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	}
+	cfg := st.CachedInfo().Config
+	if cfg.AllowAtomicPublish || bindOnly {
+		return nil
+	}
+	cfg.AllowAtomicPublish = true
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("stream %s: allow atomic publish (needs nats-server 2.12 or newer): %w", stream, err)
+	}
+	return nil
 }

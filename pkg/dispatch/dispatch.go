@@ -299,7 +299,10 @@ func (d *Dispatcher) Call(ctx context.Context, m *protocol.ActorMeta, req *proto
 	rep := new(protocol.CallReply)
 	err = d.request(ctx, m, d.cfg.Names.ActorCall, data, func(b []byte) (*protocol.Error, error) {
 		*rep = protocol.CallReply{}
-		return rep.Err, protocol.Unmarshal(b, rep)
+		if err := protocol.Unmarshal(b, rep); err != nil {
+			return nil, err
+		}
+		return rep.Err, nil
 	})
 	if err != nil {
 		return nil, err
@@ -408,7 +411,7 @@ func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (holder p
 			subj = d.cfg.Names.HostPlace(h)
 		}
 	}
-	data, err := protocol.Marshal(&protocol.PlaceRequest{ActorID: m.ID})
+	data, err := protocol.Marshal(&protocol.PlaceRequest{ActorID: m.ID, Meta: m})
 	if err != nil {
 		return holder, false, err
 	}
@@ -457,7 +460,10 @@ func (d *Dispatcher) Control(ctx context.Context, m *protocol.ActorMeta, req *pr
 	rep := new(protocol.CallReply)
 	err = d.request(ctx, m, d.cfg.Names.ActorCtl, data, func(b []byte) (*protocol.Error, error) {
 		*rep = protocol.CallReply{}
-		return rep.Err, protocol.Unmarshal(b, rep)
+		if err := protocol.Unmarshal(b, rep); err != nil {
+			return nil, err
+		}
+		return rep.Err, nil
 	})
 	if err != nil {
 		return nil, err
@@ -499,6 +505,9 @@ func (d *Dispatcher) HTTP(ctx context.Context, m *protocol.ActorMeta, req *proto
 	}
 	return d.request(ctx, m, d.cfg.Names.ActorHTTP, data, func(b []byte) (*protocol.Error, error) {
 		*rep = protocol.HTTPResponseMsg{}
-		return rep.Err, protocol.Unmarshal(b, rep)
+		if err := protocol.Unmarshal(b, rep); err != nil {
+			return nil, err
+		}
+		return rep.Err, nil
 	})
 }

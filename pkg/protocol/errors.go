@@ -15,6 +15,7 @@ const (
 	GroupGuard    = "guard"
 	GroupRequest  = "request"
 	GroupState    = "state"
+	GroupKV       = "kv"
 	GroupNS       = "namespace"
 )
 
@@ -37,6 +38,11 @@ const (
 	CodeUnsupportedEncoding = "unsupported_encoding" // request/unsupported_encoding
 	CodeMalformed           = "malformed"            // request/malformed
 	CodeStateTooLarge       = "too_large"            // state/too_large
+	CodeStateVersion        = "version_too_new"      // state/version_too_new
+	CodeKVKeyTooLarge       = "key_too_large"        // kv/key_too_large
+	CodeKVValueTooLarge     = "value_too_large"      // kv/value_too_large
+	CodeKVBatchTooLarge     = "batch_too_large"      // kv/batch_too_large
+	CodeKVInvalidKey        = "invalid_key"          // kv/invalid_key
 	CodeServiceUnavailable  = "service_unavailable"  // guard/service_unavailable (retried by the RivetKit client)
 	CodeUserDefault         = "user_error"           // user/user_error when a UserError has no code
 	CodeNamespaceNotFound   = "not_found"            // namespace/not_found

@@ -32,6 +32,8 @@ type StateRecord struct {
 	// SleepMS is when the actor last went to sleep (Unix ms); 0 while it
 	// is awake or never slept.
 	SleepMS int64 `cbor:"4,keyasint,omitempty"`
+	// Ver is the version of State's schema (actor.Config.StateVersion).
+	Ver int `cbor:"5,keyasint,omitempty"`
 }
 
 // Lease says which host session owns an active actor.
@@ -64,6 +66,9 @@ type Display struct {
 // PlaceRequest asks a host to activate an actor.
 type PlaceRequest struct {
 	ActorID string `cbor:"1,keyasint"`
+	// Meta is the actor's metadata as the caller resolved it; the host uses
+	// it instead of reading the directory again. Nil means read it.
+	Meta *ActorMeta `cbor:"2,keyasint,omitempty"`
 }
 
 // PlaceReply answers a [PlaceRequest].

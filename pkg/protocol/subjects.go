@@ -3,6 +3,7 @@ package protocol
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/hex"
 	"fmt"
 	"strings"
 )
@@ -55,13 +56,13 @@ func (n Names) Prefix() string { return n.bucket }
 
 // ActorCall is the subject of action calls to actor id held by session.
 func (n Names) ActorCall(id, session string) string {
-	return n.prefix + ".actor." + id + "." + session + ".call"
+	return n.prefix + ".actor." + id + "." + session + "." + KindCall
 }
 
 // ActorCtl is the subject of control requests (destroy, connections) to
 // actor id held by session.
 func (n Names) ActorCtl(id, session string) string {
-	return n.prefix + ".actor." + id + "." + session + ".ctl"
+	return n.prefix + ".actor." + id + "." + session + "." + KindCtl
 }
 
 // SessionAll is the wildcard a host session subscribes to: requests for
@@ -152,6 +153,13 @@ func ValidID(s string) bool {
 	return true
 }
 
+// The request kinds, the last token of an actor's request subjects.
+const (
+	KindCall = "call" // an action: CallRequest -> CallReply
+	KindHTTP = "http" // a raw HTTP request: HTTPRequestMsg -> HTTPResponseMsg
+	KindCtl  = "ctl"  // a control operation: CtlRequest -> CallReply
+)
+
 // ParseActorSubject splits a subject built by [Names.ActorCall],
 // [Names.ActorCtl] or [Names.ActorHTTP] into the actor id, the session and
 // the last token ("call", "ctl", "http").
@@ -199,7 +207,7 @@ func GatewayKey(gatewayID string) string { return gatewayID }
 
 // ActorHTTP is the subject of raw HTTP requests to actor id held by session.
 func (n Names) ActorHTTP(id, session string) string {
-	return n.prefix + ".actor." + id + "." + session + ".http"
+	return n.prefix + ".actor." + id + "." + session + "." + KindHTTP
 }
 
 // GatewayRaw carries frames (and closes) of raw WebSockets held by a gateway.
@@ -212,3 +220,33 @@ func JSStreamMsgGet(stream string) string { return "$JS.API.STREAM.MSG.GET." + s
 // StateSubject is the stream subject of actor id's state record in
 // [Names.BucketState], for writes published straight to JetStream.
 func (n Names) StateSubject(id string) string { return "$KV." + n.BucketState() + "." + StateKey(id) }
+
+// StateStream is the stream of [Names.BucketState]. It allows atomic batch
+// publishes: one commit writes an actor's state record and its KV entries
+// together.
+func (n Names) StateStream() string { return "KV_" + n.BucketState() }
+
+// KVEntryKey is the key, in [Names.BucketState], of entry key of actor id's
+// KV store: the key's bytes in lower-case hex, so any binary key is a valid
+// KV token and keys sort as their bytes do.
+func KVEntryKey(id string, key []byte) string {
+	return id + ".kv." + hex.EncodeToString(key)
+}
+
+// DecodeKVEntryKey returns the user key of a [KVEntryKey] of actor id.
+func DecodeKVEntryKey(id, k string) ([]byte, bool) {
+	p := id + ".kv."
+	if !strings.HasPrefix(k, p) {
+		return nil, false
+	}
+	out, err := hex.DecodeString(k[len(p):])
+	return out, err == nil
+}
+
+// KVEntrySubject is the stream subject of a [KVEntryKey].
+func (n Names) KVEntrySubject(id string, key []byte) string {
+	return "$KV." + n.BucketState() + "." + KVEntryKey(id, key)
+}
+
+// KVSubjects is the filter of every KV entry of actor id.
+func (n Names) KVSubjects(id string) string { return "$KV." + n.BucketState() + "." + id + ".kv.>" }

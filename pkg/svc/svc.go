@@ -4,6 +4,7 @@
 package svc
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -133,15 +134,42 @@ func (b *Base) Logger(w io.Writer, service string) (zerolog.Logger, error) {
 }
 
 // Connect connects to NATS, retrying the first connection for up to 30s,
-// and reconnecting forever afterwards.
-func (b *Base) Connect(name string, log zerolog.Logger) (*nats.Conn, error) {
-	var (
-		nc  *nats.Conn
-		err error
-	)
+// and reconnecting forever afterwards. It gives up at once when ctx is done
+// (a SIGTERM while NATS is not reachable yet), returning ctx's cause; a
+// connection made after that is closed. ctx bounds only the first
+// connection, not the reconnects of the returned one.
+func (b *Base) Connect(ctx context.Context, name string, log zerolog.Logger) (*nats.Conn, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		nc, err = nats.Connect(b.NATSURL,
+		nc, err := b.dial(ctx, name, log)
+		if err == nil {
+			return nc, nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return nil, fmt.Errorf("connect to nats at %s: %w", b.NATSURL, err)
+		}
+		log.Warn().Err(err).Msg("nats connect; retrying")
+		t := time.NewTimer(500 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("connect to nats at %s: %w", b.NATSURL, context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+}
+
+// dial makes one connection attempt. nats.Connect takes no context, so it
+// runs in its own goroutine: when ctx is done first, dial returns ctx's
+// cause and the connection, should the attempt still succeed, is closed.
+func (b *Base) dial(ctx context.Context, name string, log zerolog.Logger) (*nats.Conn, error) {
+	type result struct {
+		nc  *nats.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		nc, err := nats.Connect(b.NATSURL,
 			nats.Name(name),
 			nats.MaxReconnects(-1),
 			nats.ReconnectWait(250*time.Millisecond),
@@ -152,16 +180,19 @@ func (b *Base) Connect(name string, log zerolog.Logger) (*nats.Conn, error) {
 				log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("nats reconnected")
 			}),
 		)
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		log.Warn().Err(err).Msg("nats connect; retrying")
-		time.Sleep(500 * time.Millisecond)
+		done <- result{nc, err}
+	}()
+	select {
+	case r := <-done:
+		return r.nc, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.nc != nil {
+				r.nc.Close()
+			}
+		}()
+		return nil, context.Cause(ctx)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("connect to nats at %s: %w", b.NATSURL, err)
-	}
-	return nc, nil
 }
 
 // Getenv is os.Getenv, for mains.

@@ -1,6 +1,13 @@
 // Package actorhost runs actors: it activates them on demand, holds their
-// leases, saves their state durably in JetStream KV before each reply leaves,
-// and puts idle actors to sleep. A user builds their own host binary from it:
+// leases, commits what each step changed to JetStream before its reply
+// leaves, and puts idle actors to sleep.
+//
+// Files by concern: host.go (configuration and Run, which joins every
+// goroutine), session.go (the host lease), activation.go (activation and
+// actor leases), router.go (requests by kind), workers.go (the worker pool),
+// commit.go (the commit path), kvstore.go (KV reads), conns.go (events and
+// connections), lifecycle.go (sleep, drain, destroy, drop), call.go
+// (actor-to-actor calls). A user builds their own host binary from it:
 //
 //	reg := actor.MustRegistry(myActor, otherActor)
 //	h, err := actorhost.New(actorhost.Config{Conn: nc, Registry: reg, Log: log})
@@ -62,6 +69,7 @@ type Host struct {
 	names  protocol.Names
 	log    zerolog.Logger
 	nc     *nats.Conn
+	js     jetstream.JetStream
 	kv     *buckets.Set
 	dir    *directory.Directory
 	disp   *dispatch.Dispatcher
@@ -84,18 +92,16 @@ type Host struct {
 	inflight    sync.WaitGroup
 
 	activeCount atomic.Int64
+	commits     atomic.Int64  // commits written (for tests and metrics)
+	batchSeq    atomic.Uint64 // makes atomic batch ids unique
 	inbox       chan *nats.Msg     // the session subscription delivers here
 	sessionSub  *nats.Subscription // <prefix>.v1.actor.*.<session>.>; guarded by sessMu
 	started     time.Time          // origin of mono()
+	ready       chan struct{}      // closed once the host serves
 }
 
 // mono returns nanoseconds on the host's monotonic clock.
 func (h *Host) mono() int64 { return int64(time.Since(h.started)) }
-
-type activation struct {
-	done chan struct{}
-	err  error
-}
 
 // New validates cfg and returns a Host.
 func New(cfg Config) (*Host, error) {
@@ -129,8 +135,12 @@ func New(cfg Config) (*Host, error) {
 		actors:      map[string]*active{},
 		started:     time.Now(),
 		activations: map[string]*activation{},
+		ready:       make(chan struct{}),
 	}, nil
 }
+
+// Ready is closed once the host serves requests.
+func (h *Host) Ready() <-chan struct{} { return h.ready }
 
 // ID returns the host's id.
 func (h *Host) ID() string { return h.cfg.HostID }
@@ -144,6 +154,7 @@ func (h *Host) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("actorhost: jetstream: %w", err)
 	}
+	h.js = js
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	h.kv, err = buckets.Open(setupCtx, js, h.names, h.cfg.Buckets)
@@ -205,6 +216,7 @@ func (h *Host) Run(ctx context.Context) error {
 	wg.Go(func() { _ = gateways.Run(runCtx) })
 	wg.Go(func() { h.sweepConns(runCtx, gateways) })
 	h.log.Info().Strs("actors", h.cfg.Registry.Names()).Str("version", h.cfg.Version).Msg("actor host ready")
+	close(h.ready)
 
 	<-ctx.Done()
 	h.log.Info().Msg("draining")
@@ -224,67 +236,4 @@ func (h *Host) Run(ctx context.Context) error {
 	wg.Wait()
 	h.log.Info().Msg("actor host stopped")
 	return nil
-}
-
-// sweepConns closes connections whose gateway is gone (crashed or cut off
-// past its TTL): their actors see OnDisconnect within about one host TTL.
-func (h *Host) sweepConns(ctx context.Context, gateways *dispatch.KeyView) {
-	select {
-	case <-ctx.Done():
-		return
-	case <-gateways.Ready():
-	}
-	t := time.NewTicker(h.kv.HostTTL / 4)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for _, a := range h.all() {
-			a.mu.Lock()
-			var gone []string
-			for id, gw := range a.conns {
-				if !gateways.Has(protocol.GatewayKey(gw)) {
-					gone = append(gone, id)
-				}
-			}
-			a.mu.Unlock()
-			if len(gone) == 0 || !a.begin() {
-				continue
-			}
-			for _, id := range gone {
-				a.inst.Disconnect(ctx, id)               // a connection, or
-				a.inst.CloseWebSocket(ctx, id, 1006, "") // a raw WebSocket
-				a.removeConn(id)
-			}
-			a.ev(h.log.Info()).Int("conns", len(gone)).Msg("closed connections of a lost gateway")
-			a.end()
-		}
-	}
-}
-
-// sleepSweep puts actors to sleep once they were idle for their
-// SleepTimeout. One sweep for the whole host, not a timer per actor.
-func (h *Host) sleepSweep(ctx context.Context) {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := h.mono()
-		for _, a := range h.all() {
-			opts := a.typ.Options()
-			if opts.NoSleep {
-				continue
-			}
-			if idle := a.idleFor(now); idle >= opts.SleepTimeout {
-				go h.sleep(a)
-			}
-		}
-	}
 }

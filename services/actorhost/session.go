@@ -2,10 +2,8 @@ package actorhost
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -170,41 +168,15 @@ func (h *Host) currentSession() string {
 // (not a direct get, which a lagging replica may answer), so a live host is
 // never taken for dead.
 func (h *Host) hostLive(ctx context.Context, l protocol.Lease) (bool, error) {
-	req, err := json.Marshal(map[string]string{"last_by_subj": h.names.HostEntrySubject(l.HostID)})
+	m, err := h.leaderGet(ctx, h.names.HostsStream(), h.names.HostEntrySubject(l.HostID))
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("read host entry: %w", err)
 	}
-	msg, err := h.nc.RequestWithContext(ctx, protocol.JSStreamMsgGet(h.names.HostsStream()), req)
-	if err != nil {
-		return false, err
-	}
-	var resp struct {
-		Message *struct {
-			Hdrs []byte `json:"hdrs"`
-			Data []byte `json:"data"`
-		} `json:"message"`
-		Error *struct {
-			Code        int    `json:"code"`
-			Description string `json:"description"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return false, err
-	}
-	if resp.Error != nil {
-		if resp.Error.Code == 404 {
-			return false, nil // no entry: expired or never written
-		}
-		return false, fmt.Errorf("read host entry: %s", resp.Error.Description)
-	}
-	if resp.Message == nil {
-		return false, errors.New("read host entry: empty answer")
-	}
-	if hdr := string(resp.Message.Hdrs); strings.Contains(hdr, "KV-Operation") || strings.Contains(hdr, jetstream.MarkerReasonHeader) {
-		return false, nil // a delete or an expiry marker
+	if m == nil || m.deleted() {
+		return false, nil // expired, deleted or never written
 	}
 	var hi protocol.HostInfo
-	if err := protocol.Unmarshal(resp.Message.Data, &hi); err != nil {
+	if err := protocol.Unmarshal(m.Data, &hi); err != nil {
 		return false, err
 	}
 	return hi.Session == l.Session, nil

@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	nc, err := base.Connect("rivetgo-actorhost", log)
+	nc, err := base.Connect(ctx, "rivetgo-actorhost", log)
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	nc, err := base.Connect("rivetgo-gateway", log)
+	nc, err := base.Connect(ctx, "rivetgo-gateway", log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,237 @@
+package actor
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// commitTimeout bounds one commit; the host's write is bounded by it too.
+const commitTimeout = 15 * time.Second
+
+// group is one commit: the steps that finished while the previous commit
+// was in flight. Their replies, events and frames wait on done.
+type group struct {
+	seq    uint64
+	done   chan struct{}
+	err    error // set before done is closed
+	events []Event
+	state  []byte
+	kv     []KVOp
+	steps  int
+	write  bool // false: the steps changed nothing; only ordering is kept
+}
+
+// wait blocks until the group's commit resolved and returns its error.
+func (g *group) wait() error {
+	if g == nil {
+		return nil
+	}
+	<-g.done
+	return g.err
+}
+
+// enter takes the turn for a new step. It fails, without running anything,
+// once the activation stopped: the caller may be sent elsewhere.
+func (i *instance[S, V]) enter() error {
+	i.turn.Lock()
+	if i.stopped.Load() {
+		i.turn.Unlock()
+		return protocol.ErrNotOwner
+	}
+	return nil
+}
+
+// finish ends the running step and releases the turn. A failed step (ok
+// false) is rolled back. It returns the group whose commit covers the step
+// (or, for a step that changed nothing, the last pending one; nil when
+// nothing is pending) and whether the caller must run that commit.
+//
+// The step's state is encoded here, under the turn, so the commit writes
+// exactly what the step left, while the next step is free to change it.
+func (i *instance[S, V]) finish(c *Context[S, V], ok bool) (g *group, lead bool, err error) {
+	defer i.turn.Unlock()
+	return i.finishLocked(c, ok)
+}
+
+func (i *instance[S, V]) finishLocked(c *Context[S, V], ok bool) (g *group, lead bool, err error) {
+	changed := false
+	if ok {
+		enc, encErr := i.encodeState()
+		if encErr != nil {
+			err = encErr
+			ok = false
+		} else if !bytes.Equal(enc, i.latest) {
+			changed = true
+			if hook := i.def.cfg.OnStateChange; hook != nil && c != nil {
+				st := i.state
+				_ = i.guardErr("OnStateChange", func() error { hook(c, &st); return nil })
+			}
+			i.latest = enc
+		}
+	}
+	if !ok {
+		i.rollback()
+	}
+	g, lead = i.join(changed)
+	return g, lead, err
+}
+
+// join adds the finished step's events and KV writes to the open group.
+// Called with the turn held.
+func (i *instance[S, V]) join(changed bool) (*group, bool) {
+	i.gmu.Lock()
+	defer i.gmu.Unlock()
+	if i.failed != nil {
+		i.pending, i.stepKV = nil, nil
+		return i.failedGroup(), false
+	}
+	if !changed && len(i.stepKV) == 0 && len(i.pending) == 0 {
+		// Nothing new: the step's reply still waits for what it may have
+		// read from steps whose commit is pending.
+		if i.open != nil {
+			i.open.steps++
+			return i.open, false
+		}
+		return i.inflight, false
+	}
+	g := i.open
+	if g == nil {
+		i.seq++
+		g = &group{seq: i.seq, done: make(chan struct{})}
+		i.open = g
+	}
+	g.steps++
+	g.events = append(g.events, i.pending...)
+	for _, op := range i.stepKV {
+		i.kvSetPending(op, g.seq)
+	}
+	g.kv = append(g.kv, i.stepKV...)
+	i.pending, i.stepKV = nil, nil
+	if changed || len(g.kv) > 0 {
+		g.write = true
+	}
+	g.state = i.latest
+	if i.inflight != nil {
+		return g, false // committed when the one in flight is acknowledged
+	}
+	i.open, i.inflight = nil, g
+	return g, true
+}
+
+// failedGroup is a resolved group carrying the activation's failure.
+// Called with gmu held.
+func (i *instance[S, V]) failedGroup() *group {
+	g := &group{done: make(chan struct{}), err: i.failed}
+	close(g.done)
+	return g
+}
+
+// commit writes g, then releases its events, then starts the next group's
+// commit, if one gathered meanwhile. g must be i.inflight.
+func (i *instance[S, V]) commit(g *group) {
+	var err error
+	if g.write {
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		err = i.env.Commit(ctx, &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Steps: g.steps})
+		cancel()
+	}
+	i.gmu.Lock()
+	i.inflight = nil
+	next := i.open
+	i.open = nil
+	if err != nil {
+		i.ev(i.log.Warn()).Err(err).Msg("commit failed; dropping activation")
+		i.failed = protocol.ErrOwnerLost
+		i.stopped.Store(true)
+		g.err = i.failed
+		if next != nil {
+			next.err = i.failed
+		}
+		i.kvPending = nil
+	} else {
+		for _, op := range g.kv {
+			i.kvDone(op.Key, g.seq)
+		}
+		i.inflight = next
+	}
+	i.gmu.Unlock()
+	if err == nil && len(g.events) > 0 {
+		i.env.Emit(g.events)
+	}
+	close(g.done)
+	if err != nil {
+		if next != nil {
+			close(next.done)
+		}
+		i.abort()
+		i.env.Lost(err)
+		return
+	}
+	if next != nil {
+		go i.commit(next)
+	}
+}
+
+// settle finishes a step and waits for its commit: the output gate.
+func (i *instance[S, V]) settle(c *Context[S, V], ok bool) error {
+	g, lead, err := i.finish(c, ok)
+	if lead {
+		i.commit(g)
+	}
+	if werr := g.wait(); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// yield ends the running step, releases the turn while fn runs (an await
+// point), and takes the turn again for the next step. The ended step's
+// commit is not waited for: its effects are still released only once it is
+// acknowledged.
+func (i *instance[S, V]) yield(c *Context[S, V], fn func()) {
+	running := c != nil && c.run
+	g, lead, _ := i.finishLocked(c, true)
+	i.turn.Unlock()
+	if running {
+		i.busy.Add(-1)
+	}
+	if lead {
+		go i.commit(g)
+	}
+	fn()
+	i.turn.Lock()
+	if running {
+		i.busy.Add(1)
+	}
+}
+
+// encodeState encodes the state and checks its size limit.
+func (i *instance[S, V]) encodeState() ([]byte, error) {
+	enc, err := protocol.Marshal(&i.state)
+	if err != nil {
+		i.ev(i.log.Error()).Err(err).Msg("state cannot be encoded as CBOR")
+		return nil, protocol.ErrInternal
+	}
+	if max := i.def.cfg.Options.MaxStateBytes; len(enc) > max {
+		return nil, protocol.Errorf(protocol.GroupState, protocol.CodeStateTooLarge,
+			"the actor's state would be %d bytes; the limit is %d", len(enc), max)
+	}
+	return enc, nil
+}
+
+// rollback restores the state the last finished step left and drops the
+// running step's events and KV writes. Called with the turn held.
+func (i *instance[S, V]) rollback() {
+	var s S
+	if err := protocol.Unmarshal(i.latest, &s); err != nil {
+		// The bytes were produced by Marshal of the same type.
+		i.ev(i.log.Error()).Err(err).Msg("rollback: decode of the last state failed")
+		return
+	}
+	i.state = s
+	i.pending = nil
+	i.stepKV = nil
+}

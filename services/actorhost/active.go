@@ -1,0 +1,154 @@
+package actorhost
+
+import (
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rivetgo/rivetgo/pkg/actor"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// active is one actor activated on this host. It is the actor's
+// actor.Env: the commit path (commit.go), KV reads (kvstore.go), events and
+// connections (conns.go) and the lifecycle callbacks below.
+type active struct {
+	h       *Host
+	meta    *protocol.ActorMeta
+	typ     actor.Type
+	gen     uint64
+	session string // host session the lease was taken under
+
+	inst     actor.Instance
+	leaseRev uint64
+
+	// stateRev is the sequence of the state record this activation last
+	// wrote; every write is conditional on it (the fence). The instance
+	// runs one commit at a time, so only that commit touches these.
+	stateRev  uint64
+	lastState []byte
+	stateVer  int
+	// fenced is set when a commit failed because another activation wrote
+	// the record first.
+	fenced bool
+
+	mu       sync.Mutex // guards inflight, lastUsed, closing, lost, conns, want
+	inflight int
+	// lastUsed is when the last request ended (nanoseconds on the host's
+	// monotonic clock); the sleep sweep compares it with SleepTimeout.
+	lastUsed int64
+	closing  bool
+	// conns maps the open connections to the gateways holding them. An
+	// open connection keeps the actor awake.
+	conns map[string]string
+	// lost is set when the host lost the actor (its session expired or a
+	// write was fenced); it refuses every request from then on.
+	lost bool
+	// wantSleep is set when the actor asked to sleep outside an action; the
+	// sleep sweep honours it once the actor is idle.
+	wantSleep bool
+}
+
+// ev adds the actor's identity to a log event. (A logger per actor would
+// cost hundreds of bytes for every active actor.)
+func (a *active) ev(e *zerolog.Event) *zerolog.Event {
+	return e.Str("actor_id", a.meta.ID).Str("actor_name", a.meta.Name)
+}
+
+// CheckOwner implements actor.Owner.
+func (a *active) CheckOwner() error { return a.h.checkOwner(a.session) }
+
+// Caller implements actor.Env.
+func (a *active) Caller() actor.Caller { return a.h }
+
+// Lost implements actor.Lifecycle: a commit failed, the instance stopped.
+func (a *active) Lost(err error) {
+	go func() {
+		if a.h.drop(a) {
+			a.ev(a.h.log.Warn()).Err(err).Msg("commit failed; actor dropped")
+		}
+	}()
+}
+
+// RequestSleep implements actor.Lifecycle.
+func (a *active) RequestSleep() {
+	a.mu.Lock()
+	a.wantSleep = true
+	a.mu.Unlock()
+}
+
+// RequestDestroy implements actor.Lifecycle.
+func (a *active) RequestDestroy() { go a.h.destroy(a, nil) }
+
+// begin marks a request in flight; it fails once the actor is closing.
+func (a *active) begin() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing || a.lost {
+		return false
+	}
+	a.inflight++
+	return true
+}
+
+func (a *active) end() {
+	now := a.h.mono()
+	a.mu.Lock()
+	a.inflight--
+	a.lastUsed = now
+	a.mu.Unlock()
+}
+
+// touch records that the actor was just used; the sleep sweep counts its
+// idle time from here.
+func (a *active) touch() {
+	now := a.h.mono()
+	a.mu.Lock()
+	a.lastUsed = now
+	a.mu.Unlock()
+}
+
+// idleFor reports how long the actor has been idle: nothing in flight, no
+// open connection, no Run step or KeepAwake running. It reports 0 when the
+// actor is busy or closing, and a day when it asked to sleep.
+func (a *active) idleFor(now int64) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inflight > 0 || a.closing || len(a.conns) > 0 {
+		return 0
+	}
+	if a.inst.Busy() {
+		a.lastUsed = now
+		return 0
+	}
+	if a.wantSleep {
+		return 24 * time.Hour
+	}
+	return time.Duration(now - a.lastUsed)
+}
+
+// close marks the actor closing once nothing is in flight (or at once with
+// force). It reports false when a request is in flight or the actor is
+// already closing.
+func (a *active) close(force bool) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing || (a.inflight > 0 && !force) {
+		return false
+	}
+	a.closing = true
+	return true
+}
+
+func (a *active) isClosing() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.closing
+}
+
+func (a *active) isLost() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lost
+}

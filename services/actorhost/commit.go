@@ -1,0 +1,190 @@
+package actorhost
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rivetgo/rivetgo/pkg/actor"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// The commit path. One commit makes what one or more steps of an actor did
+// durable together. The actor's state record and its KV entries live in one
+// stream (the state bucket's), so a commit is one JetStream write:
+//
+//   - state only: one publish of the record, conditional on the subject's
+//     last sequence (what KV Update does): the fence, since every
+//     activation first writes generation+1;
+//   - state and KV writes: one atomic batch (nats-server >= 2.12): the
+//     record first, with the same condition, then each KV put or delete,
+//     the last message carrying the commit. The server applies all or none.
+//
+// The instance runs one commit at a time per actor (the next one gathers
+// the steps that ran meanwhile), so the expected sequence is always the one
+// the last commit returned.
+
+// commitWriteTimeout bounds one write whose context has no deadline.
+const commitWriteTimeout = 10 * time.Second
+
+// Commit implements actor.Store.
+func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion})
+	if err != nil {
+		return err
+	}
+	var rev uint64
+	if len(c.KV) == 0 {
+		rev, err = a.h.writeRecord(ctx, a.h.names.StateSubject(a.meta.ID), rec, a.stateRev)
+	} else {
+		rev, err = a.h.writeBatch(ctx, a, rec, c.KV)
+	}
+	if err != nil {
+		a.fenced = errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+		return fmt.Errorf("commit of %s: %w", a.meta.ID, err)
+	}
+	a.stateRev = rev
+	a.lastState = c.State
+	a.stateVer = c.StateVersion
+	a.h.commits.Add(1)
+	return nil
+}
+
+// writeRecord publishes a record to the state stream, conditional on the
+// subject's last sequence, and returns the new sequence. It skips the
+// jetstream package's per-call context and JSON decoding of the
+// acknowledgement: this is the one write on most state-changing steps.
+func (h *Host) writeRecord(ctx context.Context, subject string, rec []byte, expect uint64) (uint64, error) {
+	msg := nats.NewMsg(subject)
+	msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expect, 10))
+	msg.Data = rec
+	resp, err := h.request(ctx, msg)
+	if err != nil {
+		return 0, err
+	}
+	return parsePubAck(resp.Data)
+}
+
+// writeBatch writes the state record and KV writes as one atomic batch and
+// returns the record's new sequence. Batch messages are stored at
+// consecutive sequences, so the record's is the commit's minus the rest.
+func (h *Host) writeBatch(ctx context.Context, a *active, rec []byte, ops []actor.KVOp) (uint64, error) {
+	if len(ops)+1 > maxBatch {
+		return 0, fmt.Errorf("a commit of %d KV writes exceeds the batch limit %d", len(ops), maxBatch-1)
+	}
+	id := a.meta.ID + "-" + strconv.FormatUint(a.gen, 36) + "-" + strconv.FormatUint(a.h.batchSeq.Add(1), 36)
+	first := nats.NewMsg(h.names.StateSubject(a.meta.ID))
+	first.Data = rec
+	first.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(a.stateRev, 10))
+	first.Header.Set(headerBatchID, id)
+	first.Header.Set(headerBatchSeq, "1")
+	if err := h.nc.PublishMsg(first); err != nil {
+		return 0, err
+	}
+	for n, op := range ops {
+		m := nats.NewMsg(h.names.KVEntrySubject(a.meta.ID, op.Key))
+		m.Header.Set(headerBatchID, id)
+		m.Header.Set(headerBatchSeq, strconv.Itoa(n+2))
+		if op.Delete {
+			m.Header.Set(headerKVOperation, "DEL")
+		} else {
+			m.Data = op.Value
+		}
+		if n == len(ops)-1 {
+			m.Header.Set(headerBatchCommit, "1")
+			resp, err := h.request(ctx, m)
+			if err != nil {
+				return 0, err
+			}
+			seq, err := parsePubAck(resp.Data)
+			if err != nil {
+				return 0, err
+			}
+			return seq - uint64(len(ops)), nil
+		}
+		if err := h.nc.PublishMsg(m); err != nil {
+			return 0, err
+		}
+	}
+	panic("unreachable")
+}
+
+// Atomic batch publish headers (ADR-50) and the KV delete marker.
+const (
+	headerBatchID     = "Nats-Batch-Id"
+	headerBatchSeq    = "Nats-Batch-Sequence"
+	headerBatchCommit = "Nats-Batch-Commit"
+	headerKVOperation = "KV-Operation"
+	// maxBatch is the server's default largest atomic batch.
+	maxBatch = 1000
+)
+
+func (h *Host) request(ctx context.Context, msg *nats.Msg) (*nats.Msg, error) {
+	var resp *nats.Msg
+	var err error
+	if _, ok := ctx.Deadline(); ok {
+		resp, err = h.nc.RequestMsgWithContext(ctx, msg)
+	} else {
+		resp, err = h.nc.RequestMsg(msg, commitWriteTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state write: %w", err)
+	}
+	return resp, nil
+}
+
+// parsePubAck reads the sequence of a JetStream publish acknowledgement,
+// or its error. A wrong-last-sequence error (10071, or 10164 on replicated
+// streams) is jetstream.ErrKeyRevisionMismatch.
+func parsePubAck(b []byte) (uint64, error) {
+	if bytes.Contains(b, []byte(`"error"`)) {
+		code := jsonNumber(b, `"err_code":`)
+		if code == 10071 || code == 10164 {
+			return 0, fmt.Errorf("state write: %w", jetstream.ErrKeyRevisionMismatch)
+		}
+		return 0, fmt.Errorf("state write: jetstream error %d: %s", code, b)
+	}
+	seq := jsonNumber(b, `"seq":`)
+	if seq == 0 {
+		return 0, fmt.Errorf("state write: unexpected acknowledgement %q", b)
+	}
+	return seq, nil
+}
+
+// jsonNumber returns the unsigned number after key in b, or 0.
+func jsonNumber(b []byte, key string) uint64 {
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return 0
+	}
+	i += len(key)
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	var n uint64
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		n = n*10 + uint64(b[i]-'0')
+	}
+	return n
+}
+
+// markAsleep records the sleep time in the state record (for the
+// management API's sleep_ts). The record's state is the final one.
+func (a *active) markAsleep(ctx context.Context) error {
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer})
+	if err != nil {
+		return err
+	}
+	rev, err := a.h.writeRecord(ctx, a.h.names.StateSubject(a.meta.ID), rec, a.stateRev)
+	if err != nil {
+		return err
+	}
+	a.stateRev = rev
+	return nil
+}
