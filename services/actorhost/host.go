@@ -92,8 +92,8 @@ type Host struct {
 	inflight    sync.WaitGroup
 
 	activeCount atomic.Int64
-	commits     atomic.Int64  // commits written (for tests and metrics)
-	batchSeq    atomic.Uint64 // makes atomic batch ids unique
+	commits     atomic.Int64       // commits written (for tests and metrics)
+	batchSeq    atomic.Uint64      // makes atomic batch ids unique
 	inbox       chan *nats.Msg     // the session subscription delivers here
 	sessionSub  *nats.Subscription // <prefix>.v1.actor.*.<session>.>; guarded by sessMu
 	started     time.Time          // origin of mono()
