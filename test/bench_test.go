@@ -6,6 +6,7 @@ package test
 //	BenchmarkAction/write      HTTP → gateway → NATS → actorhost → KV update → reply (increment)
 //	BenchmarkAction/nowrite    the same without the KV write (getCount)
 //	BenchmarkAction/json       increment with the JSON encoding instead of CBOR
+//	BenchmarkAction/hot        64 clients incrementing one counter (group commit)
 //	BenchmarkBaseline/natsreqrep  plain NATS request-reply to a responder process
 //	BenchmarkBaseline/httpnats    HTTP → forwarder process → NATS → responder process
 //	BenchmarkBaseline/httpnatskv  the same, the responder doing one KV update per request
@@ -140,6 +141,23 @@ func actionRows(b *testing.B, url string, procs []namedProc, all bool) {
 		for _, conc := range benchConcs {
 			b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) { measure(b, conc, procs, getCount) })
 		}
+	})
+	// hot: every client calls the same counter, so its steps queue on one
+	// actor and share commits (group commit behind the output gate).
+	hot := func(int) func() error {
+		h := cborC.GetOrCreate("counter", []string{"bench", "hot"})
+		var last int64
+		return func() error {
+			n, err := client.Call[int64](ctx, h, "increment", 1)
+			if err == nil && n <= last {
+				err = fmt.Errorf("hot increment returned %d after %d", n, last)
+			}
+			last = n
+			return err
+		}
+	}
+	b.Run("hot", func(b *testing.B) {
+		b.Run("conc=64", func(b *testing.B) { measure(b, 64, procs, hot) })
 	})
 	if all {
 		b.Run("json", func(b *testing.B) {
