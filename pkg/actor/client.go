@@ -30,7 +30,7 @@ type Target struct {
 // [Context.Client].
 type Client struct {
 	caller Caller
-	yield  func(func())
+	yield  func(func()) error
 }
 
 // GetOrCreate returns a handle to the actor (name, key), created on first use.
@@ -84,9 +84,11 @@ func (h Handle) Call(ctx context.Context, action string, out any, args ...any) e
 		return err
 	}
 	var res []byte
-	h.cl.yield(func() {
+	if yerr := h.cl.yield(func() {
 		res, err = h.cl.caller.Call(ctx, h.t, action, raw)
-	})
+	}); yerr != nil {
+		return yerr
+	}
 	if err != nil {
 		return err
 	}

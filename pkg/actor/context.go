@@ -34,6 +34,11 @@ type Context[S, V any] struct {
 	// wantSleep and wantDestroy are an action's requests, reported in its
 	// result.
 	wantSleep, wantDestroy bool
+	// awaiting is set while an await point's fn runs (the turn is free);
+	// stepErr is the error of a step an await point could not commit,
+	// which fails the call.
+	awaiting bool
+	stepErr  error
 }
 
 // Conn returns the connection the current action runs on: the client's
@@ -79,6 +84,8 @@ func (c *Context[S, V]) Generation() uint64 { return c.inst.info.Gen }
 // Log returns the actor's logger, with its name, key and id attached.
 func (c *Context[S, V]) Log() *zerolog.Logger {
 	i := c.inst
+	i.gmu.Lock() // c.Log may be called from WaitUntil work, off the turn
+	defer i.gmu.Unlock()
 	if i.ulog == nil {
 		l := i.log.With().Str("actor_id", i.info.ID).Str("actor_name", i.info.Name).Strs("actor_key", i.info.Key).Logger()
 		i.ulog = &l
@@ -114,5 +121,5 @@ func (c *Context[S, V]) Destroy() {
 // Client returns a client to call other actors (or this one). Each call is
 // an await point: while it is in flight other actions of this actor may run.
 func (c *Context[S, V]) Client() *Client {
-	return &Client{caller: c.inst.env.Caller(), yield: func(fn func()) { c.inst.yield(c, fn) }}
+	return &Client{caller: c.inst.env.Caller(), yield: func(fn func()) error { return c.inst.yield(c, fn) }}
 }

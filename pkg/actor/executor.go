@@ -53,10 +53,16 @@ func (i *instance[S, V]) enter() error {
 // exactly what the step left, while the next step is free to change it.
 func (i *instance[S, V]) finish(c *Context[S, V], ok bool) (g *group, lead bool, err error) {
 	defer i.turn.Unlock()
-	return i.finishLocked(c, ok)
+	return i.finishLocked(c, ok, false)
 }
 
-func (i *instance[S, V]) finishLocked(c *Context[S, V], ok bool) (g *group, lead bool, err error) {
+// finishLocked is finish without releasing the turn. final marks the last
+// step of the activation (sleep, destroy): every later step is refused.
+func (i *instance[S, V]) finishLocked(c *Context[S, V], ok, final bool) (g *group, lead bool, err error) {
+	if c != nil && c.stepErr != nil {
+		// An earlier await point of this call could not commit its step.
+		err, ok = c.stepErr, false
+	}
 	changed := false
 	if ok {
 		enc, encErr := i.encodeState()
@@ -75,33 +81,44 @@ func (i *instance[S, V]) finishLocked(c *Context[S, V], ok bool) (g *group, lead
 	if !ok {
 		i.rollback()
 	}
-	g, lead = i.join(changed)
+	g, lead = i.join(changed, final)
 	return g, lead, err
 }
 
-// join adds the finished step's events and KV writes to the open group.
-// Called with the turn held.
-func (i *instance[S, V]) join(changed bool) (*group, bool) {
+// maxGroupKV bounds the KV writes one commit carries (the server's atomic
+// batch holds at most 1,000 messages); more start the next group.
+const maxGroupKV = 512
+
+// join adds the finished step's events and KV writes to the last queued
+// group. Called with the turn held.
+func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	i.gmu.Lock()
 	defer i.gmu.Unlock()
-	if i.failed != nil {
+	if i.failed != nil || i.ended {
 		i.pending, i.stepKV = nil, nil
 		return i.failedGroup(), false
+	}
+	if final {
+		i.ended = true
+	}
+	var last *group
+	if n := len(i.queue); n > 0 {
+		last = i.queue[n-1]
 	}
 	if !changed && len(i.stepKV) == 0 && len(i.pending) == 0 {
 		// Nothing new: the step's reply still waits for what it may have
 		// read from steps whose commit is pending.
-		if i.open != nil {
-			i.open.steps++
-			return i.open, false
+		if last != nil {
+			last.steps++
+			return last, false
 		}
 		return i.inflight, false
 	}
-	g := i.open
-	if g == nil {
+	g := last
+	if g == nil || len(g.kv)+len(i.stepKV) > maxGroupKV {
 		i.seq++
 		g = &group{seq: i.seq, done: make(chan struct{})}
-		i.open = g
+		i.queue = append(i.queue, g)
 	}
 	g.steps++
 	g.events = append(g.events, i.pending...)
@@ -114,23 +131,28 @@ func (i *instance[S, V]) join(changed bool) (*group, bool) {
 		g.write = true
 	}
 	g.state = i.latest
-	if i.inflight != nil {
-		return g, false // committed when the one in flight is acknowledged
+	if i.inflight != nil || i.queue[0] != g {
+		return g, false // committed when the ones before it are acknowledged
 	}
-	i.open, i.inflight = nil, g
+	i.queue = i.queue[1:]
+	i.inflight = g
 	return g, true
 }
 
 // failedGroup is a resolved group carrying the activation's failure.
 // Called with gmu held.
 func (i *instance[S, V]) failedGroup() *group {
-	g := &group{done: make(chan struct{}), err: i.failed}
+	err := i.failed
+	if err == nil {
+		err = protocol.ErrOwnerLost // the actor stopped (slept, destroyed)
+	}
+	g := &group{done: make(chan struct{}), err: err}
 	close(g.done)
 	return g
 }
 
-// commit writes g, then releases its events, then starts the next group's
-// commit, if one gathered meanwhile. g must be i.inflight.
+// commit writes g, releases its events and replies, then starts the next
+// queued group's commit. g must be i.inflight.
 func (i *instance[S, V]) commit(g *group) {
 	var err error
 	if g.write {
@@ -138,38 +160,45 @@ func (i *instance[S, V]) commit(g *group) {
 		err = i.env.Commit(ctx, &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Steps: g.steps})
 		cancel()
 	}
-	i.gmu.Lock()
-	i.inflight = nil
-	next := i.open
-	i.open = nil
 	if err != nil {
+		i.gmu.Lock()
 		i.ev(i.log.Warn()).Err(err).Msg("commit failed; dropping activation")
 		i.failed = protocol.ErrOwnerLost
 		i.stopped.Store(true)
 		g.err = i.failed
-		if next != nil {
-			next.err = i.failed
+		rest := i.queue
+		i.queue, i.inflight, i.kvPending = nil, nil, nil
+		for _, q := range rest {
+			q.err = i.failed
 		}
-		i.kvPending = nil
-	} else {
-		for _, op := range g.kv {
-			i.kvDone(op.Key, g.seq)
+		i.gmu.Unlock()
+		close(g.done)
+		for _, q := range rest {
+			close(q.done)
 		}
-		i.inflight = next
+		i.abort()
+		if i.activated.Load() {
+			i.env.Lost(err)
+		}
+		return
 	}
-	i.gmu.Unlock()
-	if err == nil && len(g.events) > 0 {
+	// Release g's effects while it is still the one in flight, so that a
+	// step joining now waits for them: replies never overtake events.
+	if len(g.events) > 0 {
 		i.env.Emit(g.events)
 	}
 	close(g.done)
-	if err != nil {
-		if next != nil {
-			close(next.done)
-		}
-		i.abort()
-		i.env.Lost(err)
-		return
+	i.gmu.Lock()
+	for _, op := range g.kv {
+		i.kvDone(op.Key, g.seq)
 	}
+	var next *group
+	if len(i.queue) > 0 {
+		next = i.queue[0]
+		i.queue = i.queue[1:]
+	}
+	i.inflight = next
+	i.gmu.Unlock()
 	if next != nil {
 		go i.commit(next)
 	}
@@ -190,27 +219,52 @@ func (i *instance[S, V]) settle(c *Context[S, V], ok bool) error {
 // yield ends the running step, releases the turn while fn runs (an await
 // point), and takes the turn again for the next step. The ended step's
 // commit is not waited for: its effects are still released only once it is
-// acknowledged.
-func (i *instance[S, V]) yield(c *Context[S, V], fn func()) {
-	running := c != nil && c.run
-	g, lead, _ := i.finishLocked(c, true)
+// acknowledged. A step that cannot be committed (its state is too large)
+// is rolled back, fn does not run, and the error is returned here and by
+// the call's end. An await point inside another one's fn just runs fn.
+func (i *instance[S, V]) yield(c *Context[S, V], fn func()) error {
+	if c.awaiting {
+		fn()
+		return nil
+	}
+	g, lead, err := i.finishLocked(c, true, false)
+	if err != nil {
+		c.stepErr = err
+		return err
+	}
 	i.turn.Unlock()
-	if running {
+	if c.run {
 		i.busy.Add(-1)
 	}
 	if lead {
 		go i.commit(g)
 	}
+	defer func() {
+		i.turn.Lock()
+		if c.run {
+			i.busy.Add(1)
+		}
+		c.awaiting = false
+		if i.stopped.Load() && !c.run && c.stepErr == nil {
+			// The actor stopped during the await: nothing this call does
+			// from here on can be committed.
+			c.stepErr = protocol.ErrOwnerLost
+		}
+	}()
+	c.awaiting = true
 	fn()
-	i.turn.Lock()
-	if running {
-		i.busy.Add(1)
-	}
+	return nil
 }
 
 // encodeState encodes the state and checks its size limit.
-func (i *instance[S, V]) encodeState() ([]byte, error) {
-	enc, err := protocol.Marshal(&i.state)
+func (i *instance[S, V]) encodeState() (enc []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			i.ev(i.log.Error()).Interface("panic", r).Msg("encoding the state panicked")
+			enc, err = nil, protocol.ErrInternal
+		}
+	}()
+	enc, err = protocol.Marshal(&i.state)
 	if err != nil {
 		i.ev(i.log.Error()).Err(err).Msg("state cannot be encoded as CBOR")
 		return nil, protocol.ErrInternal

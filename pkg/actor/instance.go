@@ -100,22 +100,25 @@ type instance[S, V any] struct {
 	// gmu guards the commit pipeline.
 	gmu       sync.Mutex
 	seq       uint64 // of the last group made
-	open      *group // gathering steps behind the one in flight
+	queue     []*group // gathering steps behind the one in flight, in order
 	inflight  *group
 	failed    error
 	ended     bool                 // the final commit of a sleep or destroy is done
 	kvPending map[string]kvPending // KV writes not yet acknowledged
 
-	stopped atomic.Bool  // no new step may start
+	stopped   atomic.Bool // no new step may start
+	activated atomic.Bool // the activation commit succeeded
 	busy    atomic.Int32 // Run or KeepAwake executing user code
 
 	// life is cancelled when the actor is told to stop (RivetKit's abort
-	// signal); Run's context and AbortCtx derive from it.
+	// signal); Run's context and AbortCtx are it. Made on first use (most
+	// actors never ask), guarded by gmu.
 	life    context.Context
 	abortFn context.CancelFunc
 	runDone chan struct{} // closed when Run returned; nil without Run
 	tasks   sync.WaitGroup
 	// taskCtx is given to WaitUntil work; cancelled when the grace ends.
+	// Made on first use, guarded by gmu.
 	taskCtx    context.Context
 	taskCancel context.CancelFunc
 }
@@ -134,8 +137,6 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 	if i.clk == nil {
 		i.clk = clock.Real()
 	}
-	i.life, i.abortFn = context.WithCancel(context.Background())
-	i.taskCtx, i.taskCancel = context.WithCancel(context.Background())
 	i.turn.Lock()
 	c := &Context[S, V]{Context: ctx, inst: i}
 	if err := i.load(c, p); err != nil {
@@ -163,8 +164,10 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 	i.turn.Unlock()
 	i.commit(g)
 	if err := g.wait(); err != nil {
+		i.cancelTasks()
 		return nil, err
 	}
+	i.activated.Store(true)
 	i.startRun()
 	return i, nil
 }
@@ -344,7 +347,7 @@ func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte,
 	}
 	var outEnc []byte
 	if a.hasOut || i.def.cfg.OnBeforeActionResponse != nil {
-		outEnc, err = protocol.Marshal(out)
+		outEnc, err = marshalGuarded(out)
 		if err != nil {
 			i.ev(i.log.Error()).Err(err).Str("action", name).Msg("action output cannot be encoded as CBOR")
 			return CallResult{}, i.fail(c, protocol.ErrInternal)
@@ -400,15 +403,52 @@ var cborNull = []byte{0xf6}
 
 func (i *instance[S, V]) Busy() bool { return i.busy.Load() > 0 }
 
-// abort cancels the actor's life context: Run and AbortCtx see it.
+// abort stops new steps and cancels the actor's life context: Run and
+// AbortCtx see it.
 func (i *instance[S, V]) abort() {
 	i.stopped.Store(true)
-	i.abortFn()
+	i.gmu.Lock()
+	if i.abortFn != nil {
+		i.abortFn()
+	}
+	i.gmu.Unlock()
+}
+
+// lifeCtx returns the actor's life context, cancelled once it stops.
+func (i *instance[S, V]) lifeCtx() context.Context {
+	i.gmu.Lock()
+	defer i.gmu.Unlock()
+	if i.life == nil {
+		i.life, i.abortFn = context.WithCancel(context.Background())
+		if i.stopped.Load() {
+			i.abortFn()
+		}
+	}
+	return i.life
+}
+
+// tasksCtx returns the context of WaitUntil work.
+func (i *instance[S, V]) tasksCtx() context.Context {
+	i.gmu.Lock()
+	defer i.gmu.Unlock()
+	if i.taskCtx == nil {
+		i.taskCtx, i.taskCancel = context.WithCancel(context.Background())
+	}
+	return i.taskCtx
+}
+
+// cancelTasks cancels the context of WaitUntil work.
+func (i *instance[S, V]) cancelTasks() {
+	i.gmu.Lock()
+	if i.taskCancel != nil {
+		i.taskCancel()
+	}
+	i.gmu.Unlock()
 }
 
 func (i *instance[S, V]) Stop() {
 	i.abort()
-	i.taskCancel()
+	i.cancelTasks()
 }
 
 func (i *instance[S, V]) Sleep(ctx context.Context) error {
@@ -435,4 +475,15 @@ func (i *instance[S, V]) closeAll(ctx context.Context) {
 		}
 	}
 	i.pending = nil
+}
+
+// marshalGuarded encodes a user value, turning a panic in its MarshalCBOR
+// into an error.
+func marshalGuarded(v any) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("encoding panicked: %v", r)
+		}
+	}()
+	return protocol.Marshal(v)
 }

@@ -138,6 +138,14 @@ func (i *instance[S, V]) kvGet(ctx context.Context, key []byte) ([]byte, bool, e
 // kvList merges the store's entries with pending and running writes.
 // Called with the turn held.
 func (i *instance[S, V]) kvList(ctx context.Context, prefix []byte) ([]KVEntry, error) {
+	// Copy the pending writes first: one acknowledged while the store is
+	// listed is then in the copy, the listing, or both (never neither).
+	i.gmu.Lock()
+	pending := make(map[string]kvPending, len(i.kvPending))
+	for k, p := range i.kvPending {
+		pending[k] = p
+	}
+	i.gmu.Unlock()
 	stored, err := i.env.KVList(ctx, prefix)
 	if err != nil {
 		return nil, err
@@ -156,11 +164,9 @@ func (i *instance[S, V]) kvList(ctx context.Context, prefix []byte) ([]KVEntry, 
 			m[key] = value
 		}
 	}
-	i.gmu.Lock()
-	for k, p := range i.kvPending {
+	for k, p := range pending {
 		apply(k, p.value, p.del)
 	}
-	i.gmu.Unlock()
 	for _, op := range i.stepKV {
 		apply(string(op.Key), op.Value, op.Delete)
 	}

@@ -21,9 +21,10 @@ func (i *instance[S, V]) startRun() {
 			return
 		}
 		i.busy.Add(1)
-		c := &Context[S, V]{Context: i.life, inst: i, run: true}
+		life := i.lifeCtx()
+		c := &Context[S, V]{Context: life, inst: i, run: true}
 		we, err := i.guard("Run", func() error { return run(c) })
-		ok := we == nil || errors.Is(err, context.Canceled) && i.life.Err() != nil
+		ok := we == nil || errors.Is(err, context.Canceled) && life.Err() != nil
 		if we != nil && ok {
 			we = nil // returned the abort error: a clean exit
 		}
@@ -50,7 +51,7 @@ func (i *instance[S, V]) shutdown(ctx context.Context, what string, hook func(c 
 		}
 		return nil // already asleep or stopped
 	}
-	i.abortFn()
+	i.abort()
 	grace := i.clk.NewTimer(i.def.cfg.Options.RunGrace)
 	graceDone, stopGrace := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -78,7 +79,7 @@ func (i *instance[S, V]) shutdown(ctx context.Context, what string, hook func(c 
 		i.ev(i.log.Warn()).Msg("WaitUntil work did not finish within the grace period; cancelling it")
 	case <-ctx.Done():
 	}
-	i.taskCancel()
+	i.cancelTasks()
 	// Take the turn. A Run loop that never yields holds it past the grace:
 	// then the actor stops without the hook, and the last commit stands.
 	for !i.turn.TryLock() {
@@ -96,13 +97,12 @@ func (i *instance[S, V]) shutdown(ctx context.Context, what string, hook func(c 
 			ok = false
 		}
 	}
-	g, lead, err := i.finishLocked(nil, ok) // nil: OnStateChange does not run as the actor stops
+	g, lead, err := i.finishLocked(nil, ok, true) // nil: OnStateChange does not run as the actor stops
 	i.turn.Unlock()
 	if lead {
 		i.commit(g)
 	}
 	werr := g.wait()
-	i.endCommits()
 	if werr != nil {
 		return werr
 	}
@@ -121,20 +121,23 @@ func (i *instance[S, V]) endCommits() {
 
 // Aborted reports whether the actor is stopping (sleep, destroy, drain or a
 // lost host). A Run loop should return soon after.
-func (c *Context[S, V]) Aborted() bool { return c.inst.life.Err() != nil }
+func (c *Context[S, V]) Aborted() bool { return c.inst.stopped.Load() }
 
 // AbortCtx returns a context cancelled when the actor starts stopping
 // (RivetKit's abortSignal).
-func (c *Context[S, V]) AbortCtx() context.Context { return c.inst.life }
+func (c *Context[S, V]) AbortCtx() context.Context { return c.inst.lifeCtx() }
 
 // Await runs fn as an await point: the current step ends (its changes are
 // committed, and its events released once durable), other actions and the
 // Run loop may run while fn does, and a new step starts when fn returns. fn
 // must not touch the actor's state; it gets a context cancelled with the
-// caller's.
+// caller's. Await fails without running fn when the step that ends cannot
+// be committed (state/too_large); the call then fails too.
 func (c *Context[S, V]) Await(fn func(ctx context.Context) error) error {
 	var err error
-	c.inst.yield(c, func() { err = fn(c) })
+	if yerr := c.inst.yield(c, func() { err = fn(c) }); yerr != nil {
+		return yerr
+	}
 	return err
 }
 
@@ -176,7 +179,7 @@ func (c *Context[S, V]) WaitUntil(fn func(ctx context.Context)) {
 				i.ev(i.log.Error()).Interface("panic", r).Msg("WaitUntil work panicked")
 			}
 		}()
-		fn(i.taskCtx)
+		fn(i.tasksCtx())
 	}()
 }
 
@@ -186,30 +189,24 @@ func (c *Context[S, V]) WaitUntil(fn func(ctx context.Context)) {
 // the commit proceeds in the background (its effects still wait for it).
 // It is an await point: other actions may run before it returns.
 func (c *Context[S, V]) SaveState(immediate bool) error {
-	i := c.inst
-	var g *group
-	var err error
-	running := c.run
-	g, lead, err := i.finishLocked(c, true)
-	i.turn.Unlock()
-	if running {
-		i.busy.Add(-1)
-	}
-	if lead {
+	var werr error
+	if err := c.inst.yield(c, func() {
 		if immediate {
-			i.commit(g)
-		} else {
-			go i.commit(g)
+			werr = c.inst.lastPending().wait()
 		}
+	}); err != nil {
+		return err
 	}
-	if immediate {
-		if werr := g.wait(); werr != nil && err == nil {
-			err = werr
-		}
+	return werr
+}
+
+// lastPending returns the last group whose commit is pending (nil when none
+// is).
+func (i *instance[S, V]) lastPending() *group {
+	i.gmu.Lock()
+	defer i.gmu.Unlock()
+	if n := len(i.queue); n > 0 {
+		return i.queue[n-1]
 	}
-	i.turn.Lock()
-	if running {
-		i.busy.Add(1)
-	}
-	return err
+	return i.inflight
 }

@@ -85,6 +85,17 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 				return nil, fmt.Errorf("bucket %s: %w", name, err)
 			}
 		}
+		// A bucket that already has the policy is bound as it is: an
+		// update rewrites the stream's configuration, which would turn
+		// atomic publishes off on the state stream (and abort batches in
+		// flight) while other hosts commit, on every rolling deploy.
+		if st, err := js.Stream(ctx, "KV_"+name); err == nil {
+			if c := st.CachedInfo().Config; c.Replicas == cfg.Replicas && c.Storage == storage && c.MaxAge == ttl {
+				if kv, err := js.KeyValue(ctx, name); err == nil {
+					return kv, nil
+				}
+			}
+		}
 		kv, err := js.CreateOrUpdateKeyValue(ctx, kc)
 		if err != nil {
 			return nil, fmt.Errorf("bucket %s: %w", name, err)

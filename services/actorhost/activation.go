@@ -78,6 +78,12 @@ func (h *Host) ensureActive(id string, meta *protocol.ActorMeta) error {
 	ctx, cancel := context.WithTimeout(h.baseCtx, 30*time.Second)
 	a, err := h.activate(ctx, id, meta)
 	cancel()
+	if err == nil && a.session != h.currentSession() {
+		// The host session was lost (and every actor dropped) while this
+		// activation ran: its lease names a dead session.
+		a.inst.Stop()
+		err = protocol.ErrNotOwner
+	}
 
 	h.mu.Lock()
 	delete(h.activations, id)
@@ -90,6 +96,13 @@ func (h *Host) ensureActive(id string, meta *protocol.ActorMeta) error {
 	close(act.done)
 	if err == nil {
 		a.touch()
+		a.mu.Lock()
+		a.registered = true
+		wantDestroy := a.wantDestroy
+		a.mu.Unlock()
+		if wantDestroy {
+			go h.destroy(a, nil)
+		}
 	}
 	return err
 }

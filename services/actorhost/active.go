@@ -48,6 +48,9 @@ type active struct {
 	// wantSleep is set when the actor asked to sleep outside an action; the
 	// sleep sweep honours it once the actor is idle.
 	wantSleep bool
+	// wantDestroy is set when the actor asked to be destroyed before it
+	// was registered (in OnCreate or OnWake); registered says it is.
+	wantDestroy, registered bool
 }
 
 // ev adds the actor's identity to a log event. (A logger per actor would
@@ -78,8 +81,17 @@ func (a *active) RequestSleep() {
 	a.mu.Unlock()
 }
 
-// RequestDestroy implements actor.Lifecycle.
-func (a *active) RequestDestroy() { go a.h.destroy(a, nil) }
+// RequestDestroy implements actor.Lifecycle. During the activation the
+// request waits until the actor is registered.
+func (a *active) RequestDestroy() {
+	a.mu.Lock()
+	a.wantDestroy = true
+	registered := a.registered
+	a.mu.Unlock()
+	if registered {
+		go a.h.destroy(a, nil)
+	}
+}
 
 // begin marks a request in flight; it fails once the actor is closing.
 func (a *active) begin() bool {
