@@ -99,16 +99,16 @@ type instance[S, V any] struct {
 
 	// gmu guards the commit pipeline.
 	gmu       sync.Mutex
-	seq       uint64 // of the last group made
+	seq       uint64   // of the last group made
 	queue     []*group // gathering steps behind the one in flight, in order
 	inflight  *group
 	failed    error
 	ended     bool                 // the final commit of a sleep or destroy is done
 	kvPending map[string]kvPending // KV writes not yet acknowledged
 
-	stopped   atomic.Bool // no new step may start
-	activated atomic.Bool // the activation commit succeeded
-	busy    atomic.Int32 // Run or KeepAwake executing user code
+	stopped   atomic.Bool  // no new step may start
+	activated atomic.Bool  // the activation commit succeeded
+	busy      atomic.Int32 // Run or KeepAwake executing user code
 
 	// life is cancelled when the actor is told to stop (RivetKit's abort
 	// signal); Run's context and AbortCtx are it. Made on first use (most
