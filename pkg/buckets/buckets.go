@@ -98,6 +98,12 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 		}
 		kv, err := js.CreateOrUpdateKeyValue(ctx, kc)
 		if err != nil {
+			// Another service created it meanwhile (its configuration,
+			// with atomic publish on, differs from ours, so the create
+			// is not idempotent): use it.
+			if kv, berr := js.KeyValue(ctx, name); berr == nil {
+				return kv, nil
+			}
 			return nil, fmt.Errorf("bucket %s: %w", name, err)
 		}
 		return kv, nil
