@@ -22,7 +22,8 @@ type Env interface {
 // Store makes an actor's changes durable and reads its stored KV entries.
 type Store interface {
 	// Commit makes c durable in one atomic write and returns once
-	// JetStream acknowledged it. It is called for one commit at a time per
+	// JetStream acknowledged it. ctx may have no deadline: the host bounds
+	// the write itself. It is called for one commit at a time per
 	// activation, in order. An error means this activation no longer owns
 	// the actor, or that the write's outcome is unknown: the activation
 	// stops either way.

@@ -3,13 +3,10 @@ package actor
 import (
 	"bytes"
 	"context"
-	"time"
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
-// commitTimeout bounds one commit; the host's write is bounded by it too.
-const commitTimeout = 15 * time.Second
 
 // group is one commit: the steps that finished while the previous commit
 // was in flight. Their replies, events and frames wait on done.
@@ -156,9 +153,9 @@ func (i *instance[S, V]) failedGroup() *group {
 func (i *instance[S, V]) commit(g *group) {
 	var err error
 	if g.write {
-		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-		err = i.env.Commit(ctx, &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Steps: g.steps})
-		cancel()
+		// No deadline here: the host bounds its write (a timer per commit
+		// is measurable on the hot path).
+		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Steps: g.steps})
 	}
 	if err != nil {
 		i.gmu.Lock()
