@@ -101,7 +101,7 @@ func (h *Host) ensureActive(id string, meta *protocol.ActorMeta) error {
 		wantDestroy := a.wantDestroy
 		a.mu.Unlock()
 		if wantDestroy {
-			go h.destroy(a, nil)
+			h.spawn(func() { h.destroy(a, nil) })
 		}
 	}
 	return err

@@ -67,11 +67,11 @@ func (a *active) Caller() actor.Caller { return a.h }
 
 // Lost implements actor.Lifecycle: a commit failed, the instance stopped.
 func (a *active) Lost(err error) {
-	go func() {
+	a.h.spawn(func() {
 		if a.h.drop(a) {
 			a.ev(a.h.log.Warn()).Err(err).Msg("commit failed; actor dropped")
 		}
-	}()
+	})
 }
 
 // RequestSleep implements actor.Lifecycle.
@@ -89,7 +89,7 @@ func (a *active) RequestDestroy() {
 	registered := a.registered
 	a.mu.Unlock()
 	if registered {
-		go a.h.destroy(a, nil)
+		a.h.spawn(func() { a.h.destroy(a, nil) })
 	}
 }
 

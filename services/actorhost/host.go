@@ -89,7 +89,7 @@ type Host struct {
 	actors      map[string]*active
 	activations map[string]*activation
 	draining    bool
-	inflight    sync.WaitGroup
+	inflight    sync.WaitGroup // every goroutine Run starts beside its own (workers, spawn)
 
 	activeCount atomic.Int64
 	commits     atomic.Int64       // commits written (for tests and metrics)
@@ -196,13 +196,7 @@ func (h *Host) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("actorhost: micro service: %w", err)
 	}
-	place := micro.HandlerFunc(func(r micro.Request) {
-		h.inflight.Add(1)
-		go func() {
-			defer h.inflight.Done()
-			h.handlePlace(r)
-		}()
-	})
+	place := micro.HandlerFunc(func(r micro.Request) { h.spawn(func() { h.handlePlace(r) }) })
 	if err := svc.AddEndpoint("place", place, micro.WithEndpointSubject(h.names.Place()),
 		micro.WithEndpointQueueGroup(protocol.QueueGroupHosts)); err != nil {
 		return fmt.Errorf("actorhost: place endpoint: %w", err)

@@ -177,7 +177,7 @@ func (h *Host) sleepSweep(ctx context.Context) {
 				continue
 			}
 			if idle := a.idleFor(now); idle >= opts.SleepTimeout {
-				go h.sleep(a)
+				h.spawn(func() { h.sleep(a) })
 			}
 		}
 	})

@@ -106,9 +106,9 @@ func (h *Host) routeCall(a *active, msg *nats.Msg) {
 	a.end()
 	switch {
 	case res.Destroy:
-		go h.destroy(a, nil)
+		h.spawn(func() { h.destroy(a, nil) })
 	case res.Sleep:
-		go h.sleep(a)
+		h.spawn(func() { h.sleep(a) })
 	}
 }
 

@@ -218,13 +218,11 @@ func (h *Host) drainIfOutdated(ctx context.Context) {
 		h.draining = true
 		h.mu.Unlock()
 		h.publishHost(ctx)
-		h.inflight.Add(1)
-		go func() { // the renew loop must go on while actors sleep
-			defer h.inflight.Done()
+		h.spawn(func() { // the renew loop must go on while actors sleep
 			drainCtx, cancel := context.WithTimeout(ctx, h.cfg.GracePeriod)
 			defer cancel()
 			h.sleepAll(drainCtx)
-		}()
+		})
 		return
 	}
 }

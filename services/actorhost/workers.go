@@ -54,6 +54,15 @@ func (h *Host) worker(ctx context.Context, msg *nats.Msg, work chan *nats.Msg) {
 	}
 }
 
+// spawn runs fn on its own goroutine, joined by Run before it returns.
+func (h *Host) spawn(fn func()) {
+	h.inflight.Add(1)
+	go func() {
+		defer h.inflight.Done()
+		fn()
+	}()
+}
+
 // awaitOwner waits while the host's lease is stale but its session may
 // still be renewed. It reports false once the session is lost.
 func (h *Host) awaitOwner(session string) bool {
