@@ -7,7 +7,6 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
-
 // group is one commit: the steps that finished while the previous commit
 // was in flight. Their replies, events and frames wait on done.
 type group struct {
