@@ -307,9 +307,8 @@ func (d *Dispatcher) Call(ctx context.Context, m *protocol.ActorMeta, req *proto
 	if err != nil {
 		return nil, err
 	}
-	if rep.Err != nil && rep.Err.Is(protocol.ErrActorNotFound) {
-		d.Forget(m)
-	}
+	// rep.Err is the action's own error (it ran): even actor/not_found,
+	// which comes from a call the action made, says nothing of m.
 	return rep, nil
 }
 

@@ -2,6 +2,7 @@ package actorhost
 
 import (
 	"context"
+	"errors"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
@@ -28,7 +29,16 @@ func (h *Host) Call(ctx context.Context, t actor.Target, action string, args []b
 	if err != nil {
 		return nil, err
 	}
-	rep, err := h.disp.Call(ctx, m, &protocol.CallRequest{Action: action, Args: args})
+	req := &protocol.CallRequest{Action: action, Args: args}
+	rep, err := h.disp.Call(ctx, m, req)
+	if t.ID == "" && errors.Is(err, protocol.ErrActorNotFound) {
+		// The cached actor of this key was destroyed: placing it failed,
+		// so the call did not run. Resolve the key again (get-or-create
+		// makes a new actor) and call once more, as the gateway does.
+		if m, _, err = h.disp.Resolve(ctx, t.Name, t.Key, t.Create, t.Input); err == nil {
+			rep, err = h.disp.Call(ctx, m, req)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -38,12 +38,23 @@ var stepper = actor.New("stepper", actor.Config[stepState, struct{}]{}).
 		return len(es), err
 	})
 
+// caller calls a stepper from an action; its count tells how often the
+// action ran.
+var caller = actor.New("caller", actor.Config[stepState, struct{}]{}).
+	Action("callInner", func(c *stepCtx) (int, error) {
+		c.State().N++
+		if _, err := actor.Call[int](c, c.Client().GetOrCreate("stepper", "inner"), "inc"); err != nil {
+			return 0, err
+		}
+		return c.State().N, nil
+	})
+
 // startHost runs a host with the stepper on an embedded NATS server.
 func startHost(t *testing.T) (*Host, jetstream.JetStream) {
 	t.Helper()
 	s := natstest.RunServer(t)
 	nc := natstest.Connect(t, s)
-	h, err := New(Config{Conn: nc, Registry: actor.MustRegistry(stepper), Buckets: buckets.Config{HostTTL: 2 * time.Second}})
+	h, err := New(Config{Conn: nc, Registry: actor.MustRegistry(stepper, caller), Buckets: buckets.Config{HostTTL: 2 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,4 +202,33 @@ func (h *Host) lookupKey(t *testing.T, key string) *active {
 		t.Fatalf("actor %s is not active", key)
 	}
 	return a
+}
+
+// TestInnerCallToDestroyedActor: an action calling a get-or-create handle
+// whose cached actor was destroyed meanwhile gets a new actor, not
+// actor/not_found, and runs once.
+func TestInnerCallToDestroyedActor(t *testing.T) {
+	h, _ := startHost(t)
+	outer := func() (int, error) {
+		out, err := h.Call(context.Background(), actor.Target{Name: "caller", Key: []string{"c"}, Create: true}, "callInner", []byte{0x80})
+		if err != nil {
+			return 0, err
+		}
+		var n int
+		return n, protocol.Unmarshal(out, &n)
+	}
+	if n, err := outer(); err != nil || n != 1 {
+		t.Fatalf("first call: %d, %v", n, err)
+	}
+	inner := h.lookupKey(t, "inner")
+	// Destroyed behind the dispatcher's back (as by another gateway or
+	// host): its cache still maps the key to the destroyed id.
+	h.destroy(inner, nil)
+	n, err := outer()
+	if err != nil {
+		t.Fatalf("call after the inner actor was destroyed: %v", err)
+	}
+	if n != 2 {
+		t.Fatalf("the outer action ran %d times in two calls", n)
+	}
 }

@@ -547,8 +547,11 @@ func (g *Gateway) parseAction(r *http.Request, escName string) (*protocol.CallRe
 
 func (g *Gateway) callAction(ctx context.Context, w http.ResponseWriter, t target, m *protocol.ActorMeta, req *protocol.CallRequest, enc rkproto.Encoding) {
 	rep, err := g.disp.Call(ctx, m, req)
-	if t.id == "" && (errors.Is(err, protocol.ErrActorNotFound) || (err == nil && rep.Err != nil && rep.Err.Is(protocol.ErrActorNotFound))) {
-		// A cached actor was destroyed meanwhile: the call did not run.
+	if t.id == "" && errors.Is(err, protocol.ErrActorNotFound) {
+		// A cached actor was destroyed meanwhile: placing it failed, so
+		// the call did not run. (An actor/not_found in the reply is the
+		// action's own error, from a call it made to another actor: the
+		// action ran, and is never sent again.)
 		// Resolve the key again (get-or-create makes a new actor) and retry once.
 		if m, _, err = g.disp.Resolve(ctx, t.name, t.key, t.create, t.input); err == nil {
 			rep, err = g.disp.Call(ctx, m, req)
