@@ -24,7 +24,17 @@ type Directory struct {
 func New(kv jetstream.KeyValue) *Directory { return &Directory{kv: kv} }
 
 // Lookup returns the id of the live actor (name, key), or actor/not_found.
+//
+// Every path from a (name, key) to the index goes through here, so the name
+// and key are checked here, before anything reaches NATS: an over-long one
+// would make a KV key longer than the server accepts.
 func (d *Directory) Lookup(ctx context.Context, name string, key []string) (*protocol.ActorMeta, error) {
+	if err := protocol.ValidateName(name); err != nil {
+		return nil, err
+	}
+	if err := protocol.ValidateKey(key); err != nil {
+		return nil, err
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		e, err := d.kv.Get(ctx, protocol.IndexKey(name, key))
 		if errors.Is(err, jetstream.ErrKeyNotFound) {

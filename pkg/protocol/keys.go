@@ -3,6 +3,7 @@ package protocol
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Key limits. They are checked by [ValidateKey] wherever a key enters the
@@ -128,11 +129,31 @@ func ValidateName(name string) error {
 	if len(name) > MaxNameBytes {
 		return NewError(GroupActor, CodeInvalidRequest, fmt.Sprintf("actor name is longer than %d bytes", MaxNameBytes))
 	}
+	if err := checkText(name); err != "" {
+		return NewError(GroupActor, CodeInvalidRequest, "actor name "+err)
+	}
 	return nil
 }
 
+// checkText refuses what cannot travel in an HTTP header or a JSON string
+// and back unchanged: invalid UTF-8 and control characters.
+func checkText(s string) string {
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return fmt.Sprintf("holds the control character %U", r)
+		}
+	}
+	return ""
+}
+
 // ValidateKey checks a key against [MaxKeyParts], [MaxKeyPartBytes] and
-// [MaxKeyBytes]. The error is an [*Error] with code actor/invalid_key.
+// [MaxKeyBytes], and refuses parts that are not valid UTF-8 or hold control
+// characters (they could not come back unchanged in the x-rivet-actor-key
+// header or a JSON string). The error is an [*Error] with code
+// actor/invalid_key.
 func ValidateKey(key []string) error {
 	if len(key) > MaxKeyParts {
 		return NewError(GroupActor, CodeInvalidKey, fmt.Sprintf("key has %d parts; at most %d are allowed", len(key), MaxKeyParts))
@@ -141,6 +162,9 @@ func ValidateKey(key []string) error {
 	for i, p := range key {
 		if len(p) > MaxKeyPartBytes {
 			return NewError(GroupActor, CodeInvalidKey, fmt.Sprintf("key part %d is %d bytes; at most %d are allowed", i, len(p), MaxKeyPartBytes))
+		}
+		if err := checkText(p); err != "" {
+			return NewError(GroupActor, CodeInvalidKey, fmt.Sprintf("key part %d %s", i, err))
 		}
 		total += len(p)
 	}

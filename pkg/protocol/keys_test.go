@@ -230,6 +230,8 @@ func TestValidateKey(t *testing.T) {
 		{"ok", strings.Repeat("a", MaxKeyPartBytes+1)},
 		{strings.Repeat("😀", 33)}, // 33 characters but 132 bytes
 		append(rep(MaxKeyBytes/MaxKeyPartBytes, strings.Repeat("a", MaxKeyPartBytes)), "b"),
+		{"a\x00b"}, {"line\r\nbreak"}, {"tab\t"}, {"\x7f"}, {"\u0085"}, // control characters
+		{"\xff"}, {"\xc0\xaf"}, {"\xed\xa0\x80"}, // invalid UTF-8: a stray byte, an overlong '/', a surrogate
 	}
 	for _, k := range bad {
 		e := wantCode(t, ValidateKey(k), GroupActor, CodeInvalidKey)

@@ -179,6 +179,17 @@ func (b *Base) dial(ctx context.Context, name string, log zerolog.Logger) (*nats
 			nats.ReconnectHandler(func(c *nats.Conn) {
 				log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("nats reconnected")
 			}),
+			nats.ClosedHandler(func(c *nats.Conn) {
+				// With unlimited reconnects a connection closes for good
+				// only when the service closes it, or on an error the
+				// client does not retry (the server refused a protocol
+				// line, a permission): a service without NATS cannot
+				// serve, so it exits and its supervisor restarts it.
+				if err := c.LastError(); err != nil {
+					log.Error().Err(err).Msg("nats connection closed for good; exiting")
+					os.Exit(1)
+				}
+			}),
 		)
 		done <- result{nc, err}
 	}()

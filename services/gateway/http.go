@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/rkproto"
 )
@@ -19,7 +21,7 @@ import (
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metadata", g.handleMetadata)
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	mux.HandleFunc("GET /health", g.handleHealth)
 	mux.HandleFunc("PUT /actors", g.handleGetOrCreate)
 	mux.HandleFunc("POST /actors", g.handleCreate)
 	mux.HandleFunc("GET /actors", g.handleList)
@@ -577,4 +579,15 @@ func (g *Gateway) callAction(ctx context.Context, w http.ResponseWriter, t targe
 	h.Set("Content-Type", enc.ContentType())
 	h.Set("Content-Length", strconv.Itoa(len(out)))
 	_, _ = w.Write(out)
+}
+
+// handleHealth answers "ok" while the gateway's NATS connection is up, and
+// 503 with the connection's status otherwise.
+func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if st := g.cfg.Conn.Status(); st != nats.CONNECTED {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "nats "+strings.ToLower(st.String()))
+		return
+	}
+	_, _ = io.WriteString(w, "ok")
 }
