@@ -1,6 +1,8 @@
 package examples
 
 import (
+	"encoding/json"
+	"net/http"
 	"time"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
@@ -21,6 +23,12 @@ var Sleepy = actor.New("sleepy", actor.Config[SleepyState, struct{}]{
 	OnWake: func(c *SleepyContext) error {
 		c.State().Wakes++
 		return nil
+	},
+	// OnRequest answers raw HTTP requests (/request/*) with the state, so
+	// a raw request wakes a sleeping actor like an action does.
+	OnRequest: func(c *SleepyContext, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"value": c.State().Value, "generation": c.Generation()})
 	},
 	Options: actor.Options{SleepTimeout: time.Second, DisplayName: "Sleepy", Icon: "moon"},
 }).
