@@ -232,7 +232,7 @@ func hasDollar(data []byte) bool { return bytes.IndexByte(data, '$') >= 0 }
 // (["$Undefined",0] and "$$" escapes), passing data through when it holds
 // no '$'.
 func cborFromClient(data []byte) ([]byte, error) {
-	if !hasDollar(data) && !mayHoldFloat(data) {
+	if !hasDollar(data) && !mayHoldFloat(data) && !mayBeIndefinite(data) {
 		return data, nil
 	}
 	v, err := decodeCBORAny(data)
@@ -244,6 +244,19 @@ func cborFromClient(data []byte) ([]byte, error) {
 		return nil, err
 	}
 	return protocol.Marshal(c)
+}
+
+// mayBeIndefinite reports whether CBOR data may hold an indefinite-length
+// string, array or map (their header bytes). Such values are re-encoded
+// with definite lengths, the only form rivetgo's own messages carry.
+func mayBeIndefinite(data []byte) bool {
+	for _, b := range data {
+		switch b {
+		case 0x5f, 0x7f, 0x9f, 0xbf:
+			return true
+		}
+	}
+	return false
 }
 
 // mayHoldFloat reports whether CBOR data may hold a float (its major-7
