@@ -53,6 +53,16 @@ func TestMesh_KeyAndNameLimits(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("a normal call after the refused ones: %d %q", r.status, trim(r.body))
 	}
+	// Connection params nested too deeply are refused before the actor is
+	// created.
+	deep := strings.Repeat("[", 200) + strings.Repeat("]", 200)
+	r = biDo(t, "POST", m.url()+"/gateway/counter/action/increment?rvt-method=getOrCreate&rvt-key=deep-params",
+		map[string]string{"Content-Type": "application/json", "x-rivet-conn-params": deep}, []byte(`{"args":[1]}`), false)
+	biWantError(t, r, http.StatusBadRequest, "request", protocol.CodeMalformed)
+	r = biDo(t, "GET", m.url()+"/actors?name=counter&key=deep-params", nil, nil, false)
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"actors":[]`) {
+		t.Errorf("refused params created the actor: %d %s", r.status, trim(r.body))
+	}
 	for _, k := range []string{"a\x00b", "a\r\nb"} {
 		r := biDo(t, "GET", m.url()+"/actors?name=counter&key="+url.QueryEscape(k), nil, nil, false)
 		if r.status != http.StatusBadRequest {

@@ -35,12 +35,23 @@ func init() {
 // JSONToCBOR converts a JSON value, written with RivetKit's JSON
 // compatibility layer, into rivetgo's CBOR. Integral numbers become CBOR
 // integers, so they decode into Go integer types.
+//
+// The result is checked like action arguments (nesting at most
+// [MaxUserNesting]), so a value that would fail at the host fails here,
+// before anything is created.
 func JSONToCBOR(data []byte) ([]byte, error) {
 	v, err := decodeJSONValue(data)
 	if err != nil {
 		return nil, err
 	}
-	return protocol.Marshal(v)
+	out, err := protocol.Marshal(v)
+	if err != nil {
+		return nil, malformed("json: %v", err)
+	}
+	if err := userDec.Wellformed(out); err != nil {
+		return nil, malformed("json value: %v", err)
+	}
+	return out, nil
 }
 
 func decodeJSONValue(data []byte) (any, error) {

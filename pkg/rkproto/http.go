@@ -96,11 +96,25 @@ func argsArray(raw []byte) ([]byte, error) {
 // accepts the same arguments: wrapping a scalar or converting JSON must not
 // produce CBOR that the CBOR path would have refused.
 func checkArgs(args []byte) ([]byte, error) {
-	if err := cbor.Wellformed(args); err != nil {
+	if err := userDec.Wellformed(args); err != nil {
 		return nil, malformed("args: %v", err)
 	}
 	return args, nil
 }
+
+// MaxUserNesting is how deeply a value a client sends (action arguments,
+// connection params, creation input) may nest. rivetgo's own messages wrap
+// such values in a few levels more, within the 64 their decoder allows.
+const MaxUserNesting = 32
+
+// userDec checks values a client sends against rivetgo's limits.
+var userDec = func() cbor.DecMode {
+	dm, err := cbor.DecOptions{MaxNestedLevels: MaxUserNesting, MaxArrayElements: 1 << 20, MaxMapPairs: 1 << 20}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return dm
+}()
 
 // EncodeActionResponse encodes an action's CBOR output as the success body
 // in enc.

@@ -80,6 +80,7 @@ type Host struct {
 
 	// session is this host's current lease session; lastRenew is the
 	// monotonic time at which the last successful renewal was sent.
+	entryMu   sync.Mutex // held while the host entry is written (one writer)
 	sessMu    sync.Mutex
 	session   string
 	hostRev   uint64

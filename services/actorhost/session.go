@@ -51,6 +51,8 @@ func (h *Host) hostInfo(session string) protocol.HostInfo {
 
 // newSession starts a new host session: a fresh session id and a new entry.
 func (h *Host) newSession(ctx context.Context) error {
+	h.entryMu.Lock()
+	defer h.entryMu.Unlock()
 	session := protocol.NewID()
 	b, err := protocol.Marshal(h.hostInfo(session))
 	if err != nil {
@@ -91,6 +93,11 @@ func (h *Host) newSession(ctx context.Context) error {
 // publishHost renews the host entry. It returns false when the session was
 // lost (the entry expired or was replaced).
 func (h *Host) publishHost(ctx context.Context) bool {
+	// One writer at a time: the renewal, a drain and a new session all
+	// update the entry from its last revision; two at once would make one
+	// fail and look like a lost lease.
+	h.entryMu.Lock()
+	defer h.entryMu.Unlock()
 	h.sessMu.Lock()
 	session, rev := h.session, h.hostRev
 	h.sessMu.Unlock()
@@ -184,6 +191,8 @@ func (h *Host) hostLive(ctx context.Context, l protocol.Lease) (bool, error) {
 
 // endSession deletes the host entry at shutdown.
 func (h *Host) endSession(ctx context.Context) {
+	h.entryMu.Lock()
+	defer h.entryMu.Unlock()
 	h.sessMu.Lock()
 	rev := h.hostRev
 	h.session = ""
