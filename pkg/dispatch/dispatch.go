@@ -30,7 +30,15 @@ type Config struct {
 	Hosts     *HostView
 	// CacheSize bounds the (name, key) → actor cache. Optional. Default: 100000.
 	CacheSize int
+	// NoHostWait is how long a call waits for a host to serve its actor's
+	// kind when none does (the last one stopped or died), before it fails
+	// with guard/service_unavailable; the call did not run, so a client may
+	// send it again. Optional. Default: [DefaultNoHostWait].
+	NoHostWait time.Duration
 }
+
+// DefaultNoHostWait is the default of Config.NoHostWait.
+const DefaultNoHostWait = 5 * time.Second
 
 // Dispatcher resolves actors and calls them. It is safe for concurrent use.
 type Dispatcher struct {
@@ -351,6 +359,7 @@ func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj fu
 		backoff = min(backoff*2, 100*time.Millisecond)
 		return nil
 	}
+	var noHostSince time.Time // when no live host served the kind, if none does
 	for {
 		l, ok := d.cachedHolder(m.ID)
 		if !ok || (d.cfg.Hosts != nil && !d.cfg.Hosts.IsLive(l.HostID, l.Session)) {
@@ -361,6 +370,9 @@ func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj fu
 				return err
 			}
 			if retry {
+				if err := d.checkServed(m.Name, &noHostSince); err != nil {
+					return err
+				}
 				if err := wait(); err != nil {
 					return err
 				}
@@ -398,6 +410,31 @@ func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj fu
 		}
 		return nil
 	}
+}
+
+// checkServed fails with guard/service_unavailable once no live host has
+// served kind name for NoHostWait (since is when that started).
+func (d *Dispatcher) checkServed(name string, since *time.Time) error {
+	if d.cfg.Hosts == nil {
+		return nil
+	}
+	if served, _ := d.cfg.Hosts.Serves(name); served {
+		*since = time.Time{}
+		return nil
+	}
+	if since.IsZero() {
+		*since = time.Now()
+		return nil
+	}
+	wait := d.cfg.NoHostWait
+	if wait <= 0 {
+		wait = DefaultNoHostWait
+	}
+	if time.Since(*since) < wait {
+		return nil
+	}
+	return protocol.Errorf(protocol.GroupGuard, protocol.CodeServiceUnavailable,
+		"no actor host serving %q has been available for %s; the call did not run", name, wait)
 }
 
 // place asks a host to activate actor m and returns the host session that
