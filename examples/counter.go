@@ -54,6 +54,33 @@ var Counter = actor.New("counter", actor.Config[CounterState, struct{}]{
 			ws.SendText("echo:" + string(data))
 		})
 	},
+	// The queue "jobs" takes {"n": amount}: the run loop adds it like
+	// increment, broadcasts the count and completes the message with
+	// {"count": ...} for a sender that waits.
+	Queues: []string{"jobs"},
+	Run: func(c *CounterContext) error {
+		for msg, err := range c.Queue().Iter("jobs") {
+			if err != nil {
+				return err
+			}
+			var job struct {
+				N int64 `cbor:"n"`
+			}
+			if err := msg.Decode(&job); err != nil {
+				c.Log().Warn().Err(err).Msg("bad job")
+				continue // consumed: a bad message is not retried
+			}
+			if checkAmount(c, job.N) != nil {
+				continue
+			}
+			c.State().Count += job.N
+			_ = c.Broadcast("count", c.State().Count)
+			if err := c.Queue().Complete(msg, map[string]int64{"count": c.State().Count}); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
 	Options: actor.Options{DisplayName: "Counter", Icon: "calculator"},
 }).
 	Action("increment", func(c *CounterContext, amount int64) (int64, error) {

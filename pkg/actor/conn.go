@@ -110,6 +110,9 @@ type Event struct {
 	Close  bool
 	Code   int
 	Reason string
+	// Reply, when set, makes the event a queue message's completion: Data
+	// (CBOR) goes to the waiting sender at Reply.
+	Reply string
 }
 
 // ConnInfo describes a connection being opened.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"time"
 
@@ -105,6 +106,12 @@ type Config[S, V any] struct {
 	// sent to the caller.
 	OnBeforeActionResponse func(c *Context[S, V], action string, output any) (any, error)
 
+	// Queues declares the actor's queues by name (RivetKit's queues). A
+	// message sent to an undeclared queue is refused (queue/not_found).
+	// Each queue holds at most protocol.DefaultQueueMaxMessages messages of
+	// at most protocol.DefaultQueueMaxMessageBytes.
+	Queues []string
+
 	// Run is the actor's long-running loop (RivetKit's run). It starts
 	// after OnWake and runs beside actions, taking turns with them at its
 	// await points (Wait, Await, KeepAwake, SaveState, Client calls); the
@@ -176,6 +183,13 @@ func (d *Definition[S, V]) Name() string { return d.name }
 
 // Options returns the kind's options with defaults applied.
 func (d *Definition[S, V]) Options() Options { return d.cfg.Options }
+
+// Queues returns the declared queue names, sorted.
+func (d *Definition[S, V]) Queues() []string {
+	q := slices.Clone(d.cfg.Queues)
+	slices.Sort(q)
+	return slices.Compact(q)
+}
 
 // Actions returns the sorted action names.
 func (d *Definition[S, V]) Actions() []string {

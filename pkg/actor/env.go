@@ -70,6 +70,11 @@ type Commit struct {
 	StateVersion int
 	// KV is the steps' KV writes, in order.
 	KV []KVOp
+	// Consumed is, per queue, the sequence of the last message a step
+	// handled: written in the same record as the state, so a message is
+	// handled again only if its step was not committed. Nil when no queue
+	// message was ever consumed.
+	Consumed map[string]uint64
 	// Steps is how many steps the commit covers (for metrics).
 	Steps int
 }
@@ -96,6 +101,9 @@ type ActivateParams struct {
 	StateVersion int
 	// Created tells that CreateState and OnCreate already ran.
 	Created bool
+	// Consumed is the stored Commit.Consumed: messages at or below it are
+	// never delivered again.
+	Consumed map[string]uint64
 	// Input is the CBOR creation input (used only when !Created).
 	Input []byte
 	Env   Env

@@ -3,6 +3,7 @@ package actor
 import (
 	"bytes"
 	"context"
+	"maps"
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
@@ -16,8 +17,10 @@ type group struct {
 	events []Event
 	state  []byte
 	kv     []KVOp
-	steps  int
-	write  bool // false: the steps changed nothing; only ordering is kept
+	// consumed is the actor's consumed queue sequences after the steps.
+	consumed map[string]uint64
+	steps    int
+	write    bool // false: the steps changed nothing; only ordering is kept
 }
 
 // wait blocks until the group's commit resolved and returns its error.
@@ -101,7 +104,8 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	if n := len(i.queue); n > 0 {
 		last = i.queue[n-1]
 	}
-	if !changed && len(i.stepKV) == 0 && len(i.pending) == 0 {
+	took := i.consumeStep()
+	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 {
 		// Nothing new: the step's reply still waits for what it may have
 		// read from steps whose commit is pending.
 		if last != nil {
@@ -123,10 +127,13 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	}
 	g.kv = append(g.kv, i.stepKV...)
 	i.pending, i.stepKV = nil, nil
-	if changed || len(g.kv) > 0 {
+	if changed || took || len(g.kv) > 0 {
 		g.write = true
 	}
 	g.state = i.latest
+	if took || g.consumed == nil && len(i.consumed) > 0 {
+		g.consumed = maps.Clone(i.consumed)
+	}
 	if i.inflight != nil || i.queue[0] != g {
 		return g, false // committed when the ones before it are acknowledged
 	}
@@ -154,7 +161,7 @@ func (i *instance[S, V]) commit(g *group) {
 	if g.write {
 		// No deadline here: the host bounds its write (a timer per commit
 		// is measurable on the hot path).
-		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Steps: g.steps})
+		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Steps: g.steps})
 	}
 	if err != nil {
 		i.gmu.Lock()
@@ -284,4 +291,5 @@ func (i *instance[S, V]) rollback() {
 	i.state = s
 	i.pending = nil
 	i.stepKV = nil
+	i.untake()
 }

@@ -3,6 +3,7 @@ package actor
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"runtime/debug"
@@ -55,6 +56,9 @@ type Instance interface {
 	WebSocketMessage(ctx context.Context, id string, data []byte, binary bool) error
 	// CloseWebSocket tells the actor a raw WebSocket closed.
 	CloseWebSocket(ctx context.Context, id string, code int, reason string)
+	// Deliver hands the instance queue messages read from the stream, in
+	// order; redeliveries of consumed messages are ignored.
+	Deliver(msgs []*QueueMessage)
 	// Busy reports whether user code that keeps the actor awake is running
 	// outside a request: the Run loop between two waits, or a KeepAwake.
 	Busy() bool
@@ -96,6 +100,16 @@ type instance[S, V any] struct {
 	stepKV  []KVOp                      // KV writes of the running step
 	conns   map[string]*Conn            // made on first use: most actors have none
 	sockets map[string]*WebSocket[S, V] // made on first use
+	// stepTook holds the queue messages the running step received;
+	// consumed the last consumed sequence per queue (guarded by gmu too).
+	stepTook []*QueueMessage
+	consumed map[string]uint64
+
+	// qmu guards the messages the host delivered and not yet taken.
+	qmu   sync.Mutex
+	qbuf  map[string][]*QueueMessage
+	qlast map[string]uint64 // last sequence buffered per queue
+	qwake chan struct{}     // closed when a message arrives
 
 	// gmu guards the commit pipeline.
 	gmu       sync.Mutex
@@ -131,6 +145,11 @@ type kvPending struct {
 
 func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Instance, error) {
 	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, clk: p.Clock}
+	if len(p.Consumed) > 0 {
+		i.consumed = maps.Clone(p.Consumed)
+		i.qlast = maps.Clone(p.Consumed)
+		i.qbuf = map[string][]*QueueMessage{}
+	}
 	if i.log == nil {
 		i.log = &nopLogger
 	}
@@ -154,7 +173,7 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 	// which fences every older owner.
 	i.latest = enc
 	i.seq++
-	g := &group{seq: i.seq, done: make(chan struct{}), state: enc, write: true, steps: 1, events: i.pending}
+	g := &group{seq: i.seq, done: make(chan struct{}), state: enc, write: true, steps: 1, events: i.pending, consumed: maps.Clone(i.consumed)}
 	i.pending = nil
 	g.kv, i.stepKV = i.stepKV, nil
 	for _, op := range g.kv {

@@ -11,6 +11,8 @@ type Type interface {
 	Name() string
 	Options() Options
 	Actions() []string
+	// Queues returns the declared queue names, sorted.
+	Queues() []string
 	activate(ctx context.Context, p ActivateParams) (Instance, error)
 }
 

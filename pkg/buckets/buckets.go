@@ -48,7 +48,9 @@ type Set struct {
 	Hosts jetstream.KeyValue
 	// Gateways holds live gateway entries; they expire after HostTTL.
 	Gateways jetstream.KeyValue
-	HostTTL  time.Duration
+	// Queues is the stream of every actor queue (protocol.Names.QueueStream).
+	Queues  jetstream.Stream
+	HostTTL time.Duration
 }
 
 // Open creates the buckets if needed (or updates their replica count and
@@ -135,6 +137,9 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 	if ttl := st.TTL(); ttl > 0 {
 		s.HostTTL = ttl
 	}
+	if s.Queues, err = openQueues(ctx, js, names, cfg, storage); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -155,4 +160,40 @@ func allowAtomic(ctx context.Context, js jetstream.JetStream, stream string, bin
 		return fmt.Errorf("stream %s: allow atomic publish (needs nats-server 2.12 or newer): %w", stream, err)
 	}
 	return nil
+}
+
+// openQueues creates or binds the queue stream: limits retention (a host
+// deletes a message once the step that handled it is committed), at most
+// DefaultQueueMaxMessages per queue of an actor (a publish past it is
+// refused: DiscardNew per subject) and DefaultQueueMaxMessageBytes per
+// message, a two-minute duplicate window for Nats-Msg-Id.
+func openQueues(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg Config, storage jetstream.StorageType) (jetstream.Stream, error) {
+	sc := jetstream.StreamConfig{
+		Name:                 names.QueueStream(),
+		Description:          "rivetgo actor queues",
+		Subjects:             []string{names.QueueAll()},
+		Retention:            jetstream.LimitsPolicy,
+		Discard:              jetstream.DiscardNew,
+		DiscardNewPerSubject: true,
+		MaxMsgsPerSubject:    protocol.DefaultQueueMaxMessages,
+		// The body plus headers (reply subject, encoding).
+		MaxMsgSize: protocol.DefaultQueueMaxMessageBytes + 1024,
+		Storage:    storage,
+		Replicas:   cfg.Replicas,
+		Duplicates: 2 * time.Minute,
+	}
+	if st, err := js.Stream(ctx, sc.Name); err == nil {
+		c := st.CachedInfo().Config
+		if cfg.BindExisting || (c.Replicas == sc.Replicas && c.Storage == sc.Storage && c.MaxMsgsPerSubject == sc.MaxMsgsPerSubject) {
+			return st, nil
+		}
+	}
+	st, err := js.CreateOrUpdateStream(ctx, sc)
+	if err != nil {
+		if st, berr := js.Stream(ctx, sc.Name); berr == nil {
+			return st, nil // created by another service meanwhile
+		}
+		return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
+	}
+	return st, nil
 }

@@ -437,6 +437,32 @@ func (d *Dispatcher) checkServed(name string, since *time.Time) error {
 		"no actor host serving %q has been available for %s; the call did not run", name, wait)
 }
 
+// Wake makes sure actor m is active somewhere: a no-op when a live host
+// session is known to hold it, otherwise a place request (activating it on
+// the host placement picks). It retries a busy placement until ctx ends.
+func (d *Dispatcher) Wake(ctx context.Context, m *protocol.ActorMeta) error {
+	for {
+		if l, ok := d.cachedHolder(m.ID); ok && (d.cfg.Hosts == nil || d.cfg.Hosts.IsLive(l.HostID, l.Session)) {
+			return nil
+		}
+		l, retry, err := d.place(ctx, m)
+		if err != nil {
+			return err
+		}
+		if !retry {
+			d.setHolder(m.ID, l)
+			return nil
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // place asks a host to activate actor m and returns the host session that
 // holds it. retry reports that the caller should wait and try again (no host
 // answered, or the holder is busy activating or deactivating it).

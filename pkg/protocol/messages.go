@@ -34,6 +34,10 @@ type StateRecord struct {
 	SleepMS int64 `cbor:"4,keyasint,omitempty"`
 	// Ver is the version of State's schema (actor.Config.StateVersion).
 	Ver int `cbor:"5,keyasint,omitempty"`
+	// Consumed is, per queue, the stream sequence of the last message a
+	// committed step handled: a message at or below it is never handled
+	// again, whatever crashed before it was deleted.
+	Consumed map[string]uint64 `cbor:"6,keyasint,omitempty"`
 }
 
 // Lease says which host session owns an active actor.
@@ -55,6 +59,8 @@ type HostInfo struct {
 	Draining bool `cbor:"7,keyasint,omitempty"`
 	// Display holds the display options of each actor name.
 	Display map[string]Display `cbor:"8,keyasint,omitempty"`
+	// Queues holds the declared queue names of each actor name.
+	Queues map[string][]string `cbor:"9,keyasint,omitempty"`
 }
 
 // Display is how dashboards show an actor kind.

@@ -175,6 +175,7 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		State:        rec.State,
 		StateVersion: rec.Ver,
 		Created:      rec.Created,
+		Consumed:     rec.Consumed,
 		Input:        a.meta.Input,
 		Env:          a,
 		Log:          &h.log,
@@ -186,6 +187,11 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		return err
 	}
 	a.inst = inst
+	a.consumed = rec.Consumed
+	if err := h.startQueues(ctx, a, rec.Consumed); err != nil {
+		inst.Stop()
+		return fmt.Errorf("read queues: %w", err)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
@@ -48,6 +49,13 @@ type active struct {
 	// wantSleep is set when the actor asked to sleep outside an action; the
 	// sleep sweep honours it once the actor is idle.
 	wantSleep bool
+	// queueCons reads the actor's queues while it is active (nil without
+	// queues); consumed is the Consumed map of the last commit, purged what
+	// of it was already purged from the stream (only the commit path
+	// touches these two).
+	queueCons jetstream.ConsumeContext
+	consumed  map[string]uint64
+	purged    map[string]uint64
 	// wantDestroy is set when the actor asked to be destroyed before it
 	// was registered (in OnCreate or OnWake); registered says it is.
 	wantDestroy, registered bool

@@ -35,7 +35,7 @@ const commitWriteTimeout = 10 * time.Second
 
 // Commit implements actor.Store.
 func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion, Consumed: c.Consumed})
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,11 @@ func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
 	a.stateRev = rev
 	a.lastState = c.State
 	a.stateVer = c.StateVersion
+	a.consumed = c.Consumed
 	a.h.commits.Add(1)
+	if len(c.Consumed) > 0 {
+		a.purgeConsumed(c.Consumed)
+	}
 	return nil
 }
 
@@ -177,7 +181,7 @@ func jsonNumber(b []byte, key string) uint64 {
 // markAsleep records the sleep time in the state record (for the
 // management API's sleep_ts). The record's state is the final one.
 func (a *active) markAsleep(ctx context.Context) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed})
 	if err != nil {
 		return err
 	}

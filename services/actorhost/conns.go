@@ -15,6 +15,8 @@ import (
 func (a *active) Emit(events []actor.Event) {
 	for _, e := range events {
 		switch {
+		case e.Reply != "":
+			a.complete(e)
 		case e.Raw:
 			a.emitRaw(e)
 		case e.Close:

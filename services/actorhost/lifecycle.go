@@ -39,6 +39,7 @@ func (k stopKind) String() string {
 func (h *Host) teardown(ctx context.Context, a *active, kind stopKind) error {
 	var err error
 	code, reason := 1011, "actor.stopped"
+	a.stopQueues()
 	if kind == stopDestroy {
 		code, reason = 1000, ""
 		err = a.inst.Destroy(ctx)
@@ -143,6 +144,7 @@ func (h *Host) drop(a *active) bool {
 	a.mu.Unlock()
 	a.close(true)
 	a.inst.Stop()
+	a.stopQueues()
 	h.remove(a)
 	return true
 }

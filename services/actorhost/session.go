@@ -27,9 +27,16 @@ func (h *Host) margin() time.Duration     { return h.kv.HostTTL / 5 }
 func (h *Host) hostInfo(session string) protocol.HostInfo {
 	reg := h.cfg.Registry
 	display := map[string]protocol.Display{}
+	var queues map[string][]string
 	for _, n := range reg.Names() {
 		t, _ := reg.Lookup(n)
 		o := t.Options()
+		if q := t.Queues(); len(q) > 0 {
+			if queues == nil {
+				queues = map[string][]string{}
+			}
+			queues[n] = q
+		}
 		if o.DisplayName != "" || o.Icon != "" {
 			display[n] = protocol.Display{Name: o.DisplayName, Icon: o.Icon}
 		}
@@ -42,6 +49,7 @@ func (h *Host) hostInfo(session string) protocol.HostInfo {
 		Session:  session,
 		Version:  h.cfg.Version,
 		Names:    reg.Names(),
+		Queues:   queues,
 		Active:   int(h.activeCount.Load()),
 		Capacity: h.cfg.Capacity,
 		Draining: draining,

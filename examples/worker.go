@@ -1,0 +1,38 @@
+package examples
+
+import "github.com/rivetgo/rivetgo/pkg/actor"
+
+// CounterWorkerState is the state of the counterWorker actor.
+type CounterWorkerState struct {
+	Value int64 `cbor:"value"`
+}
+
+// CounterWorkerContext is the context type of the counterWorker actor.
+type CounterWorkerContext = actor.Context[CounterWorkerState, struct{}]
+
+// CounterWorker is the reference's run-loop example: its run loop applies
+// every message of the queue "mutate" ({"delta": n}) to its value, in
+// order; getValue reads it. A message counts as handled only when the step
+// that applied it is committed.
+var CounterWorker = actor.New("counterWorker", actor.Config[CounterWorkerState, struct{}]{
+	Queues: []string{"mutate"},
+	Run: func(c *CounterWorkerContext) error {
+		for msg, err := range c.Queue().Iter("mutate") {
+			if err != nil {
+				return err
+			}
+			var m struct {
+				Delta int64 `cbor:"delta"`
+			}
+			if err := msg.Decode(&m); err != nil {
+				c.Log().Warn().Err(err).Uint64("seq", msg.Seq).Msg("mutate: bad body, skipped")
+				continue
+			}
+			c.State().Value += m.Delta
+			_ = c.Queue().Complete(msg, map[string]int64{"value": c.State().Value})
+		}
+		return nil
+	},
+	Options: actor.Options{DisplayName: "Counter worker", Icon: "gears"},
+}).
+	Action("getValue", func(c *CounterWorkerContext) int64 { return c.State().Value })

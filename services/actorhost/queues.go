@@ -1,0 +1,226 @@
+package actorhost
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rivetgo/rivetgo/pkg/actor"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/rkproto"
+)
+
+// Queues. Every actor queue lives in the queue stream on subjects built
+// from the actor's name and key (protocol.Names.QueueSubject), so anyone
+// can publish to one with `nats pub`. While an actor with declared queues is
+// active, its host reads them with an ordered consumer (no server-side
+// acknowledgement state: the state record's Consumed map, written in the
+// same commit as the step that handled a message, says what was handled)
+// and hands the messages to the instance. Once a commit that consumed
+// messages is acknowledged, the host purges them from the stream. Messages
+// of undeclared queues and undecodable bodies are deleted with a log line
+// (they could never be handled).
+//
+// Waking: hosts share a queue-group subscription on every queue subject;
+// the host that receives a published message makes sure its actor is active
+// somewhere (get-or-create, then place). At start and every queueScanEvery
+// a host also lists the subjects holding messages, so messages published
+// while no host ran wake their actors too.
+
+// queueScanEvery is how often a host looks for queued messages of actors
+// that are not active.
+const queueScanEvery = 10 * time.Second
+
+// startQueues starts reading an activated actor's queues.
+func (h *Host) startQueues(ctx context.Context, a *active, consumed map[string]uint64) error {
+	declared := a.typ.Queues()
+	if len(declared) == 0 {
+		return nil
+	}
+	a.consumed = consumed
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{h.names.QueueActorFilter(a.meta.Name, a.meta.Key)},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	// Start after the lowest consumed sequence of the declared queues;
+	// what lies at or below a queue's own mark is skipped by the instance.
+	low := uint64(0)
+	for i, q := range declared {
+		if s := consumed[q]; i == 0 || s < low {
+			low = s
+		}
+	}
+	if low > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = low + 1
+	}
+	cons, err := h.js.OrderedConsumer(ctx, h.names.QueueStream(), cfg)
+	if err != nil {
+		return err
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) { h.deliver(a, declared, m) })
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.queueCons = cc
+	a.mu.Unlock()
+	return nil
+}
+
+// stopQueues stops reading an actor's queues.
+func (a *active) stopQueues() {
+	a.mu.Lock()
+	cc := a.queueCons
+	a.queueCons = nil
+	a.mu.Unlock()
+	if cc != nil {
+		cc.Stop()
+	}
+}
+
+// deliver turns one stream message into a QueueMessage for the instance.
+func (h *Host) deliver(a *active, declared []string, m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err != nil {
+		return
+	}
+	seq := md.Sequence.Stream
+	_, queue, _, ok := h.names.ParseQueueSubject(m.Subject())
+	switch {
+	case !ok:
+		return
+	case !slices.Contains(declared, queue):
+		h.dropMessage(a, seq, queue, "the actor declares no queue of this name (queue/not_found)")
+		return
+	}
+	body := m.Data()
+	switch enc := m.Headers().Get(protocol.HeaderQueueEncoding); enc {
+	case "", "json":
+		if body, err = rkproto.JSONToCBOR(body); err != nil {
+			h.dropMessage(a, seq, queue, "the body is not JSON: "+err.Error())
+			return
+		}
+	case "cbor":
+		if body, err = rkproto.CheckValue(body); err != nil {
+			h.dropMessage(a, seq, queue, "the body is not CBOR: "+err.Error())
+			return
+		}
+	default:
+		h.dropMessage(a, seq, queue, "unknown "+protocol.HeaderQueueEncoding+" "+strconv.Quote(enc))
+		return
+	}
+	a.inst.Deliver([]*actor.QueueMessage{{
+		Queue: queue, Seq: seq, Body: body, Reply: m.Headers().Get(protocol.HeaderQueueReply), Time: md.Timestamp,
+	}})
+}
+
+// dropMessage deletes a message that can never be handled, with the reason
+// in the log (the dead-letter record).
+func (h *Host) dropMessage(a *active, seq uint64, queue, reason string) {
+	a.ev(h.log.Warn()).Uint64("seq", seq).Str("queue", queue).Str("reason", reason).Msg("queue message dropped")
+	h.spawn(func() {
+		ctx, cancel := context.WithTimeout(h.baseCtx, 5*time.Second)
+		defer cancel()
+		if err := h.kv.Queues.DeleteMsg(ctx, seq); err != nil {
+			a.ev(h.log.Debug()).Err(err).Uint64("seq", seq).Msg("delete dropped queue message")
+		}
+	})
+}
+
+// purgeConsumed deletes, after a commit, the messages it consumed.
+func (a *active) purgeConsumed(consumed map[string]uint64) {
+	h := a.h
+	var todo map[string]uint64
+	for q, s := range consumed {
+		if s > a.purged[q] {
+			if todo == nil {
+				todo = map[string]uint64{}
+			}
+			todo[q] = s
+		}
+	}
+	if todo == nil {
+		return
+	}
+	if a.purged == nil {
+		a.purged = map[string]uint64{}
+	}
+	for q, s := range todo {
+		a.purged[q] = s
+	}
+	h.spawn(func() {
+		ctx, cancel := context.WithTimeout(h.baseCtx, 10*time.Second)
+		defer cancel()
+		for q, s := range todo {
+			subj := h.names.QueueSubject(a.meta.Name, q, a.meta.Key)
+			if err := h.kv.Queues.Purge(ctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(s+1)); err != nil {
+				a.ev(h.log.Debug()).Err(err).Str("queue", q).Msg("purge consumed messages (done again after the next commit)")
+			}
+		}
+	})
+}
+
+// complete publishes a queue message's completion to its waiting sender.
+func (a *active) complete(e actor.Event) {
+	b, err := protocol.Marshal(&protocol.QueueCompletion{Response: e.Data})
+	if err == nil {
+		err = a.h.nc.Publish(e.Reply, b)
+	}
+	if err != nil {
+		a.ev(a.h.log.Warn()).Err(err).Msg("publish queue completion")
+	}
+}
+
+// runWaker wakes actors that have queued messages and are not active.
+func (h *Host) runWaker(ctx context.Context) {
+	sub, err := h.nc.QueueSubscribe(h.names.QueueAll(), protocol.QueueGroupHosts, func(m *nats.Msg) {
+		subj := m.Subject
+		h.spawn(func() { h.wakeFor(ctx, subj) })
+	})
+	if err != nil {
+		h.log.Error().Err(err).Msg("queue waker: subscribe")
+		return
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	h.scanQueues(ctx)
+	every(ctx, queueScanEvery, func() { h.scanQueues(ctx) })
+}
+
+// scanQueues wakes the actors of every subject holding messages.
+func (h *Host) scanQueues(ctx context.Context) {
+	info, err := h.kv.Queues.Info(ctx, jetstream.WithSubjectFilter(h.names.QueueAll()))
+	if err != nil {
+		h.log.Debug().Err(err).Msg("queue scan")
+		return
+	}
+	for subj := range info.State.Subjects {
+		h.wakeFor(ctx, subj)
+	}
+}
+
+// wakeFor makes sure the actor of a queue subject is active somewhere,
+// creating it if it does not exist.
+func (h *Host) wakeFor(ctx context.Context, subj string) {
+	name, _, key, ok := h.names.ParseQueueSubject(subj)
+	if !ok {
+		h.log.Warn().Str("subject", subj).Msg("queue message on a subject no key encodes; it is never delivered")
+		return
+	}
+	if served, _ := h.hosts.Serves(name); !served {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	m, _, err := h.disp.Resolve(ctx, name, key, true, nil)
+	if err == nil {
+		err = h.disp.Wake(ctx, m)
+	}
+	if err != nil && ctx.Err() == nil {
+		h.log.Debug().Err(err).Str("subject", subj).Msg("wake for a queued message")
+	}
+}

@@ -1,0 +1,162 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rivetgo/rivetgo/pkg/client"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// queuePublish publishes one JSON body to an actor's queue the way the nats
+// CLI does with --jetstream: a plain NATS client, the documented subject,
+// a JetStream acknowledgement.
+func queuePublish(t testing.TB, js jetstream.JetStream, name, queue string, key []string, body string) {
+	t.Helper()
+	names, _ := protocol.NewNames("")
+	subj := names.QueueSubject(name, queue, key)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.Publish(ctx, subj, []byte(body)); err != nil {
+		t.Fatalf("publish to %s: %v", subj, err)
+	}
+}
+
+func waitValue(t testing.TB, h *client.Handle, action string, want int64, d time.Duration) {
+	t.Helper()
+	var got int64
+	waitFor(t, d, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var err error
+		got, err = client.Call[int64](ctx, h, action)
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("%s = %d, want %d", action, got, want)
+		}
+		return nil
+	})
+}
+
+// TestQueue_NatsPub: messages published with a plain NATS client to the
+// documented subject reach the actor (created on the first message), each
+// handled once.
+func TestQueue_NatsPub(t *testing.T) {
+	m := newMesh(t, 1)
+	nc, err := nats.Connect(m.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	c := client.New(m.url())
+	for a := range 3 {
+		key := []string{"pub", strconv.Itoa(a)}
+		for i := 1; i <= 10; i++ {
+			queuePublish(t, js, "counterWorker", "mutate", key, fmt.Sprintf(`{"delta":%d}`, i))
+		}
+	}
+	for a := range 3 {
+		waitValue(t, c.GetOrCreate("counterWorker", []string{"pub", strconv.Itoa(a)}), "getValue", 55, 20*time.Second)
+	}
+}
+
+// TestQueue_PublishedWhileNoHostRuns: messages published while no host runs
+// (and the actor sleeps) are handled, once, when a host starts.
+func TestQueue_PublishedWhileNoHostRuns(t *testing.T) {
+	m := newMesh(t, 0) // nats-server and a gateway only
+	nc, err := nats.Connect(m.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	key := []string{"no-host"}
+	for i := 1; i <= 5; i++ {
+		queuePublish(t, js, "counterWorker", "mutate", key, fmt.Sprintf(`{"delta":%d}`, i))
+	}
+	start := time.Now()
+	m.addHost()
+	c := client.New(m.url())
+	waitValue(t, c.GetOrCreate("counterWorker", key), "getValue", 15, 30*time.Second)
+	t.Logf("handled %s after the host started", time.Since(start).Round(time.Millisecond))
+	// Nothing is handled twice: a restart of the host replays nothing.
+	m.hosts[0].kill()
+	m.addHost()
+	time.Sleep(500 * time.Millisecond)
+	waitValue(t, c.GetOrCreate("counterWorker", key), "getValue", 15, 30*time.Second)
+}
+
+// TestQueue_FaultsExactlyOnce: 10,000 messages published with plain NATS to
+// 100 actors' queues while one host of three is killed with kill -9 and
+// another is paused past its lease TTL: every message is handled exactly
+// once (the sums of the deltas, all distinct per actor, match).
+func TestQueue_FaultsExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process fault test")
+	}
+	m := newMesh(t, 3)
+	nc, err := nats.Connect(m.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(512))
+	names, _ := protocol.NewNames("")
+	const actors, each = 100, 100
+	want := int64(each * (each + 1) / 2)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= each; i++ {
+			for a := range actors {
+				subj := names.QueueSubject("counterWorker", "mutate", []string{"fault", strconv.Itoa(a)})
+				if _, err := js.PublishAsync(subj, fmt.Appendf(nil, `{"delta":%d}`, i)); err != nil {
+					t.Errorf("publish: %v", err)
+					return
+				}
+			}
+			if i == each/3 {
+				m.hosts[0].kill()
+				t.Logf("killed host 0 after %d messages per actor", i)
+			}
+			if i == 2*each/3 {
+				m.hosts[1].signal(syscall.SIGSTOP)
+				t.Logf("paused host 1 after %d messages per actor", i)
+			}
+		}
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(60 * time.Second):
+			t.Error("publishes not acknowledged in 60s")
+		}
+	}()
+	<-done
+	time.Sleep(6 * time.Second) // host 1 stays paused past its TTL (2s)
+	m.hosts[1].signal(syscall.SIGCONT)
+	c := client.New(m.url())
+	deadline := 120 * time.Second
+	for a := range actors {
+		waitValue(t, c.GetOrCreate("counterWorker", []string{"fault", strconv.Itoa(a)}), "getValue", want, deadline)
+		deadline = 20 * time.Second
+	}
+	// Settled: no late duplicate shows up either.
+	time.Sleep(time.Second)
+	for a := range actors {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		got, err := client.Call[int64](ctx, c.GetOrCreate("counterWorker", []string{"fault", strconv.Itoa(a)}), "getValue")
+		cancel()
+		if err != nil || got != want {
+			t.Errorf("actor %d: value %d (%v), want %d", a, got, err, want)
+		}
+	}
+}
