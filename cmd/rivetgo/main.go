@@ -37,6 +37,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "queue-subject" {
+		return queueSubject(args[1:], getenv, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("rivetgo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := &svc.Flags{FS: fs, Getenv: getenv}
