@@ -232,7 +232,9 @@ func (i *instance[S, V]) yield(c *Context[S, V], fn func()) error {
 	}
 	g, lead, err := i.finishLocked(c, true, false)
 	if err != nil {
-		c.stepErr = err
+		if !c.run {
+			c.stepErr = err // fails the call; a Run loop may go on
+		}
 		return err
 	}
 	i.turn.Unlock()

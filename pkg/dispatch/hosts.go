@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -35,6 +36,9 @@ type HostView struct {
 	// names is the set of actor kinds served by live hosts, rebuilt when a
 	// host's entry changes; never modified in place (readers share it).
 	names map[string]protocol.Display
+	// queues holds, per actor kind, the queue names live hosts serving it
+	// declare; rebuilt with names, never modified in place.
+	queues map[string]map[string]bool
 	// gone are called (outside mu) with every host session that leaves.
 	gone  []func(hostID, session string)
 	ready chan struct{}
@@ -114,18 +118,27 @@ func (v *HostView) apply(e jetstream.KeyValueEntry) {
 		}
 		v.hosts[e.Key()] = hostEntry{info: hi}
 		delete(v.placed, e.Key())
-		if had && old.info.Session == hi.Session && slices.Equal(old.info.Names, hi.Names) {
+		if had && old.info.Session == hi.Session && slices.Equal(old.info.Names, hi.Names) &&
+			maps.EqualFunc(old.info.Queues, hi.Queues, slices.Equal) {
 			v.mu.Unlock()
 			return // a renewal
 		}
 	}
 	names := map[string]protocol.Display{}
+	queues := map[string]map[string]bool{}
 	for _, h := range v.hosts {
 		for _, n := range h.info.Names {
 			names[n] = h.info.Display[n]
+			for _, q := range h.info.Queues[n] {
+				if queues[n] == nil {
+					queues[n] = map[string]bool{}
+				}
+				queues[n][q] = true
+			}
 		}
 	}
 	v.names = names
+	v.queues = queues
 	gone := v.gone
 	cur, still := v.hosts[e.Key()]
 	left := had && (!still || cur.info.Session != old.info.Session)
@@ -186,6 +199,14 @@ func (v *HostView) Serves(name string) (served, anyHost bool) {
 	defer v.mu.Unlock()
 	_, served = v.names[name]
 	return served, len(v.hosts) > 0
+}
+
+// QueueDeclared reports whether a live host serving the actor kind name
+// declares the queue (HostInfo.Queues).
+func (v *HostView) QueueDeclared(name, queue string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.queues[name][queue]
 }
 
 // Pick chooses the host for a new activation of an actor kind: among live,

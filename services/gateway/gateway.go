@@ -68,6 +68,7 @@ type Gateway struct {
 	disp  *dispatch.Dispatcher
 	hosts *dispatch.HostView
 	kv    *buckets.Set
+	js    jetstream.JetStream
 	hub   *hub
 
 	addrMu sync.Mutex
@@ -128,7 +129,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	g.kv = kv
+	g.kv, g.js = kv, js
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	var wg sync.WaitGroup

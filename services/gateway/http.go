@@ -301,15 +301,20 @@ func (g *Gateway) handleDestroy(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads a request body (chunked or not) up to MaxIncoming bytes.
 func (g *Gateway) readBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength > int64(g.cfg.MaxIncoming) {
-		return nil, tooLong(g.cfg.MaxIncoming)
+	return readBodyMax(r, g.cfg.MaxIncoming)
+}
+
+// readBodyMax reads a request body up to max bytes.
+func readBodyMax(r *http.Request, max int) ([]byte, error) {
+	if r.ContentLength > int64(max) {
+		return nil, tooLong(max)
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, int64(g.cfg.MaxIncoming)+1))
+	b, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
 	if err != nil {
 		return nil, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "read body: %v", err)
 	}
-	if len(b) > g.cfg.MaxIncoming {
-		return nil, tooLong(g.cfg.MaxIncoming)
+	if len(b) > max {
+		return nil, tooLong(max)
 	}
 	return b, nil
 }
@@ -447,6 +452,14 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var qs *queueSend
+	if q, ok := strings.CutPrefix(rest, "/queue/"); ok && !strings.Contains(q, "/") {
+		// One segment only; a deeper path is an unknown route.
+		if qs, err = g.parseQueueSend(r, t, q); err != nil {
+			g.writeError(w, err, nil)
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
 
@@ -472,6 +485,8 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case actReq != nil:
 		g.callAction(ctx, w, t, m, actReq, enc)
+	case qs != nil:
+		g.sendQueue(ctx, w, t, m, qs)
 	case rest == "/health":
 		_, _ = io.WriteString(w, "ok")
 	case rest == "/metadata":

@@ -177,5 +177,38 @@ for (const encoding of ["json", "cbor", "bare"]) {
 			const h = await client.counter.create([key("int64-input")], { input: { start: 5_000_000_000 } });
 			assert.equal(await h.getCount(), 5_000_000_000);
 		});
+
+		test("queue: send without wait, then with wait gets the run loop's completion", T, async () => {
+			const h = client.counter.getOrCreate([key("queue-jobs")]);
+			const r1 = await h.send("jobs", { n: 2 });
+			assert.equal(r1?.status ?? "completed", "completed", JSON.stringify(r1, jsonSafe));
+			const r2 = await h.send("jobs", { n: 3 }, { wait: true, timeout: 5000 });
+			assert.equal(r2.status, "completed", JSON.stringify(r2, jsonSafe));
+			assert.deepEqual(r2.response, { count: 5 });
+			assert.equal(await h.getCount(), 5);
+		});
+
+		test("queue: a wait nobody completes times out; the message stays queued", T, async () => {
+			const h = client.mailbox.getOrCreate([key("queue-timeout")]);
+			const r = await h.send("inbox", { hello: "world" }, { wait: true, timeout: 300 });
+			assert.equal(r.status, "timedOut", JSON.stringify(r, jsonSafe));
+			let got;
+			for (let i = 0; i < 50 && got == null; i++) {
+				got = await h.take();
+				if (got == null) await new Promise((res) => setTimeout(res, 50));
+			}
+			assert.deepEqual(got, { hello: "world" });
+		});
+
+		test("queue: an unknown queue, an oversized body and a full queue are refused", { timeout: 120_000 }, async () => {
+			const h = client.mailbox.getOrCreate([key("queue-limits")]);
+			assertGroupCode(await rejection(h.send("nope", 1)), "queue", "not_found");
+			assertGroupCode(await rejection(h.send("inbox", "x".repeat(70 * 1024))), "queue", "message_too_large");
+			for (let sent = 0; sent < 1000; sent += 50) {
+				await Promise.all(Array.from({ length: 50 }, (_, i) => h.send("inbox", sent + i)));
+			}
+			assertGroupCode(await rejection(h.send("inbox", 1000)), "queue", "full");
+			assert.equal(await h.take(), 0); // the oldest, and a slot frees up
+		});
 	});
 }
