@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"syscall"
@@ -115,14 +116,23 @@ func TestQueue_FaultsExactlyOnce(t *testing.T) {
 	const actors, each = 100, 100
 	want := int64(each * (each + 1) / 2)
 	done := make(chan struct{})
+	var futures []jetstream.PubAckFuture
 	go func() {
 		defer close(done)
 		for i := 1; i <= each; i++ {
 			for a := range actors {
 				subj := names.QueueSubject("counterWorker", "mutate", []string{"fault", strconv.Itoa(a)})
-				if _, err := js.PublishAsync(subj, fmt.Appendf(nil, `{"delta":%d}`, i)); err != nil {
-					t.Errorf("publish: %v", err)
-					return
+				for {
+					f, err := js.PublishAsync(subj, fmt.Appendf(nil, `{"delta":%d}`, i))
+					if err == nil {
+						futures = append(futures, f)
+						break
+					}
+					if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+						t.Errorf("publish: %v", err)
+						return
+					}
+					<-js.PublishAsyncComplete() // a slow server: let it catch up
 				}
 			}
 			if i == each/3 {
@@ -141,6 +151,13 @@ func TestQueue_FaultsExactlyOnce(t *testing.T) {
 		}
 	}()
 	<-done
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			t.Fatalf("a publish was not acknowledged: %v", err)
+		}
+	}
 	time.Sleep(6 * time.Second) // host 1 stays paused past its TTL (2s)
 	m.hosts[1].signal(syscall.SIGCONT)
 	c := client.New(m.url())

@@ -23,11 +23,14 @@ func (i *instance[S, V]) startRun() {
 		i.busy.Add(1)
 		life := i.lifeCtx()
 		c := &Context[S, V]{Context: life, inst: i, run: true}
-		we, err := i.guard("Run", func() error { return run(c) })
-		ok := we == nil || errors.Is(err, context.Canceled) && life.Err() != nil
-		if we != nil && ok {
-			we = nil // returned the abort error: a clean exit
-		}
+		we, err := i.guard("Run", func() error {
+			err := run(c)
+			if errors.Is(err, context.Canceled) && life.Err() != nil {
+				return nil // returned the abort error: a clean exit
+			}
+			return err
+		})
+		ok := we == nil
 		g, lead, _ := i.finish(c, ok)
 		i.busy.Add(-1)
 		if lead {
