@@ -12,7 +12,7 @@ type CounterWorkerContext = actor.Context[CounterWorkerState, struct{}]
 
 // CounterWorker is the reference's run-loop example: its run loop applies
 // every message of the queue "mutate" ({"delta": n}) to its value, in
-// order; getValue reads it. A message counts as handled only when the step
+// order; getValue reads it; sleep puts it to sleep (a message wakes it). A message counts as handled only when the step
 // that applied it is committed.
 var CounterWorker = actor.New("counterWorker", actor.Config[CounterWorkerState, struct{}]{
 	Queues: []string{"mutate"},
@@ -35,4 +35,6 @@ var CounterWorker = actor.New("counterWorker", actor.Config[CounterWorkerState, 
 	},
 	Options: actor.Options{DisplayName: "Counter worker", Icon: "gears"},
 }).
-	Action("getValue", func(c *CounterWorkerContext) int64 { return c.State().Value })
+	Action("getValue", func(c *CounterWorkerContext) int64 { return c.State().Value }).
+	// sleep puts the worker to sleep now; the next message wakes it.
+	Action("sleep", func(c *CounterWorkerContext) { c.Sleep() })

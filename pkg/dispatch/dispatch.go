@@ -437,14 +437,12 @@ func (d *Dispatcher) checkServed(name string, since *time.Time) error {
 		"no actor host serving %q has been available for %s; the call did not run", name, wait)
 }
 
-// Wake makes sure actor m is active somewhere: a no-op when a live host
-// session is known to hold it, otherwise a place request (activating it on
-// the host placement picks). It retries a busy placement until ctx ends.
+// Wake makes sure actor m is active somewhere: a place request, which a
+// host holding it answers at once and which otherwise activates it on the
+// host placement picks. (A cached holder proves nothing here: the actor may
+// have slept since.) It retries a busy placement until ctx ends.
 func (d *Dispatcher) Wake(ctx context.Context, m *protocol.ActorMeta) error {
 	for {
-		if l, ok := d.cachedHolder(m.ID); ok && (d.cfg.Hosts == nil || d.cfg.Hosts.IsLive(l.HostID, l.Session)) {
-			return nil
-		}
 		l, retry, err := d.place(ctx, m)
 		if err != nil {
 			return err

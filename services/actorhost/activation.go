@@ -62,8 +62,14 @@ func (h *Host) ensureActive(id string, meta *protocol.ActorMeta) error {
 		h.mu.Unlock()
 		return protocol.ErrNotOwner
 	}
-	if _, ok := h.actors[id]; ok {
+	if a, ok := h.actors[id]; ok {
 		h.mu.Unlock()
+		if a.isClosing() {
+			// Going to sleep (or being destroyed): not active for much
+			// longer. The caller retries and activates it anew once the
+			// teardown is done.
+			return protocol.ErrNotOwner
+		}
 		return nil
 	}
 	if act, ok := h.activations[id]; ok {

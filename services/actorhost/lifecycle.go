@@ -58,6 +58,9 @@ func (h *Host) teardown(ctx context.Context, a *active, kind stopKind) error {
 	a.closeConns(code, reason)
 	h.remove(a)
 	h.releaseLease(a)
+	if kind == stopSleep {
+		h.rewakeIfQueued(a)
+	}
 	if err != nil {
 		a.ev(h.log.Warn()).Err(err).Stringer("stop", kind).Msg("actor stopped with an error")
 	} else {

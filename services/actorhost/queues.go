@@ -35,6 +35,7 @@ import (
 // that are not active.
 const queueScanEvery = 10 * time.Second
 
+
 // startQueues starts reading an activated actor's queues.
 func (h *Host) startQueues(ctx context.Context, a *active, consumed map[string]uint64) error {
 	declared := a.typ.Queues()
@@ -114,6 +115,7 @@ func (h *Host) deliver(a *active, declared []string, m jetstream.Msg) {
 		h.dropMessage(a, seq, queue, "unknown "+protocol.HeaderQueueEncoding+" "+strconv.Quote(enc))
 		return
 	}
+	a.touch() // an actor receiving messages is in use: it does not sleep
 	a.inst.Deliver([]*actor.QueueMessage{{
 		Queue: queue, Seq: seq, Body: body, Reply: m.Headers().Get(protocol.HeaderQueueReply), Time: md.Timestamp,
 	}})
@@ -191,6 +193,29 @@ func (h *Host) runWaker(ctx context.Context) {
 	every(ctx, queueScanEvery, func() { h.scanQueues(ctx) })
 }
 
+// rewakeIfQueued wakes an actor that just slept again if messages wait in
+// its queues (one arrived while it was going to sleep: the waker saw it
+// still active).
+func (h *Host) rewakeIfQueued(a *active) {
+	if len(a.typ.Queues()) == 0 {
+		return
+	}
+	h.spawn(func() {
+		ctx, cancel := context.WithTimeout(h.baseCtx, 10*time.Second)
+		defer cancel()
+		info, err := h.kv.Queues.Info(ctx, jetstream.WithSubjectFilter(h.names.QueueActorFilter(a.meta.Name, a.meta.Key)))
+		if err != nil {
+			return
+		}
+		for subj, n := range info.State.Subjects {
+			if n > 0 {
+				h.wakeFor(ctx, subj)
+				return
+			}
+		}
+	})
+}
+
 // scanQueues wakes the actors of every subject holding messages.
 func (h *Host) scanQueues(ctx context.Context) {
 	info, err := h.kv.Queues.Info(ctx, jetstream.WithSubjectFilter(h.names.QueueAll()))
@@ -218,6 +243,11 @@ func (h *Host) wakeFor(ctx context.Context, subj string) {
 	defer cancel()
 	m, _, err := h.disp.Resolve(ctx, name, key, true, nil)
 	if err == nil {
+		if a := h.lookup(m.ID); a != nil && !a.isClosing() {
+			return // active here: its consumer has the message
+		}
+		// Elsewhere or asleep: a place request (answered at once by a
+		// host that holds it).
 		err = h.disp.Wake(ctx, m)
 	}
 	if err != nil && ctx.Err() == nil {
