@@ -35,7 +35,6 @@ import (
 // that are not active.
 const queueScanEvery = 10 * time.Second
 
-
 // startQueues starts reading an activated actor's queues.
 func (h *Host) startQueues(ctx context.Context, a *active, consumed map[string]uint64) error {
 	declared := a.typ.Queues()
