@@ -12,6 +12,7 @@ package test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,8 +57,15 @@ func BenchmarkQueue(b *testing.B) {
 		start := time.Now()
 		for i := 0; i < per; i++ {
 			for a := range actors {
-				if _, err := js.PublishAsync(names.QueueSubject("counterWorker", "mutate", key(a)), []byte(`{"delta":1}`)); err != nil {
-					b.Fatal(err)
+				for {
+					_, err := js.PublishAsync(names.QueueSubject("counterWorker", "mutate", key(a)), []byte(`{"delta":1}`))
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+						b.Fatal(err)
+					}
+					<-js.PublishAsyncComplete()
 				}
 			}
 		}
@@ -94,8 +102,15 @@ func BenchmarkQueue(b *testing.B) {
 		b.ResetTimer()
 		start := time.Now()
 		for i := 0; i < b.N; i++ {
-			if _, err := js.PublishAsync("benchq."+strconv.Itoa(i%actors), []byte(`{"delta":1}`)); err != nil {
-				b.Fatal(err)
+			for {
+				_, err := js.PublishAsync("benchq."+strconv.Itoa(i%actors), []byte(`{"delta":1}`))
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+					b.Fatal(err)
+				}
+				<-js.PublishAsyncComplete()
 			}
 		}
 		<-js.PublishAsyncComplete()

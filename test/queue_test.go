@@ -227,3 +227,35 @@ func TestQueue_WakesSleepingActor(t *testing.T) {
 	}
 	waitValue(t, h, "getValue", want, 10*time.Second)
 }
+
+// TestQueue_GoClient: Send and SendAndWait of the Go client, and a clear
+// error for an undeclared queue.
+func TestQueue_GoClient(t *testing.T) {
+	m := newMesh(t, 1)
+	c := client.New(m.url())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h := c.GetOrCreate("counterWorker", []string{"go-client"})
+	if err := h.Send(ctx, "mutate", map[string]int{"delta": 2}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := h.SendAndWait(ctx, "mutate", map[string]int{"delta": 3}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		Value int64 `cbor:"value"`
+	}
+	if err := r.Decode(&resp); err != nil || !r.Completed || resp.Value != 5 {
+		t.Fatalf("SendAndWait: %+v %+v %v", r, resp, err)
+	}
+	var ce *client.Error
+	err = h.Send(ctx, "nope", 1)
+	if !errors.As(err, &ce) || ce.Group != "queue" || ce.Code != "not_found" {
+		t.Fatalf("send to an undeclared queue: %v", err)
+	}
+	r, err = c.GetOrCreate("mailbox", []string{"go-client"}).SendAndWait(ctx, "inbox", "hi", 200*time.Millisecond)
+	if err != nil || r.Completed {
+		t.Fatalf("a wait nobody completes: %+v %v", r, err)
+	}
+}

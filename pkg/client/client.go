@@ -337,7 +337,11 @@ func Call[R any](ctx context.Context, h *Handle, action string, args ...any) (R,
 }
 
 func (h *Handle) actionURL(ctx context.Context, action string) (string, error) {
-	path := "/action/" + url.PathEscape(action)
+	return h.gatewayURL(ctx, "/action/"+url.PathEscape(action))
+}
+
+// gatewayURL is the URL of path (/action/..., /queue/...) on the actor.
+func (h *Handle) gatewayURL(ctx context.Context, path string) (string, error) {
 	if h.id == "" {
 		if err := protocol.ValidateKey(h.key); err != nil {
 			return "", err

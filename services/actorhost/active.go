@@ -55,7 +55,13 @@ type active struct {
 	// touches these two).
 	queueCons jetstream.ConsumeContext
 	consumed  map[string]uint64
+	// purgeMu guards the purge of consumed messages: purged is what was
+	// purged, purgeWant the latest commit's Consumed, purging whether a
+	// purge runs.
+	purgeMu   sync.Mutex
 	purged    map[string]uint64
+	purgeWant map[string]uint64
+	purging   bool
 	// wantDestroy is set when the actor asked to be destroyed before it
 	// was registered (in OnCreate or OnWake); registered says it is.
 	wantDestroy, registered bool

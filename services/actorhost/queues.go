@@ -133,34 +133,62 @@ func (h *Host) dropMessage(a *active, seq uint64, queue, reason string) {
 	})
 }
 
-// purgeConsumed deletes, after a commit, the messages it consumed.
+// purgeConsumed deletes, after a commit, the messages it consumed. At most
+// one purge per actor is in flight; commits made meanwhile are purged
+// together by the next one (under load that is one purge request for many
+// messages, not one per commit).
 func (a *active) purgeConsumed(consumed map[string]uint64) {
-	h := a.h
-	var todo map[string]uint64
-	for q, s := range consumed {
-		if s > a.purged[q] {
-			if todo == nil {
-				todo = map[string]uint64{}
-			}
-			todo[q] = s
-		}
-	}
-	if todo == nil {
+	a.purgeMu.Lock()
+	a.purgeWant = consumed
+	if a.purging {
+		a.purgeMu.Unlock()
 		return
 	}
-	if a.purged == nil {
-		a.purged = map[string]uint64{}
-	}
-	for q, s := range todo {
-		a.purged[q] = s
-	}
+	a.purging = true
+	a.purgeMu.Unlock()
+	h := a.h
 	h.spawn(func() {
-		ctx, cancel := context.WithTimeout(h.baseCtx, 10*time.Second)
-		defer cancel()
-		for q, s := range todo {
-			subj := h.names.QueueSubject(a.meta.Name, q, a.meta.Key)
-			if err := h.kv.Queues.Purge(ctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(s+1)); err != nil {
-				a.ev(h.log.Debug()).Err(err).Str("queue", q).Msg("purge consumed messages (done again after the next commit)")
+		for {
+			a.purgeMu.Lock()
+			want := a.purgeWant
+			var todo map[string]uint64
+			for q, s := range want {
+				if s > a.purged[q] {
+					if todo == nil {
+						todo = map[string]uint64{}
+					}
+					todo[q] = s
+				}
+			}
+			if todo == nil {
+				a.purging = false
+				a.purgeMu.Unlock()
+				return
+			}
+			a.purgeMu.Unlock()
+			ctx, cancel := context.WithTimeout(h.baseCtx, 10*time.Second)
+			for q, s := range todo {
+				subj := h.names.QueueSubject(a.meta.Name, q, a.meta.Key)
+				if err := h.kv.Queues.Purge(ctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(s+1)); err != nil {
+					a.ev(h.log.Debug()).Err(err).Str("queue", q).Msg("purge consumed messages (done again after the next commit)")
+					delete(todo, q)
+				}
+			}
+			cancel()
+			a.purgeMu.Lock()
+			if a.purged == nil {
+				a.purged = map[string]uint64{}
+			}
+			for q, s := range todo {
+				a.purged[q] = s
+			}
+			again := len(todo) > 0
+			a.purgeMu.Unlock()
+			if !again {
+				a.purgeMu.Lock()
+				a.purging = false
+				a.purgeMu.Unlock()
+				return
 			}
 		}
 	})
