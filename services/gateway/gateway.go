@@ -70,6 +70,8 @@ type Gateway struct {
 	kv    *buckets.Set
 	js    jetstream.JetStream
 	hub   *hub
+	// replies serves the reply subjects of waited queue sends.
+	replies replies
 
 	addrMu sync.Mutex
 	addr   net.Addr
@@ -101,7 +103,7 @@ func New(cfg Config) (*Gateway, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Gateway{cfg: cfg, names: names, log: cfg.Log, ready: make(chan struct{})}, nil
+	return &Gateway{cfg: cfg, names: names, log: cfg.Log, ready: make(chan struct{}), replies: replies{nc: cfg.Conn}}, nil
 }
 
 // Addr returns the listening address once the gateway is ready.

@@ -130,18 +130,18 @@ func (g *Gateway) sendQueue(ctx context.Context, w http.ResponseWriter, t target
 	msg := nats.NewMsg(g.names.QueueSubject(m.Name, qs.queue, m.Key))
 	msg.Data = qs.msg.Body
 	msg.Header.Set(protocol.HeaderQueueEncoding, "cbor")
-	var sub *nats.Subscription
+	var sub *reply
 	if qs.msg.Wait {
-		// Subscribed before the publish, on the same connection: the
-		// server has the subscription before any host can see the message.
-		inbox := g.cfg.Conn.NewInbox()
+		// The shared reply subscription exists before the publish, on the
+		// same connection: the server has it before any host can see the
+		// message.
 		var err error
-		if sub, err = g.cfg.Conn.SubscribeSync(inbox); err != nil {
+		if sub, err = g.replies.open(); err != nil {
 			g.writeError(w, fmt.Errorf("queue: subscribe the reply inbox: %w", err), nil)
 			return
 		}
-		defer func() { _ = sub.Unsubscribe() }()
-		msg.Header.Set(protocol.HeaderQueueReply, inbox)
+		defer sub.close()
+		msg.Header.Set(protocol.HeaderQueueReply, sub.Subject)
 	}
 	// The message id makes the client's own retries (on no responders)
 	// store the message once.
@@ -172,7 +172,7 @@ func (g *Gateway) sendQueue(ctx context.Context, w http.ResponseWriter, t target
 // is timeoutMS (DefaultQueueWait when nil), at most the request timeout and
 // what is left of the request. It gives the status and the CBOR response
 // (nil when the consumer completed without one).
-func (g *Gateway) awaitCompletion(ctx context.Context, sub *nats.Subscription, timeoutMS *uint64) (string, []byte, error) {
+func (g *Gateway) awaitCompletion(ctx context.Context, sub *reply, timeoutMS *uint64) (string, []byte, error) {
 	wait := DefaultQueueWait
 	if timeoutMS != nil {
 		wait = g.cfg.RequestTimeout
@@ -189,7 +189,7 @@ func (g *Gateway) awaitCompletion(ctx context.Context, sub *nats.Subscription, t
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	m, err := sub.NextMsgWithContext(wctx)
+	m, err := sub.wait(wctx)
 	if err != nil {
 		if wctx.Err() != nil {
 			// Out of time (or the client left): the message stays queued.
