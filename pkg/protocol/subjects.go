@@ -248,5 +248,9 @@ func (n Names) KVEntrySubject(id string, key []byte) string {
 	return "$KV." + n.BucketState() + "." + KVEntryKey(id, key)
 }
 
+// StateSubjectPrefix is what every stream subject of [Names.BucketState]
+// starts with; the rest is the KV key.
+func (n Names) StateSubjectPrefix() string { return "$KV." + n.BucketState() + "." }
+
 // KVSubjects is the filter of every KV entry of actor id.
 func (n Names) KVSubjects(id string) string { return "$KV." + n.BucketState() + "." + id + ".kv.>" }

@@ -48,7 +48,7 @@ func (h *Host) kvList(ctx context.Context, id string, prefix []byte) ([]actor.KV
 	info := cons.CachedInfo()
 	pending := info.NumPending
 	var out []actor.KVEntry
-	subjPrefix := "$KV." + h.names.BucketState() + "."
+	subjPrefix := h.names.StateSubjectPrefix()
 	for pending > 0 {
 		batch, err := cons.Fetch(int(min(pending, 256)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
