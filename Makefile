@@ -9,10 +9,11 @@ export CGO_ENABLED := 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-build: ## build bin/gateway, bin/actorhost, bin/rivetgo (dev mesh) and bin/nats-server
+build: ## build bin/gateway, bin/actorhost, bin/scheduler, bin/rivetgo (dev mesh) and bin/nats-server
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/gateway ./services/gateway/cmd/gateway
 	$(GO) build -o $(BIN)/actorhost ./services/actorhost/cmd/actorhost
+	$(GO) build -o $(BIN)/scheduler ./services/scheduler/cmd/scheduler
 	$(GO) build -o $(BIN)/rivetgo ./cmd/rivetgo
 	$(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 

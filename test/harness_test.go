@@ -46,6 +46,7 @@ func binDir(tb testing.TB) string {
 		for name, pkg := range map[string]string{
 			"gateway":     "./services/gateway/cmd/gateway",
 			"actorhost":   "./services/actorhost/cmd/actorhost",
+			"scheduler":   "./services/scheduler/cmd/scheduler",
 			"nats-server": "github.com/nats-io/nats-server/v2",
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
@@ -166,6 +167,7 @@ type mesh struct {
 	hosts   []*proc
 	gws     []*proc
 	gwURLs  []string
+	scheds  []*proc
 }
 
 // meshEnv are settings every service of a test mesh gets.
@@ -191,8 +193,16 @@ func startNATS(tb testing.TB, bin string) (*proc, string) {
 	return p, url
 }
 
-// newMesh starts NATS, one gateway and the given number of hosts.
+// newMesh starts NATS, one scheduler, one gateway and the given number of
+// hosts.
 func newMesh(tb testing.TB, hosts int) *mesh {
+	tb.Helper()
+	m := newMeshWith(tb, hosts, 1)
+	return m
+}
+
+// newMeshWith is newMesh with a number of scheduler replicas.
+func newMeshWith(tb testing.TB, hosts, schedulers int) *mesh {
 	tb.Helper()
 	m := &mesh{tb: tb, bin: binDir(tb)}
 	m.nats, m.natsURL = startNATS(tb, m.bin)
@@ -200,8 +210,18 @@ func newMesh(tb testing.TB, hosts int) *mesh {
 	for range hosts {
 		m.addHost()
 	}
+	for range schedulers {
+		m.addScheduler()
+	}
 	m.addGateway()
 	return m
+}
+
+func (m *mesh) addScheduler(env ...string) *proc {
+	m.tb.Helper()
+	p := startProc(m.tb, fmt.Sprintf("scheduler-%d", len(m.scheds)), filepath.Join(m.bin, "scheduler"), append(append([]string{}, m.env...), env...))
+	m.scheds = append(m.scheds, p)
+	return p
 }
 
 func (m *mesh) addHost(env ...string) *proc {

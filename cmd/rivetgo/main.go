@@ -1,6 +1,6 @@
 // Command rivetgo runs the whole mesh in one process for development: an
 // embedded NATS server with JetStream (data in a local folder), an actor host
-// with the example actors, and the gateway on :6420. Stop it with Ctrl-C;
+// with the example actors, the scheduler, and the gateway on :6420. Stop it with Ctrl-C;
 // start it again and every actor keeps its state.
 package main
 
@@ -22,6 +22,7 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/svc"
 	"github.com/rivetgo/rivetgo/services/actorhost"
 	"github.com/rivetgo/rivetgo/services/gateway"
+	"github.com/rivetgo/rivetgo/services/scheduler"
 )
 
 func main() {
@@ -86,6 +87,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer gwConn.Close()
 
+	schedConn, err := connect("rivetgo-scheduler")
+	if err != nil {
+		return err
+	}
+	defer schedConn.Close()
+
 	h, err := actorhost.New(actorhost.Config{Conn: hostConn, Registry: examples.Registry(), Log: log.With().Str("svc", "actorhost").Logger(), Prefix: prefix, Buckets: base.Buckets()})
 	if err != nil {
 		return err
@@ -94,12 +101,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	sch, err := scheduler.New(scheduler.Config{Conn: schedConn, Log: log.With().Str("svc", "scheduler").Logger(), Prefix: prefix, Buckets: base.Buckets()})
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() { errs <- h.Run(ctx) })
 	wg.Go(func() { errs <- g.Run(ctx) })
+	wg.Go(func() { errs <- sch.Run(ctx) })
 	go func() {
 		select {
 		case <-g.Ready():

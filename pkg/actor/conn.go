@@ -129,6 +129,8 @@ type CallOptions struct {
 	// Params are the CBOR parameters of the call's transient connection
 	// (HTTP actions), when ConnID is empty.
 	Params []byte
+	// schedule is the id of the schedule the call fires.
+	schedule string
 }
 
 func marshalArgs(args []any) ([]byte, error) {

@@ -6,6 +6,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/clock"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
 // Env is what an actor host provides to a running actor, one interface per
@@ -75,6 +76,10 @@ type Commit struct {
 	// handled again only if its step was not committed. Nil when no queue
 	// message was ever consumed.
 	Consumed map[string]uint64
+	// Sched is the steps' schedule sets and removals, in order; Schedules
+	// the index of pending schedules after them, kept in the state record.
+	Sched     []SchedOp
+	Schedules map[string]protocol.ScheduleRef
 	// Steps is how many steps the commit covers (for metrics).
 	Steps int
 }
@@ -104,6 +109,8 @@ type ActivateParams struct {
 	// Consumed is the stored Commit.Consumed: messages at or below it are
 	// never delivered again.
 	Consumed map[string]uint64
+	// Schedules is the stored Commit.Schedules.
+	Schedules map[string]protocol.ScheduleRef
 	// Input is the CBOR creation input (used only when !Created).
 	Input []byte
 	Env   Env

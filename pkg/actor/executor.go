@@ -17,6 +17,10 @@ type group struct {
 	events []Event
 	state  []byte
 	kv     []KVOp
+	// sched and schedIdx are the steps' schedule changes and the index
+	// after them.
+	sched    []SchedOp
+	schedIdx map[string]protocol.ScheduleRef
 	// consumed is the actor's consumed queue sequences after the steps.
 	consumed map[string]uint64
 	steps    int
@@ -94,7 +98,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	i.gmu.Lock()
 	defer i.gmu.Unlock()
 	if i.failed != nil || i.ended {
-		i.pending, i.stepKV = nil, nil
+		i.pending, i.stepKV, i.stepSched = nil, nil, nil
 		return i.failedGroup(), false
 	}
 	if final {
@@ -105,7 +109,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		last = i.queue[n-1]
 	}
 	took := i.consumeStep()
-	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 {
+	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 && len(i.stepSched) == 0 {
 		// Nothing new: the step's reply still waits for what it may have
 		// read from steps whose commit is pending.
 		if last != nil {
@@ -115,7 +119,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		return i.inflight, false
 	}
 	g := last
-	if g == nil || len(g.kv)+len(i.stepKV) > maxGroupKV {
+	if g == nil || len(g.kv)+len(g.sched)+len(i.stepKV)+len(i.stepSched) > maxGroupKV {
 		i.seq++
 		g = &group{seq: i.seq, done: make(chan struct{})}
 		i.queue = append(i.queue, g)
@@ -126,8 +130,10 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		i.kvSetPending(op, g.seq)
 	}
 	g.kv = append(g.kv, i.stepKV...)
+	g.sched = append(g.sched, i.takeSched()...)
+	g.schedIdx = i.sched
 	i.pending, i.stepKV = nil, nil
-	if changed || took || len(g.kv) > 0 {
+	if changed || took || len(g.kv) > 0 || len(g.sched) > 0 {
 		g.write = true
 	}
 	g.state = i.latest
@@ -161,7 +167,7 @@ func (i *instance[S, V]) commit(g *group) {
 	if g.write {
 		// No deadline here: the host bounds its write (a timer per commit
 		// is measurable on the hot path).
-		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Steps: g.steps})
+		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Sched: g.sched, Schedules: g.schedIdx, Steps: g.steps})
 	}
 	if err != nil {
 		i.gmu.Lock()
@@ -293,5 +299,6 @@ func (i *instance[S, V]) rollback() {
 	i.state = s
 	i.pending = nil
 	i.stepKV = nil
+	i.stepSched = nil
 	i.untake()
 }

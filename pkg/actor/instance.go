@@ -56,6 +56,10 @@ type Instance interface {
 	WebSocketMessage(ctx context.Context, id string, data []byte, binary bool) error
 	// CloseWebSocket tells the actor a raw WebSocket closed.
 	CloseWebSocket(ctx context.Context, id string, code int, reason string)
+	// Fire runs a due schedule (see [Schedule]): protocol.FireRan,
+	// FireFailed or FireGone, or an error when the outcome must be asked
+	// again.
+	Fire(ctx context.Context, id, action string, args []byte) (string, CallResult, error)
 	// Deliver hands the instance queue messages read from the stream, in
 	// order; redeliveries of consumed messages are ignored.
 	Deliver(msgs []*QueueMessage)
@@ -95,11 +99,16 @@ type instance[S, V any] struct {
 	turn    sync.Mutex
 	state   S
 	vars    V
-	latest  []byte                      // encoding of the state the last finished step left
-	pending []Event                     // events of the running step
-	stepKV  []KVOp                      // KV writes of the running step
-	conns   map[string]*Conn            // made on first use: most actors have none
-	sockets map[string]*WebSocket[S, V] // made on first use
+	latest  []byte  // encoding of the state the last finished step left
+	pending []Event // events of the running step
+	stepKV  []KVOp  // KV writes of the running step
+	// sched indexes the pending schedules as of the last finished step
+	// (replaced, never changed in place: groups hold it); stepSched are
+	// the running step's changes.
+	sched     map[string]protocol.ScheduleRef
+	stepSched []stepSchedOp
+	conns     map[string]*Conn            // made on first use: most actors have none
+	sockets   map[string]*WebSocket[S, V] // made on first use
 	// stepTook holds the queue messages the running step received;
 	// consumed the last consumed sequence per queue (guarded by gmu too).
 	stepTook []*QueueMessage
@@ -144,7 +153,7 @@ type kvPending struct {
 }
 
 func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Instance, error) {
-	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, clk: p.Clock}
+	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, clk: p.Clock, sched: p.Schedules}
 	if len(p.Consumed) > 0 {
 		i.consumed = maps.Clone(p.Consumed)
 		i.qlast = maps.Clone(p.Consumed)
@@ -176,6 +185,8 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 	g := &group{seq: i.seq, done: make(chan struct{}), state: enc, write: true, steps: 1, events: i.pending, consumed: maps.Clone(i.consumed)}
 	i.pending = nil
 	g.kv, i.stepKV = i.stepKV, nil
+	g.sched = i.takeSched()
+	g.schedIdx = i.sched
 	for _, op := range g.kv {
 		i.kvSetPending(op, g.seq)
 	}
@@ -311,6 +322,12 @@ func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte,
 	if err != nil {
 		i.turn.Unlock()
 		return CallResult{}, err
+	}
+	if opts.schedule != "" {
+		if err := i.fireStart(opts.schedule); err != nil {
+			i.turn.Unlock()
+			return CallResult{}, err
+		}
 	}
 	actx, cancel := context.WithTimeout(ctx, i.def.cfg.Options.ActionTimeout)
 	defer cancel()

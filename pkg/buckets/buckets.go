@@ -48,6 +48,9 @@ type Set struct {
 	Hosts jetstream.KeyValue
 	// Gateways holds live gateway entries; they expire after HostTTL.
 	Gateways jetstream.KeyValue
+	// Schedulers holds live scheduler replica entries; they expire after
+	// HostTTL.
+	Schedulers jetstream.KeyValue
 	// Queues is the stream of every actor queue (protocol.Names.QueueStream).
 	Queues  jetstream.Stream
 	HostTTL time.Duration
@@ -128,6 +131,9 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 		return nil, err
 	}
 	if s.Gateways, err = mk(names.BucketGateways(), "rivetgo live gateways", cfg.HostTTL); err != nil {
+		return nil, err
+	}
+	if s.Schedulers, err = mk(names.BucketSchedulers(), "rivetgo live scheduler replicas", cfg.HostTTL); err != nil {
 		return nil, err
 	}
 	st, err := s.Hosts.Status(ctx)

@@ -38,6 +38,9 @@ type StateRecord struct {
 	// committed step handled: a message at or below it is never handled
 	// again, whatever crashed before it was deleted.
 	Consumed map[string]uint64 `cbor:"6,keyasint,omitempty"`
+	// Sched indexes the actor's pending schedules by id; each has its
+	// entry at [ScheduleKey], written in the same commit.
+	Sched map[string]ScheduleRef `cbor:"7,keyasint,omitempty"`
 }
 
 // Lease says which host session owns an active actor.
@@ -127,6 +130,8 @@ type CtlRequest struct {
 	// Code and Reason close a socket (OpWSClose).
 	Code   int    `cbor:"8,keyasint,omitempty"`
 	Reason string `cbor:"9,keyasint,omitempty"`
+	// Fire is the schedule of OpFire.
+	Fire *FireRequest `cbor:"10,keyasint,omitempty"`
 }
 
 // Control operations.

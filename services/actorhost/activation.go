@@ -182,6 +182,7 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		StateVersion: rec.Ver,
 		Created:      rec.Created,
 		Consumed:     rec.Consumed,
+		Schedules:    rec.Sched,
 		Input:        a.meta.Input,
 		Env:          a,
 		Log:          &h.log,

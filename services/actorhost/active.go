@@ -55,6 +55,8 @@ type active struct {
 	// touches these two).
 	queueCons jetstream.ConsumeContext
 	consumed  map[string]uint64
+	// sched is the schedule index of the last commit.
+	sched map[string]protocol.ScheduleRef
 	// purgeMu guards the purge of consumed messages: purged is what was
 	// purged, purgeWant the latest commit's Consumed, purging whether a
 	// purge runs.

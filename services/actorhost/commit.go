@@ -35,15 +35,15 @@ const commitWriteTimeout = 10 * time.Second
 
 // Commit implements actor.Store.
 func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion, Consumed: c.Consumed})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion, Consumed: c.Consumed, Sched: c.Schedules})
 	if err != nil {
 		return err
 	}
 	var rev uint64
-	if len(c.KV) == 0 {
+	if len(c.KV) == 0 && len(c.Sched) == 0 {
 		rev, err = a.h.writeRecord(ctx, a.h.names.StateSubject(a.meta.ID), rec, a.stateRev)
 	} else {
-		rev, err = a.h.writeBatch(ctx, a, rec, c.KV)
+		rev, err = a.h.writeBatch(ctx, a, rec, a.batchOps(c))
 	}
 	if err != nil {
 		a.fenced = errors.Is(err, jetstream.ErrKeyRevisionMismatch)
@@ -53,6 +53,7 @@ func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
 	a.lastState = c.State
 	a.stateVer = c.StateVersion
 	a.consumed = c.Consumed
+	a.sched = c.Schedules
 	a.h.commits.Add(1)
 	if len(c.Consumed) > 0 {
 		a.purgeConsumed(c.Consumed)
@@ -75,12 +76,32 @@ func (h *Host) writeRecord(ctx context.Context, subject string, rec []byte, expe
 	return parsePubAck(resp.Data)
 }
 
-// writeBatch writes the state record and KV writes as one atomic batch and
-// returns the record's new sequence. Batch messages are stored at
-// consecutive sequences, so the record's is the commit's minus the rest.
-func (h *Host) writeBatch(ctx context.Context, a *active, rec []byte, ops []actor.KVOp) (uint64, error) {
+// batchOp is one message of a commit's batch after the state record: a
+// put of data on subject, or a delete marker.
+type batchOp struct {
+	subject string
+	data    []byte
+	del     bool
+}
+
+// batchOps lists the KV and schedule writes of a commit.
+func (a *active) batchOps(c *actor.Commit) []batchOp {
+	ops := make([]batchOp, 0, len(c.KV)+len(c.Sched))
+	for _, op := range c.KV {
+		ops = append(ops, batchOp{subject: a.h.names.KVEntrySubject(a.meta.ID, op.Key), data: op.Value, del: op.Delete})
+	}
+	for _, op := range c.Sched {
+		ops = append(ops, batchOp{subject: a.h.names.ScheduleSubject(a.meta.ID, op.ID), data: op.Entry, del: op.Entry == nil})
+	}
+	return ops
+}
+
+// writeBatch writes the state record and the other writes as one atomic
+// batch and returns the record's new sequence. Batch messages are stored
+// at consecutive sequences, so the record's is the commit's minus the rest.
+func (h *Host) writeBatch(ctx context.Context, a *active, rec []byte, ops []batchOp) (uint64, error) {
 	if len(ops)+1 > maxBatch {
-		return 0, fmt.Errorf("a commit of %d KV writes exceeds the batch limit %d", len(ops), maxBatch-1)
+		return 0, fmt.Errorf("a commit of %d writes exceeds the batch limit %d", len(ops), maxBatch-1)
 	}
 	id := a.meta.ID + "-" + strconv.FormatUint(a.gen, 36) + "-" + strconv.FormatUint(a.h.batchSeq.Add(1), 36)
 	first := nats.NewMsg(h.names.StateSubject(a.meta.ID))
@@ -92,13 +113,13 @@ func (h *Host) writeBatch(ctx context.Context, a *active, rec []byte, ops []acto
 		return 0, err
 	}
 	for n, op := range ops {
-		m := nats.NewMsg(h.names.KVEntrySubject(a.meta.ID, op.Key))
+		m := nats.NewMsg(op.subject)
 		m.Header.Set(headerBatchID, id)
 		m.Header.Set(headerBatchSeq, strconv.Itoa(n+2))
-		if op.Delete {
+		if op.del {
 			m.Header.Set(headerKVOperation, "DEL")
 		} else {
-			m.Data = op.Value
+			m.Data = op.data
 		}
 		if n == len(ops)-1 {
 			m.Header.Set(headerBatchCommit, "1")
@@ -181,7 +202,7 @@ func jsonNumber(b []byte, key string) uint64 {
 // markAsleep records the sleep time in the state record (for the
 // management API's sleep_ts). The record's state is the final one.
 func (a *active) markAsleep(ctx context.Context) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed, Sched: a.sched})
 	if err != nil {
 		return err
 	}

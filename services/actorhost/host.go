@@ -207,7 +207,6 @@ func (h *Host) Run(ctx context.Context) error {
 		return fmt.Errorf("actorhost: place endpoint: %w", err)
 	}
 	wg.Go(func() { h.renewLoop(runCtx) })
-	wg.Go(func() { h.runWaker(runCtx) })
 	gateways := dispatch.NewKeyView(h.kv.Gateways, h.log)
 	wg.Go(func() { _ = gateways.Run(runCtx) })
 	wg.Go(func() { h.sweepConns(runCtx, gateways) })

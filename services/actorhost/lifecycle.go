@@ -78,6 +78,11 @@ func (h *Host) purgeStorage(ctx context.Context, id string) error {
 	if err := st.Purge(ctx, jetstream.WithPurgeSubject(h.names.KVSubjects(id))); err != nil {
 		return err
 	}
+	// Schedules: delete markers (not a purge) so that the scheduler's
+	// watch forgets them.
+	if err := h.deleteSchedules(ctx, id); err != nil {
+		return err
+	}
 	return h.kv.State.Purge(ctx, protocol.StateKey(id))
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
@@ -26,15 +25,9 @@ import (
 // of undeclared queues and undecodable bodies are deleted with a log line
 // (they could never be handled).
 //
-// Waking: hosts share a queue-group subscription on every queue subject;
-// the host that receives a published message makes sure its actor is active
-// somewhere (get-or-create, then place). At start and every queueScanEvery
-// a host also lists the subjects holding messages, so messages published
-// while no host ran wake their actors too.
-
-// queueScanEvery is how often a host looks for queued messages of actors
-// that are not active.
-const queueScanEvery = 10 * time.Second
+// Waking sleeping actors for published messages is the scheduler service's
+// (services/scheduler); a host only checks, when it puts an actor to sleep,
+// whether messages arrived meanwhile, and if so wakes it again.
 
 // startQueues starts reading an activated actor's queues.
 func (h *Host) startQueues(ctx context.Context, a *active, consumed map[string]uint64) error {
@@ -206,21 +199,6 @@ func (a *active) complete(e actor.Event) {
 	}
 }
 
-// runWaker wakes actors that have queued messages and are not active.
-func (h *Host) runWaker(ctx context.Context) {
-	sub, err := h.nc.QueueSubscribe(h.names.QueueAll(), protocol.QueueGroupHosts, func(m *nats.Msg) {
-		subj := m.Subject
-		h.spawn(func() { h.wakeFor(ctx, subj) })
-	})
-	if err != nil {
-		h.log.Error().Err(err).Msg("queue waker: subscribe")
-		return
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	h.scanQueues(ctx)
-	every(ctx, queueScanEvery, func() { h.scanQueues(ctx) })
-}
-
 // rewakeIfQueued wakes an actor that just slept again if messages wait in
 // its queues (one arrived while it was going to sleep: the waker saw it
 // still active).
@@ -242,18 +220,6 @@ func (h *Host) rewakeIfQueued(a *active) {
 			}
 		}
 	})
-}
-
-// scanQueues wakes the actors of every subject holding messages.
-func (h *Host) scanQueues(ctx context.Context) {
-	info, err := h.kv.Queues.Info(ctx, jetstream.WithSubjectFilter(h.names.QueueAll()))
-	if err != nil {
-		h.log.Debug().Err(err).Msg("queue scan")
-		return
-	}
-	for subj := range info.State.Subjects {
-		h.wakeFor(ctx, subj)
-	}
 }
 
 // wakeFor makes sure the actor of a queue subject is active somewhere,

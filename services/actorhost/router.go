@@ -39,6 +39,7 @@ var ctlRoutes = map[string]ctlRoute{
 	protocol.OpWSOpen:    (*Host).ctlWSOpen,
 	protocol.OpWSMessage: (*Host).ctlWSMessage,
 	protocol.OpWSClose:   (*Host).ctlWSClose,
+	protocol.OpFire:      (*Host).ctlFire,
 }
 
 func (h *Host) serve(msg *nats.Msg) {

@@ -1,0 +1,67 @@
+package actorhost
+
+import (
+	"context"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// Schedules. The commit path writes an actor's schedule entries (see
+// protocol.ScheduleEntry) in the same atomic batch as its state record; the
+// scheduler service fires a due one with an OpFire control request, which
+// activates the actor if it sleeps. The instance runs the action only if
+// the schedule is still in its index and removes it in the action's
+// commit, so a second fire of the same schedule answers FireGone.
+
+// ctlFire runs a due schedule and answers its outcome once the commit that
+// removed the schedule is acknowledged.
+func (h *Host) ctlFire(a *active, msg *nats.Msg, req *protocol.CtlRequest) {
+	rep := a.callReply()
+	if req.Fire == nil || req.Fire.ID == "" {
+		a.end()
+		rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "fire needs a schedule")
+		h.reply(msg, rep)
+		return
+	}
+	f := req.Fire
+	outcome, res, err := a.inst.Fire(h.baseCtx, f.ID, f.Action, f.Args)
+	if err != nil {
+		rep.Err = protocol.AsError(err)
+	} else {
+		rep.Output, _ = protocol.Marshal(outcome)
+	}
+	h.reply(msg, rep)
+	a.end()
+	switch {
+	case res.Destroy:
+		h.spawn(func() { h.destroy(a, nil) })
+	case res.Sleep:
+		h.spawn(func() { h.sleep(a) })
+	}
+}
+
+// deleteSchedules writes a delete marker on every schedule entry of a
+// destroyed actor, so the scheduler's watch forgets them (a purge would not
+// reach a watcher).
+func (h *Host) deleteSchedules(ctx context.Context, id string) error {
+	st, err := h.js.Stream(ctx, h.names.StateStream())
+	if err != nil {
+		return err
+	}
+	filter := h.names.ScheduleSubject(id, "*")
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return err
+	}
+	prefix := h.names.StateSubjectPrefix()
+	for subj := range info.State.Subjects {
+		if err := h.kv.State.Delete(ctx, strings.TrimPrefix(subj, prefix)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

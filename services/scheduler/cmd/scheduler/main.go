@@ -1,0 +1,93 @@
+// Command scheduler runs one replica of rivetgo's scheduler service: it
+// fires actors' schedules when due and wakes sleeping actors whose queues
+// receive messages. Run several: they share the work, and when one dies
+// the others take over its schedules within --scheduler.takeover.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rivetgo/rivetgo/pkg/svc"
+	"github.com/rivetgo/rivetgo/services/scheduler"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "scheduler:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := &svc.Flags{FS: fs, Getenv: getenv}
+	var (
+		base        svc.Base
+		id          string
+		takeover    time.Duration
+		preWake     time.Duration
+		metricsAddr string
+	)
+	base.Register(f)
+	f.String(&id, "scheduler.id", "", "replica id (letters, digits, '-'); default: random")
+	f.Duration(&takeover, "scheduler.takeover", scheduler.DefaultTakeoverDelay, "a replica fires another replica's schedule that is still pending this long after its due time")
+	f.Duration(&preWake, "scheduler.prewake", scheduler.DefaultPreWake, "activate a sleeping actor this long before its schedule is due (negative: off)")
+	f.String(&metricsAddr, "metrics.addr", "", "serve Prometheus /metrics on this address (empty: off)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := f.Err(); err != nil {
+		return err
+	}
+	log, err := base.Logger(stderr, "scheduler")
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if metricsAddr != "" {
+		ln, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() { _ = srv.Close() }()
+		log.Info().Str("addr", ln.Addr().String()).Msg("metrics listening")
+	}
+	nc, err := base.Connect(ctx, "rivetgo-scheduler", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	s, err := scheduler.New(scheduler.Config{
+		Conn: nc, Log: log, Prefix: base.Prefix, Buckets: base.Buckets(), ID: id,
+		TakeoverDelay: takeover, PreWake: preWake, Metrics: scheduler.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}

@@ -1,0 +1,155 @@
+package scheduler
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// waker wakes actors whose queues receive messages. The replicas share a
+// queue-group subscription on every queue subject; the one that receives a
+// published message makes sure its actor is active somewhere (get-or-create,
+// then a place request, which a host holding the actor answers at once).
+// Wakes are coalesced per actor (one per wakeEvery), and every
+// QueueScanEvery each replica lists the subjects that hold messages and
+// wakes the actors it owns, which covers messages published while no host
+// ran. (A host that puts an actor to sleep checks its queues itself: a
+// message that arrived during the sleep wakes it again at once.)
+type waker struct {
+	s   *Scheduler
+	sub *nats.Subscription
+
+	mu       sync.Mutex
+	recent   map[string]time.Time // actor index key → last wake
+	inflight map[string]bool
+}
+
+// wakeEvery is the least time between two wakes of one actor for newly
+// published messages.
+const wakeEvery = 500 * time.Millisecond
+
+func newWaker(s *Scheduler) *waker {
+	return &waker{s: s, recent: map[string]time.Time{}, inflight: map[string]bool{}}
+}
+
+func (w *waker) start() error {
+	sub, err := w.s.nc.QueueSubscribe(w.s.names.QueueAll(), protocol.QueueGroupSchedulers, func(m *nats.Msg) {
+		w.wakeFor(m.Subject, false)
+	})
+	if err != nil {
+		return err
+	}
+	sub.SetPendingLimits(-1, -1)
+	w.sub = sub
+	return nil
+}
+
+func (w *waker) stop() {
+	if w.sub != nil {
+		_ = w.sub.Unsubscribe()
+	}
+}
+
+func (w *waker) scanLoop(ctx context.Context) {
+	t := time.NewTicker(w.s.cfg.QueueScanEvery)
+	defer t.Stop()
+	w.scan(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.scan(ctx)
+		w.mu.Lock()
+		for k, at := range w.recent {
+			if time.Since(at) > 10*wakeEvery {
+				delete(w.recent, k)
+			}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// scan wakes the owned actors of every queue subject holding messages.
+func (w *waker) scan(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	info, err := w.s.kv.Queues.Info(ctx, jetstream.WithSubjectFilter(w.s.names.QueueAll()))
+	if err != nil {
+		if ctx.Err() == nil {
+			w.s.log.Debug().Err(err).Msg("queue scan")
+		}
+		return
+	}
+	for subj, n := range info.State.Subjects {
+		if n == 0 {
+			continue
+		}
+		name, _, key, ok := w.s.names.ParseQueueSubject(subj)
+		if ok && w.s.members.owns(protocol.IndexKey(name, key)) {
+			w.wakeFor(subj, true)
+		}
+	}
+}
+
+// wakeFor makes sure the actor of a queue subject is active. force skips
+// the per-actor coalescing (the scan: a message is known to wait).
+func (w *waker) wakeFor(subj string, force bool) {
+	name, _, key, ok := w.s.names.ParseQueueSubject(subj)
+	if !ok {
+		w.s.log.Warn().Str("subject", subj).Msg("queue message on a subject no key encodes; it is never delivered")
+		return
+	}
+	if served, _ := w.s.hosts.Serves(name); !served {
+		return // the scan wakes it once a host serves the kind
+	}
+	ik := protocol.IndexKey(name, key)
+	w.mu.Lock()
+	if w.inflight[ik] || (!force && time.Since(w.recent[ik]) < wakeEvery) {
+		w.mu.Unlock()
+		return
+	}
+	w.inflight[ik] = true
+	w.mu.Unlock()
+	ctx := w.s.baseCtx
+	started := false
+	select {
+	case w.s.sem <- struct{}{}:
+		started = true
+		w.s.wg.Go(func() {
+			defer func() { <-w.s.sem }()
+			w.wake(ctx, ik, name, key)
+		})
+	default: // saturated: the scan comes back for it
+	}
+	if !started {
+		w.mu.Lock()
+		delete(w.inflight, ik)
+		w.mu.Unlock()
+	}
+}
+
+func (w *waker) wake(ctx context.Context, ik, name string, key []string) {
+	defer func() {
+		w.mu.Lock()
+		delete(w.inflight, ik)
+		w.recent[ik] = time.Now()
+		w.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	m, _, err := w.s.disp.Resolve(ctx, name, key, true, nil)
+	if err == nil {
+		w.s.m.wake()
+		err = w.s.disp.Wake(ctx, m)
+	}
+	if err != nil && ctx.Err() == nil {
+		w.s.log.Debug().Err(err).Str("actor_name", name).Strs("actor_key", key).Msg("wake for a queued message")
+	}
+}
