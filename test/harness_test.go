@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -83,6 +84,18 @@ type proc struct {
 	out  *syncBuffer
 	done chan struct{}
 	err  error
+	// bin, env and args start it again (restart).
+	bin  string
+	env  []string
+	args []string
+}
+
+// restart starts a process that exited again, with the same command,
+// environment and name (its output goes on in a new buffer).
+func (p *proc) restart() *proc {
+	p.tb.Helper()
+	<-p.done
+	return startProc(p.tb, p.name, p.bin, p.env, p.args...)
 }
 
 type syncBuffer struct {
@@ -104,7 +117,7 @@ func (s *syncBuffer) String() string {
 
 func startProc(tb testing.TB, name, bin string, env []string, args ...string) *proc {
 	tb.Helper()
-	p := &proc{tb: tb, name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{tb: tb, name: name, out: &syncBuffer{}, done: make(chan struct{}), bin: bin, env: env, args: args}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout = p.out
@@ -120,6 +133,9 @@ func startProc(tb testing.TB, name, bin string, env []string, args ...string) *p
 	tb.Cleanup(func() {
 		p.signal(syscall.SIGKILL)
 		<-p.done
+		if dir := os.Getenv("RIVETGO_TEST_LOGS"); dir != "" {
+			_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(tb.Name(), "/", "_")+"-"+name+"-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatInt(time.Now().UnixNano(), 36)+".log"), []byte(p.out.String()), 0o644)
+		}
 		if tb.Failed() {
 			out := p.out.String()
 			if len(out) > 20000 {

@@ -26,6 +26,14 @@ import (
 //     record first, with the same condition, then each KV put or delete,
 //     the last message carrying the commit. The server applies all or none.
 //
+// Schedules: a set writes the schedule's entry in the batch; a removal
+// (fired, cancelled) only leaves the record's index, which is what the
+// host checks before it runs a schedule, and the entry is deleted after
+// the commit (a plain delete: entries are never written again). If that
+// delete is lost, the scheduler fires the schedule again, is told it is
+// gone, and deletes the entry itself. So the fire path is one plain write,
+// not a batch (which costs a store per batch on an R1 file stream).
+//
 // The instance runs one commit at a time per actor (the next one gathers
 // the steps that ran meanwhile), so the expected sequence is always the one
 // the last commit returned.
@@ -40,10 +48,11 @@ func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
 		return err
 	}
 	var rev uint64
-	if len(c.KV) == 0 && len(c.Sched) == 0 {
+	sets, removed := splitSched(c.Sched)
+	if len(c.KV) == 0 && sets == 0 {
 		rev, err = a.h.writeRecord(ctx, a.h.names.StateSubject(a.meta.ID), rec, a.stateRev)
 	} else {
-		rev, err = a.h.writeBatch(ctx, a, rec, a.batchOps(c))
+		rev, err = a.h.writeBatchRetry(ctx, a, rec, a.batchOps(c))
 	}
 	if err != nil {
 		a.fenced = errors.Is(err, jetstream.ErrKeyRevisionMismatch)
@@ -55,6 +64,9 @@ func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
 	a.consumed = c.Consumed
 	a.sched = c.Schedules
 	a.h.commits.Add(1)
+	if len(removed) > 0 {
+		a.h.deleteScheduleEntries(a.meta.ID, removed)
+	}
 	if len(c.Consumed) > 0 {
 		a.purgeConsumed(c.Consumed)
 	}
@@ -76,6 +88,64 @@ func (h *Host) writeRecord(ctx context.Context, subject string, rec []byte, expe
 	return parsePubAck(resp.Data)
 }
 
+// errBatchRejected: the server refused a batch before applying any of it
+// (too many batches in flight on the stream: it dropped the first message,
+// then reports the commit as incomplete). Writing it again is safe.
+var errBatchRejected = errors.New("atomic batch rejected: too many in flight")
+
+// maxHostBatches bounds the atomic batches one host has in flight: the
+// server accepts 50 per stream by default (jetstream.limits.batch
+// max_inflight_per_stream) and drops the rest; hosts sharing a stream past
+// that retry.
+const maxHostBatches = 32
+
+// writeBatchRetry is writeBatch, written again while the server rejects
+// it for too many batches in flight, until the write's deadline.
+func (h *Host) writeBatchRetry(ctx context.Context, a *active, rec []byte, ops []batchOp) (uint64, error) {
+	deadline := time.Now().Add(commitWriteTimeout)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d
+	}
+	wait := time.Millisecond
+	for {
+		if err := h.acquireBatch(ctx, deadline); err != nil {
+			return 0, err
+		}
+		rev, err := h.writeBatch(ctx, a, rec, ops)
+		<-h.batchSem
+		if !errors.Is(err, errBatchRejected) || time.Now().Add(wait).After(deadline) {
+			return rev, err
+		}
+		h.batchRetries.Add(1)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(wait*2, 50*time.Millisecond)
+	}
+}
+
+func (h *Host) acquireBatch(ctx context.Context, deadline time.Time) error {
+	select {
+	case h.batchSem <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case h.batchSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("state write: %w", context.DeadlineExceeded)
+	}
+}
+
 // batchOp is one message of a commit's batch after the state record: a
 // put of data on subject, or a delete marker.
 type batchOp struct {
@@ -91,7 +161,9 @@ func (a *active) batchOps(c *actor.Commit) []batchOp {
 		ops = append(ops, batchOp{subject: a.h.names.KVEntrySubject(a.meta.ID, op.Key), data: op.Value, del: op.Delete})
 	}
 	for _, op := range c.Sched {
-		ops = append(ops, batchOp{subject: a.h.names.ScheduleSubject(a.meta.ID, op.ID), data: op.Entry, del: op.Entry == nil})
+		if op.Entry != nil {
+			ops = append(ops, batchOp{subject: a.h.names.ScheduleSubject(a.meta.ID, op.ID), data: op.Entry})
+		}
 	}
 	return ops
 }
@@ -172,6 +244,9 @@ func parsePubAck(b []byte) (uint64, error) {
 		code := jsonNumber(b, `"err_code":`)
 		if code == 10071 || code == 10164 {
 			return 0, fmt.Errorf("state write: %w", jetstream.ErrKeyRevisionMismatch)
+		}
+		if code == 10176 || code == 10210 { // batch incomplete, too many in flight
+			return 0, fmt.Errorf("state write: %w", errBatchRejected)
 		}
 		return 0, fmt.Errorf("state write: jetstream error %d: %s", code, b)
 	}

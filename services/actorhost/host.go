@@ -92,13 +92,15 @@ type Host struct {
 	draining    bool
 	inflight    sync.WaitGroup // every goroutine Run starts beside its own (workers, spawn)
 
-	activeCount atomic.Int64
-	commits     atomic.Int64       // commits written (for tests and metrics)
-	batchSeq    atomic.Uint64      // makes atomic batch ids unique
-	inbox       chan *nats.Msg     // the session subscription delivers here
-	sessionSub  *nats.Subscription // <prefix>.v1.actor.*.<session>.>; guarded by sessMu
-	started     time.Time          // origin of mono()
-	ready       chan struct{}      // closed once the host serves
+	activeCount  atomic.Int64
+	commits      atomic.Int64       // commits written (for tests and metrics)
+	batchSeq     atomic.Uint64      // makes atomic batch ids unique
+	batchSem     chan struct{}      // atomic batches in flight (maxHostBatches)
+	batchRetries atomic.Int64       // batches the server rejected and were written again
+	inbox        chan *nats.Msg     // the session subscription delivers here
+	sessionSub   *nats.Subscription // <prefix>.v1.actor.*.<session>.>; guarded by sessMu
+	started      time.Time          // origin of mono()
+	ready        chan struct{}      // closed once the host serves
 }
 
 // mono returns nanoseconds on the host's monotonic clock.
@@ -134,6 +136,7 @@ func New(cfg Config) (*Host, error) {
 		log:         cfg.Log.With().Str("host_id", cfg.HostID).Logger(),
 		nc:          cfg.Conn,
 		actors:      map[string]*active{},
+		batchSem:    make(chan struct{}, maxHostBatches),
 		started:     time.Now(),
 		activations: map[string]*activation{},
 		ready:       make(chan struct{}),

@@ -3,10 +3,12 @@ package actorhost
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -64,4 +66,31 @@ func (h *Host) deleteSchedules(ctx context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+// splitSched counts a commit's schedule sets and lists the ids it removed.
+func splitSched(ops []actor.SchedOp) (sets int, removed []string) {
+	for _, op := range ops {
+		if op.Entry != nil {
+			sets++
+		} else {
+			removed = append(removed, op.ID)
+		}
+	}
+	return sets, removed
+}
+
+// deleteScheduleEntries deletes, after the commit that removed them from
+// the actor's index, the entries of fired or cancelled schedules.
+func (h *Host) deleteScheduleEntries(id string, sids []string) {
+	h.spawn(func() {
+		ctx, cancel := context.WithTimeout(h.baseCtx, 10*time.Second)
+		defer cancel()
+		for _, sid := range sids {
+			if err := h.kv.State.Delete(ctx, protocol.ScheduleKey(id, sid)); err != nil {
+				h.log.Debug().Err(err).Str("actor_id", id).Str("schedule", sid).Msg("delete a removed schedule's entry (the scheduler deletes it when it fires it again)")
+				return
+			}
+		}
+	})
 }

@@ -73,13 +73,24 @@ func (s *Scheduler) fire(ctx context.Context, live, snap *item) {
 		return
 	}
 	terminal = true
+	if outcome == protocol.FireGone {
+		// Removed by a committed step whose entry delete was lost (the
+		// actor's index, which the host checked, is what counts).
+		s.dropEntry(snap)
+		return
+	}
 	s.m.outcome(outcome, start.Sub(snap.at), time.Since(start))
+	if late := start.Sub(snap.at); late > time.Second || time.Since(start) > time.Second {
+		log.Info().Dur("late", late).Dur("took", time.Since(start)).Int("attempt", snap.attempt).Str("outcome", outcome).
+			Bool("owned", s.members.owns(snap.e.ActorID)).Msg("late fire")
+	}
 	if outcome == protocol.FireFailed {
 		log.Info().Msg("scheduled action failed; not retried")
 	}
 }
 
-// dropEntry deletes the entry of a schedule whose actor no longer exists.
+// dropEntry deletes the entry of a schedule that is no longer pending: its
+// actor no longer exists, or the actor's index no longer holds it.
 func (s *Scheduler) dropEntry(it *item) {
 	s.m.outcome(protocol.FireGone, 0, 0)
 	ctx, cancel := context.WithTimeout(s.baseCtx, 5*time.Second)
