@@ -150,6 +150,23 @@ for (const encoding of ["json", "cbor", "bare"]) {
 			assert.equal(conn.connStatus, "connected");
 		});
 
+		test("reminder: setReminder(\"x\", 500) sends a reminder event about 500 ms later", T, async () => {
+			const conn = connect(client.reminder.getOrCreate([key("reminder")]));
+			const reminders = recorder(conn, "reminder");
+			await within(conn.ready, WAIT, "conn.ready");
+			const start = Date.now();
+			const id = await conn.setReminder("x", 500);
+			assert.equal(typeof id, "string", "setReminder returns the schedule id");
+			await waitUntil(() => reminders.length >= 1, WAIT, `"reminder" event (got ${show(reminders)})`);
+			const took = Date.now() - start;
+			assert.deepEqual(reminders[0], [{ message: "x" }]);
+			assert.ok(took >= 450 && took < 5000, `reminder after ${took} ms, want about 500`);
+			// It fires once.
+			await new Promise((r) => setTimeout(r, 700));
+			assert.equal(reminders.length, 1, `reminder events: ${show(reminders)}`);
+			assert.equal(await conn.getSent(), 1);
+		});
+
 		test("a UserError over the socket rejects that action only", T, async () => {
 			const conn = connect(client.counter.getOrCreate([key("user-error")]));
 			await within(conn.ready, WAIT, "conn.ready");
