@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
@@ -20,10 +21,11 @@ import (
 // forever.
 
 // withBodyDeadline sets the body read deadline of every request that has a
-// body.
+// body, except WebSocket upgrades: their connection is handed over with its
+// deadline, which would cut the socket (wsread.go bounds their messages).
 func (g *Gateway) withBodyDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody {
+		if r.Body != nil && r.Body != http.NoBody && !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			rc := http.NewResponseController(w)
 			if rc.SetReadDeadline(time.Now().Add(g.cfg.BodyTimeout)) == nil {
 				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
