@@ -191,6 +191,15 @@ func TestMesh_BadInput(t *testing.T) {
 			status: 400, group: "actor", code: "invalid_argument", check: mustActor},
 		{name: "ArgObject", url: act("increment"), headers: jsonH, body: []byte(`{"args":[{"amount":1}]}`),
 			status: 400, group: "actor", code: "invalid_argument", check: mustActor},
+		// null for an int64 parameter used to run increment(0).
+		{name: "ArgNull", url: act("increment"), headers: jsonH, body: []byte(`{"args":[null]}`),
+			status: 400, group: "actor", code: "invalid_argument", check: mustActor},
+		{name: "ArgNullCBOR", url: act("increment"), headers: cborH, body: []byte{0xa1, 0x64, 'a', 'r', 'g', 's', 0x81, 0xf6},
+			status: 400, group: "actor", code: "invalid_argument", check: mustActor},
+		{name: "ArgUndefinedBARE", url: act("increment"), headers: bareH, body: []byte{0x04, 0x00, 0x02, 0x81, 0xf7},
+			status: 400, group: "actor", code: "invalid_argument", check: mustActor},
+		{name: "ArgFractionalFloatJSON", url: act("increment"), headers: jsonH, body: []byte(`{"args":[1e-1]}`),
+			status: 400, group: "actor", code: "invalid_argument", check: mustActor},
 
 		// Bodies the gateway cannot decode.
 		{name: "JSONTruncated", url: act("increment"), headers: jsonH, body: []byte(`{"args":[1]`),
@@ -198,12 +207,12 @@ func TestMesh_BadInput(t *testing.T) {
 		{name: "JSONTrailing", url: act("increment"), headers: jsonH, body: []byte(`{"args":[1]} x`),
 			status: 400, group: "request", code: "malformed"},
 		{name: "TooLongContentLength", url: act("increment"), headers: jsonH, body: big,
-			status: 400, group: "message", code: "incoming_too_long"},
+			status: 413, group: "message", code: "incoming_too_long"},
 		{name: "TooLongChunked", url: act("increment"), headers: jsonH, body: big, chunked: true,
-			status: 400, group: "message", code: "incoming_too_long"},
+			status: 413, group: "message", code: "incoming_too_long"},
 		{name: "TooLongChunkedBARE", url: act("increment"), headers: bareH, chunked: true,
 			body:   append(binary.AppendUvarint([]byte{0x04, 0x00}, 70<<10), make([]byte, 70<<10)...), // data(70 KiB)
-			status: 400, group: "message", code: "incoming_too_long"},
+			status: 413, group: "message", code: "incoming_too_long"},
 		{name: "CBORGarbage", url: act("increment"), headers: cborH, body: []byte{0xff, 0xff},
 			status: 400, group: "request", code: "malformed"},
 		{name: "CBORTruncatedMap", url: act("increment"), headers: cborH, body: []byte{0xa1, 0x64, 'a', 'r'},
@@ -226,6 +235,24 @@ func TestMesh_BadInput(t *testing.T) {
 			status: 400, group: "request", code: "malformed"},
 		{name: "UnknownEncoding", url: act("increment"), headers: map[string]string{"x-rivet-encoding": "xml"}, body: inc,
 			status: 400, group: "request", code: "unsupported_encoding"},
+		// The same key twice: JSON kept the last, CBOR the first.
+		{name: "DuplicateKeyJSON", url: act("increment"), headers: jsonH, body: []byte(`{"args":[1],"args":[1]}`),
+			status: 400, group: "request", code: "malformed"},
+		{name: "DuplicateKeyJSONValue", url: act("increment"), headers: jsonH, body: []byte(`{"args":[1,{"a":1,"a":2}]}`),
+			status: 400, group: "request", code: "malformed"},
+		{name: "DuplicateKeyCBOR", url: act("increment"), headers: cborH,
+			body:   []byte{0xa1, 0x64, 'a', 'r', 'g', 's', 0x82, 0x01, 0xa2, 0x61, 'a', 0x01, 0x61, 'a', 0x02}, // {args:[1,{a:1,a:2}]}
+			status: 400, group: "request", code: "malformed"},
+		{name: "DuplicateKeyBARE", url: act("increment"), headers: bareH,
+			body:   []byte{0x04, 0x00, 0x09, 0x82, 0x01, 0xa2, 0x61, 'a', 0x01, 0x61, 'a', 0x02},
+			status: 400, group: "request", code: "malformed"},
+		{name: "DuplicateKeyConnParams", url: act("increment"),
+			headers: map[string]string{"x-rivet-encoding": "json", "x-rivet-conn-params": `{"u":1,"u":2}`}, body: inc,
+			status: 400, group: "request", code: "malformed"},
+		// One level past the nesting limit (the args array counts).
+		{name: "ArgsTooDeep", url: act("increment"), headers: jsonH,
+			body:   []byte(`{"args":` + strings.Repeat("[", 33) + strings.Repeat("]", 33) + `}`),
+			status: 400, group: "request", code: "malformed"},
 		{name: "BadConnParams", url: act("increment"),
 			headers: map[string]string{"x-rivet-encoding": "json", "x-rivet-conn-params": "{nope"}, body: inc,
 			status: 400, group: "request", code: "malformed"},
@@ -342,6 +369,26 @@ func TestMesh_BadInput(t *testing.T) {
 		if r.header.Get("x-rivet-actor") != actorID {
 			t.Errorf("bare increment reached actor %q, want %s", r.header.Get("x-rivet-actor"), actorID)
 		}
+
+		// Whole floats are integers, in JSON as in CBOR (cbor-x writes
+		// numbers past 32 bits as floats): 2.0, 1e0 and a CBOR float64 1.0.
+		want += 2
+		if got := jsonOutput(t, "increment", `{"args":[2.0]}`); got != want {
+			t.Fatalf("json increment by 2.0: %d, want %d", got, want)
+		}
+		want++
+		if got := jsonOutput(t, "increment", `{"args":[1e0]}`); got != want {
+			t.Fatalf("json increment by 1e0: %d, want %d", got, want)
+		}
+		want++
+		r = biDo(t, http.MethodPost, act("increment"), cborH, []byte{0xa1, 0x64, 'a', 'r', 'g', 's', 0x81, 0xfb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0}, false)
+		if wantBody := []byte{0xa1, 0x66, 'o', 'u', 't', 'p', 'u', 't', byte(want)}; r.status != 200 || !bytes.Equal(r.body, wantBody) {
+			t.Fatalf("cbor increment by 1.0: status %d, body % x, want % x", r.status, r.body, wantBody)
+		}
+		// A value at the nesting limit is accepted (and refused by the
+		// action's int64 parameter, not by the gateway).
+		r = biDo(t, http.MethodPost, act("increment"), jsonH, []byte(`{"args":`+strings.Repeat("[", 32)+strings.Repeat("]", 32)+`}`), false)
+		biWantError(t, r, 400, "actor", "invalid_argument")
 
 		// A chunked valid body under the limit is accepted.
 		want++

@@ -262,6 +262,9 @@ func (a *action) decodeArgs(raw []byte) ([]reflect.Value, error) {
 	}
 	vals := make([]reflect.Value, len(items))
 	for i, it := range items {
+		if err := a.nullArg(i, it, a.params[i]); err != nil {
+			return nil, err
+		}
 		p := reflect.New(a.params[i])
 		if err := protocol.Unmarshal(it, p.Interface()); err != nil {
 			return nil, protocol.Errorf(protocol.GroupActor, protocol.CodeInvalidArgument,

@@ -53,10 +53,30 @@ func Start(cfg Config) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsembed: %w", err)
 	}
+	// nats-server reports a failure to listen (a port in use) only to its
+	// logger, and then never becomes ready: watch for it while waiting.
+	fatal := newFatalLog()
+	s.SetLoggerV2(fatal, false, false, false)
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		return nil, errors.New("natsembed: server not ready after 10s")
+	deadline := time.Now().Add(startTimeout)
+	for !s.ReadyForConnections(readyPoll) {
+		select {
+		case err := <-fatal.ch:
+			s.Shutdown()
+			return nil, fmt.Errorf("natsembed: %w", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			return nil, fmt.Errorf("natsembed: server not ready after %s", startTimeout)
+		}
 	}
 	return s, nil
 }
+
+// startTimeout bounds Start's wait for the server; readyPoll is how often
+// it looks for a fatal error meanwhile.
+const (
+	startTimeout = 10 * time.Second
+	readyPoll    = 25 * time.Millisecond
+)

@@ -37,6 +37,7 @@ const (
 	CodeOutgoingTooLong     = "outgoing_too_long"    // message/outgoing_too_long
 	CodeUnsupportedEncoding = "unsupported_encoding" // request/unsupported_encoding
 	CodeMalformed           = "malformed"            // request/malformed
+	CodeBodyTimeout         = "body_timeout"         // request/body_timeout
 	CodeStateTooLarge       = "too_large"            // state/too_large
 	CodeStateVersion        = "version_too_new"      // state/version_too_new
 	CodeKVKeyTooLarge       = "key_too_large"        // kv/key_too_large

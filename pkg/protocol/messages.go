@@ -207,7 +207,14 @@ var (
 
 func init() {
 	var err error
-	encMode, err = cbor.CoreDetEncOptions().EncMode()
+	// A time.Time is RFC 8949 tag 1 around its Unix seconds: an integer
+	// for a whole second, else a float with microsecond precision. That
+	// is how RivetKit's CBOR library (cbor-x) writes and reads a
+	// JavaScript Date (the default, whole seconds untagged, lost the
+	// fraction and reached JavaScript as a plain number).
+	eo := cbor.CoreDetEncOptions()
+	eo.Time, eo.TimeTag = cbor.TimeUnixDynamic, cbor.EncTagRequired
+	encMode, err = eo.EncMode()
 	if err != nil {
 		panic(err)
 	}

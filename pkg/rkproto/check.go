@@ -6,8 +6,15 @@ package rkproto
 // JSON-compatible special values, JavaScript floats that are integers,
 // indefinite lengths). It returns the value as rivetgo's own CBOR.
 func CheckValue(b []byte) ([]byte, error) {
-	if err := userDec.Wellformed(b); err != nil {
-		return nil, malformed("cbor: %v", err)
+	if err := checkUserCBOR(b); err != nil {
+		return nil, err
 	}
-	return cborFromClient(b)
+	out, err := cborFromClient(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUserCBOR(out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

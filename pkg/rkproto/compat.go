@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -26,6 +27,7 @@ func init() {
 		MaxMapPairs:      1 << 20,
 		DefaultMapType:   reflect.TypeFor[map[any]any](),
 		BigIntDec:        cbor.BigIntDecodePointer,
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
 	}.DecMode()
 	if err != nil {
 		panic(err)
@@ -36,9 +38,9 @@ func init() {
 // compatibility layer, into rivetgo's CBOR. Integral numbers become CBOR
 // integers, so they decode into Go integer types.
 //
-// The result is checked like action arguments (nesting at most
-// [MaxUserNesting]), so a value that would fail at the host fails here,
-// before anything is created.
+// The result is checked like action arguments (the rules in values.go:
+// nesting at most [MaxUserNesting], no duplicate keys), so a value that
+// would fail at the host fails here, before anything is created.
 func JSONToCBOR(data []byte) ([]byte, error) {
 	v, err := decodeJSONValue(data)
 	if err != nil {
@@ -48,21 +50,18 @@ func JSONToCBOR(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, malformed("json: %v", err)
 	}
-	if err := userDec.Wellformed(out); err != nil {
-		return nil, malformed("json value: %v", err)
+	if err := checkUserCBOR(out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
+// decodeJSONValue decodes a JSON value a client sent (see parseJSON) and
+// applies the compat layer.
 func decodeJSONValue(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, malformed("json: %v", err)
-	}
-	if dec.More() {
-		return nil, malformed("json: trailing data")
+	v, err := parseJSON(data, MaxUserNesting)
+	if err != nil {
+		return nil, err
 	}
 	return fromJSONCompat(v)
 }
@@ -83,7 +82,7 @@ func fromJSONCompat(v any) (any, error) {
 		if err != nil {
 			return nil, malformed("json: bad number %q", s)
 		}
-		return f, nil
+		return wholeToInt(f), nil
 	case []any:
 		if len(x) == 2 {
 			if tag, ok := x[0].(string); ok && strings.HasPrefix(tag, "$") {
@@ -198,6 +197,8 @@ func toJSONCompat(v any) (any, error) {
 		return x, nil
 	case float32:
 		return toJSONCompat(float64(x))
+	case time.Time:
+		return jsonTime(x), nil
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
@@ -277,18 +278,11 @@ func mayHoldFloat(data []byte) bool {
 	return bytes.IndexByte(data, 0xfb) >= 0 || bytes.IndexByte(data, 0xfa) >= 0 || bytes.IndexByte(data, 0xf9) >= 0
 }
 
-// maxSafeInt is the largest integer a JavaScript number holds exactly.
-const maxSafeInt = 1<<53 - 1
-
 func fromCBORCompat(v any) (any, error) {
 	switch x := v.(type) {
 	case float64:
-		// cbor-x writes integers past 32 bits as floats; turn whole
-		// numbers back into integers so they decode into Go integer types.
-		if x == math.Trunc(x) && math.Abs(x) <= maxSafeInt {
-			return int64(x), nil
-		}
-		return x, nil
+		// cbor-x writes integers past 32 bits as floats.
+		return wholeToInt(x), nil
 	case float32:
 		return fromCBORCompat(float64(x))
 	case []any:
@@ -376,5 +370,12 @@ func ClientCBOR(data []byte) ([]byte, error) {
 	if err := cbor.Wellformed(data); err != nil {
 		return nil, malformed("cbor: %v", err)
 	}
-	return cborFromClient(data)
+	out, err := cborFromClient(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUserCBOR(out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -19,30 +19,27 @@ var emptyArray = []byte{0x80}
 func DecodeActionRequest(enc Encoding, body []byte) ([]byte, error) {
 	switch enc {
 	case JSON:
-		var req struct {
-			Args json.RawMessage `json:"args"`
-		}
 		if len(body) == 0 {
 			return emptyArray, nil
 		}
-		if err := json.Unmarshal(body, &req); err != nil {
-			return nil, malformed("json: %v", err)
-		}
-		if len(req.Args) == 0 || string(req.Args) == "null" {
-			return emptyArray, nil
-		}
-		v, err := decodeJSONValue(req.Args)
+		// One pass over the body: the envelope gets the same checks as
+		// the arguments (no duplicate keys; the envelope is one level).
+		root, err := parseJSON(body, MaxUserNesting+1)
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := v.([]any); !ok {
-			v = []any{v}
+		var args any
+		switch r := root.(type) {
+		case nil:
+		case map[string]any:
+			args = r["args"]
+		default:
+			return nil, malformed("json: the body is not an object")
 		}
-		out, err := protocol.Marshal(v)
-		if err != nil {
-			return nil, malformed("json: %v", err)
+		if args == nil {
+			return emptyArray, nil
 		}
-		return checkArgs(out)
+		return jsonArgs(args)
 	case CBOR:
 		var req struct {
 			Args cbor.RawMessage `cbor:"args"`
@@ -91,30 +88,33 @@ func argsArray(raw []byte) ([]byte, error) {
 	return checkArgs(out)
 }
 
-// checkArgs checks that args decoded from any encoding are within the
-// limits of a CBOR decoder (the nesting depth above all), so every encoding
-// accepts the same arguments: wrapping a scalar or converting JSON must not
-// produce CBOR that the CBOR path would have refused.
+// jsonArgs turns decoded JSON arguments (not null) into the CBOR array of
+// arguments: the compat layer applies, and a scalar x means [x].
+func jsonArgs(args any) ([]byte, error) {
+	v, err := fromJSONCompat(args)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := v.([]any); !ok {
+		v = []any{v}
+	}
+	out, err := protocol.Marshal(v)
+	if err != nil {
+		return nil, malformed("json: %v", err)
+	}
+	return checkArgs(out)
+}
+
+// checkArgs checks that args decoded from any encoding follow the rules of
+// values.go (nesting, sizes, no duplicate keys), so every encoding accepts
+// the same arguments: wrapping a scalar or converting JSON must not produce
+// CBOR that the CBOR path would have refused.
 func checkArgs(args []byte) ([]byte, error) {
-	if err := userDec.Wellformed(args); err != nil {
-		return nil, malformed("args: %v", err)
+	if err := checkUserCBOR(args); err != nil {
+		return nil, err
 	}
 	return args, nil
 }
-
-// MaxUserNesting is how deeply a value a client sends (action arguments,
-// connection params, creation input) may nest. rivetgo's own messages wrap
-// such values in a few levels more, within the 64 their decoder allows.
-const MaxUserNesting = 32
-
-// userDec checks values a client sends against rivetgo's limits.
-var userDec = func() cbor.DecMode {
-	dm, err := cbor.DecOptions{MaxNestedLevels: MaxUserNesting, MaxArrayElements: 1 << 20, MaxMapPairs: 1 << 20}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return dm
-}()
 
 // EncodeActionResponse encodes an action's CBOR output as the success body
 // in enc.

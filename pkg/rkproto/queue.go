@@ -67,6 +67,10 @@ func decodeQueueSendJSON(body []byte) (*QueueSend, error) {
 	if len(body) == 0 {
 		return nil, malformed("json: empty queue send")
 	}
+	// No duplicate keys anywhere; the body sits one level down.
+	if err := checkJSON(body, MaxUserNesting+1); err != nil {
+		return nil, err
+	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, malformed("json: %v", err)
 	}

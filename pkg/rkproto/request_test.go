@@ -55,7 +55,7 @@ func TestDecodeActionRequestJSON(t *testing.T) {
 		{`{"args":true}`, []any{true}},
 		{`{"args":{"a":1}}`, []any{map[string]any{"a": 1}}},
 		{`{"args":[1,"two",null,false,{"k":[1.5]}]}`, []any{1, "two", nil, false, map[string]any{"k": []any{1.5}}}},
-		{`{"args":[-3, 0, 18446744073709551615, 1e2, 2.5]}`, []any{-3, 0, uint64(18446744073709551615), 100.0, 2.5}},
+		{`{"args":[-3, 0, 18446744073709551615, 1e2, 2.5]}`, []any{-3, 0, uint64(18446744073709551615), 100, 2.5}}, // whole floats are integers
 		{`{"args":[["$BigInt","123"]]}`, []any{123}},
 		{`{"args":["$BigInt","123"]}`, []any{123}}, // a scalar compat value is wrapped too
 		{`{"args":[["$BigInt","-9223372036854775808"]]}`, []any{int64(-9223372036854775808)}},

@@ -53,7 +53,7 @@ func TestEncodeActionResponse(t *testing.T) {
 		{"big int", mustMarshal(t, huge), `{"output":["$BigInt","123456789012345678901234567890"]}`, nil},
 		{"negative big int", mustMarshal(t, new(big.Int).Neg(huge)), `{"output":["$BigInt","-123456789012345678901234567890"]}`, nil},
 		{"int map keys", mustMarshal(t, map[int]string{1: "a"}), `{"output":{"1":"a"}}`, nil},
-		{"tag", hx("c1 1a 00000001"), `{"output":"1970-01-01T00:00:01Z"}`, nil},
+		{"time tag", hx("c1 1a 00000001"), `{"output":"1970-01-01T00:00:01.000Z"}`, nil}, // as a JS Date in JSON
 		{"unknown tag", hx("d9 1234 05"), `{"output":5}`, nil},
 		{"simple value", hx("e0"), `{"output":null}`, nil},
 		{"user array like a tag", mustMarshal(t, []any{"$x", 1}), `{"output":["$$x",1]}`, []any{"$$x", 1}},

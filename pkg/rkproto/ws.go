@@ -83,6 +83,11 @@ func decodeToServerJSON(data []byte) (*ToServer, error) {
 			Val json.RawMessage `json:"val"`
 		} `json:"body"`
 	}
+	// No duplicate keys anywhere; the arguments sit four levels down
+	// ({"body":{"val":{"args":[…]}}}).
+	if err := checkJSON(data, MaxUserNesting+3); err != nil {
+		return nil, err
+	}
 	if err := json.Unmarshal(data, &env); err != nil {
 		return nil, malformed("json: %v", err)
 	}
@@ -102,14 +107,11 @@ func decodeToServerJSON(data []byte) (*ToServer, error) {
 		}
 		args := emptyArray
 		if len(v.Args) > 0 && string(v.Args) != "null" {
-			val, err := decodeJSONValue(v.Args)
+			val, err := parseJSON(v.Args, MaxUserNesting)
 			if err != nil {
 				return nil, err
 			}
-			if _, ok := val.([]any); !ok {
-				val = []any{val}
-			}
-			if args, err = protocol.Marshal(val); err != nil {
+			if args, err = jsonArgs(val); err != nil {
 				return nil, err
 			}
 		}

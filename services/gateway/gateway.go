@@ -31,6 +31,8 @@ const (
 	DefaultMaxIncoming    = 64 << 10
 	DefaultMaxOutgoing    = 1 << 20
 	DefaultRequestTimeout = 65 * time.Second
+	DefaultBodyTimeout    = 30 * time.Second
+	DefaultMaxConns       = 10000
 )
 
 // Version is reported by GET /metadata.
@@ -57,6 +59,14 @@ type Config struct {
 	// RequestTimeout bounds one gateway request, waiting for a host
 	// included. Optional. Default: 65s (the action timeout plus slack).
 	RequestTimeout time.Duration
+	// BodyTimeout bounds reading a request body, from when its handler
+	// starts, and reading one WebSocket message once it has begun.
+	// Optional. Default: 30s.
+	BodyTimeout time.Duration
+	// MaxConns bounds the connections served at once (HTTP and WebSocket);
+	// more wait in the listen backlog. It is lowered to fit the process's
+	// open-files limit. Optional. Default: 10 000; negative: no limit.
+	MaxConns int
 }
 
 // Gateway serves RivetKit's HTTP API. Create it with [New], run it with
@@ -72,6 +82,9 @@ type Gateway struct {
 	hub   *hub
 	// replies serves the reply subjects of waited queue sends.
 	replies replies
+	// maxRaw bounds raw request and response bodies and raw WebSocket
+	// frames: MaxRawBody, or less to fit max_payload (set by fitLimits).
+	maxRaw int
 
 	addrMu sync.Mutex
 	addr   net.Addr
@@ -100,10 +113,16 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Gateway{cfg: cfg, names: names, log: cfg.Log, ready: make(chan struct{}), replies: replies{nc: cfg.Conn}}, nil
+	return &Gateway{cfg: cfg, names: names, log: cfg.Log, ready: make(chan struct{}), replies: replies{nc: cfg.Conn}, maxRaw: MaxRawBody}, nil
 }
 
 // Addr returns the listening address once the gateway is ready.
@@ -182,11 +201,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 			return fmt.Errorf("gateway: listen: %w", err)
 		}
 	}
-	// A reply must fit in one NATS message, with room for its envelope.
-	if limit := int(g.cfg.Conn.MaxPayload()) - 16<<10; g.cfg.MaxOutgoing > limit {
-		g.log.Warn().Int("limits_outgoing", g.cfg.MaxOutgoing).Int64("nats_max_payload", g.cfg.Conn.MaxPayload()).
-			Msg("outgoing limit lowered to fit the NATS server's max_payload (raise max_payload in the server config)")
-		g.cfg.MaxOutgoing = limit
+	// Requests and replies must fit in one NATS message; connections in
+	// the open-files limit.
+	g.fitLimits()
+	if g.cfg.MaxConns > 0 {
+		ln = newLimitListener(ln, g.cfg.MaxConns)
 	}
 	srv := &http.Server{
 		Handler:           g.Handler(),

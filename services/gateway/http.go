@@ -27,7 +27,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /actors", g.handleList)
 	mux.HandleFunc("DELETE /actors/{id}", g.handleDestroy)
 	mux.HandleFunc("/gateway/", g.handleGateway)
-	return withCORS(mux)
+	return g.withBodyDeadline(withCORS(mux))
 }
 
 // withCORS adds CORS headers to every response and answers preflight
@@ -51,7 +51,7 @@ func withCORS(next http.Handler) http.Handler {
 }
 
 func (g *Gateway) writeError(w http.ResponseWriter, err error, actor *rkproto.ActorSpecifier) {
-	e := protocol.AsError(err)
+	e := g.clientError(err)
 	if e == protocol.ErrInternal && !errors.Is(err, protocol.ErrInternal) {
 		g.log.Error().Err(err).Msg("request failed")
 	}
@@ -297,30 +297,6 @@ func (g *Gateway) handleDestroy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{})
-}
-
-// readBody reads a request body (chunked or not) up to MaxIncoming bytes.
-func (g *Gateway) readBody(r *http.Request) ([]byte, error) {
-	return readBodyMax(r, g.cfg.MaxIncoming)
-}
-
-// readBodyMax reads a request body up to max bytes.
-func readBodyMax(r *http.Request, max int) ([]byte, error) {
-	if r.ContentLength > int64(max) {
-		return nil, tooLong(max)
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
-	if err != nil {
-		return nil, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "read body: %v", err)
-	}
-	if len(b) > max {
-		return nil, tooLong(max)
-	}
-	return b, nil
-}
-
-func tooLong(max int) error {
-	return protocol.Errorf(protocol.GroupMessage, protocol.CodeIncomingTooLong, "the request body is larger than %d bytes", max)
 }
 
 // target is the actor a /gateway request addresses.

@@ -202,7 +202,7 @@ func TestQueueSendErrors(t *testing.T) {
 		// A body over the queue's limit gets the queue's error; a request
 		// far past it, the generic one.
 		{"/gateway/counter/queue/jobs" + rvt, "json", []byte(`{"body":"` + strings.Repeat("x", 64<<10) + `"}`), 400, "queue", "message_too_large"},
-		{"/gateway/counter/queue/jobs" + rvt, "json", []byte(`{"body":"` + strings.Repeat("x", 129<<10) + `"}`), 400, "message", "incoming_too_long"},
+		{"/gateway/counter/queue/jobs" + rvt, "json", []byte(`{"body":"` + strings.Repeat("x", 129<<10) + `"}`), 413, "message", "incoming_too_long"},
 		// 40 KB of JSON, 90 KB of CBOR (0.1 takes 9 bytes).
 		{"/gateway/counter/queue/jobs" + rvt, "json", []byte(`{"body":[0.1` + strings.Repeat(",0.1", 9999) + `]}`), 400, "queue", "message_too_large"},
 		{"/gateway/counter/queue/a/b" + rvt, "json", ok, 404, "actor", "not_found"}, // one segment only

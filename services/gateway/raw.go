@@ -52,24 +52,12 @@ func rawPath(rest, prefix string) (string, bool) {
 }
 
 func (g *Gateway) handleRawRequest(ctx context.Context, w http.ResponseWriter, r *http.Request, m *protocol.ActorMeta, path, query string) {
-	if r.ContentLength > MaxRawBody {
-		g.writeError(w, tooLong(MaxRawBody), nil)
+	body, err := readBodyMax(r, g.maxRaw)
+	if err != nil {
+		g.writeError(w, err, nil)
 		return
 	}
-	body := make([]byte, 0, max(r.ContentLength, 0))
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := r.Body.Read(buf)
-		body = append(body, buf[:n]...)
-		if len(body) > MaxRawBody {
-			g.writeError(w, tooLong(MaxRawBody), nil)
-			return
-		}
-		if err != nil {
-			break
-		}
-	}
-	req := &protocol.HTTPRequestMsg{Method: r.Method, Path: path, Query: query, Header: forwardHeaders(r.Header), Body: body, MaxBody: MaxRawBody}
+	req := &protocol.HTTPRequestMsg{Method: r.Method, Path: path, Query: query, Header: forwardHeaders(r.Header), Body: body, MaxBody: g.maxRaw}
 	var rep protocol.HTTPResponseMsg
 	if err := g.disp.HTTP(ctx, m, req, &rep); err != nil {
 		g.writeError(w, err, nil)
@@ -165,7 +153,7 @@ func (g *Gateway) handleRawWebSocket(w http.ResponseWriter, r *http.Request, t t
 	if err != nil {
 		return
 	}
-	ws.SetReadLimit(MaxRawBody)
+	ws.SetReadLimit(int64(g.maxRaw))
 	c := &rawConn{id: protocol.NewID(), ws: ws, out: make(chan rawFrame, wsOutBuffer), done: make(chan struct{})}
 	var wg sync.WaitGroup
 	wg.Go(c.writeLoop)
@@ -173,10 +161,10 @@ func (g *Gateway) handleRawWebSocket(w http.ResponseWriter, r *http.Request, t t
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	fail := func(err error) {
-		e := protocol.AsError(err)
+		e := g.clientError(err)
 		c.close(websocket.StatusInternalError, e.Group+"."+e.Code)
 	}
-	m, err := g.resolveTarget(ctx, t, nil)
+	m, err := g.resolveHandshake(ctx, t, nil)
 	if err != nil {
 		fail(err)
 		return
@@ -196,7 +184,7 @@ func (g *Gateway) handleRawWebSocket(w http.ResponseWriter, r *http.Request, t t
 	// after the frames queued before it (see wsConn in ws.go).
 	code, reason := websocket.StatusNormalClosure, ""
 	for {
-		typ, data, err := ws.Read(ctx)
+		typ, data, err := g.readMessage(ctx, ws)
 		if err != nil {
 			if s := websocket.CloseStatus(err); s != -1 {
 				code = s

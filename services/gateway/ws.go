@@ -361,7 +361,7 @@ func (g *Gateway) handleConnect(w http.ResponseWriter, r *http.Request, t target
 	wg.Go(c.writeLoop)
 	defer wg.Wait()
 	fail := func(err error) {
-		e := protocol.AsError(err)
+		e := g.clientError(err)
 		if f, eerr := rkproto.EncodeWSError(enc, e, nil); eerr == nil {
 			c.send(f)
 		}
@@ -373,7 +373,7 @@ func (g *Gateway) handleConnect(w http.ResponseWriter, r *http.Request, t target
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	m, err := g.resolveTarget(ctx, t, resolveErr)
+	m, err := g.resolveHandshake(ctx, t, resolveErr)
 	if err != nil {
 		fail(err)
 		return
@@ -415,7 +415,7 @@ func (g *Gateway) readLoop(ctx context.Context, c *wsConn) {
 	// written; closing the socket at once would drop them (the client would
 	// see 1006 without the Error frame or the close reason).
 	for {
-		_, data, err := c.ws.Read(ctx)
+		_, data, err := g.readMessage(ctx, c.ws)
 		if err != nil {
 			c.close(websocket.StatusNormalClosure, "")
 			return
@@ -465,7 +465,7 @@ func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRe
 		frame, err = rkproto.EncodeWSActionResponse(c.enc, a.ID, rep.Output)
 	}
 	if err != nil {
-		e := protocol.AsError(err)
+		e := g.clientError(err)
 		if e.Is(&protocol.Error{Group: protocol.GroupActor, Code: protocol.CodeConnNotFound}) {
 			// The actor lost this connection (it moved to another host):
 			// the client reconnects.

@@ -39,12 +39,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		maxIn      int
 		maxOut     int
 		reqTimeout time.Duration
+		bodyTime   time.Duration
+		maxConns   int
 	)
 	base.Register(f)
 	f.String(&addr, "http.addr", gateway.DefaultAddr, "HTTP listen address")
 	f.Int(&maxIn, "limits.incoming", gateway.DefaultMaxIncoming, "largest request body in bytes")
 	f.Int(&maxOut, "limits.outgoing", gateway.DefaultMaxOutgoing, "largest encoded action output in bytes")
 	f.Duration(&reqTimeout, "request.timeout", gateway.DefaultRequestTimeout, "deadline of one gateway request")
+	f.Duration(&bodyTime, "request.body-timeout", gateway.DefaultBodyTimeout, "deadline of reading a request body, and of a WebSocket message once begun")
+	f.Int(&maxConns, "max-conns", gateway.DefaultMaxConns, "most HTTP and WebSocket connections served at once (more wait); negative: no limit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,6 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	g, err := gateway.New(gateway.Config{
 		Conn: nc, Log: log, Addr: addr, Prefix: base.Prefix, Buckets: base.Buckets(),
 		MaxIncoming: maxIn, MaxOutgoing: maxOut, RequestTimeout: reqTimeout,
+		BodyTimeout: bodyTime, MaxConns: maxConns,
 	})
 	if err != nil {
 		return err
