@@ -111,3 +111,7 @@ func (n Names) BucketSchedulers() string { return n.bucket + "_schedulers" }
 // QueueGroupSchedulers is the queue group of the schedulers' subscription
 // to queue subjects (waking sleeping actors for queued messages).
 const QueueGroupSchedulers = "rivetgo-schedulers"
+
+// SchedulerStatus is the micro service endpoint where scheduler replica id
+// answers its status (JSON: schedules held, owned, members, counters).
+func (n Names) SchedulerStatus(id string) string { return n.prefix + ".scheduler." + id + ".status" }

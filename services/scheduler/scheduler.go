@@ -221,7 +221,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer func() { _ = svc.Stop() }()
 	if err := svc.AddEndpoint("status", micro.HandlerFunc(func(r micro.Request) {
 		_ = r.RespondJSON(s.Stats())
-	}), micro.WithEndpointSubject(s.names.Prefix()+".scheduler."+s.cfg.ID+".status")); err != nil {
+	}), micro.WithEndpointSubject(s.names.SchedulerStatus(s.cfg.ID))); err != nil {
 		return fmt.Errorf("scheduler: micro endpoint: %w", err)
 	}
 
