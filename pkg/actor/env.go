@@ -80,6 +80,9 @@ type Commit struct {
 	// the index of pending schedules after them, kept in the state record.
 	Sched     []SchedOp
 	Schedules map[string]protocol.ScheduleRef
+	// Journal is the actor's journal after the steps (Context.SetJournal),
+	// kept in the state record.
+	Journal []byte
 	// Steps is how many steps the commit covers (for metrics).
 	Steps int
 }
@@ -111,6 +114,8 @@ type ActivateParams struct {
 	Consumed map[string]uint64
 	// Schedules is the stored Commit.Schedules.
 	Schedules map[string]protocol.ScheduleRef
+	// Journal is the stored Commit.Journal.
+	Journal []byte
 	// Input is the CBOR creation input (used only when !Created).
 	Input []byte
 	Env   Env

@@ -55,3 +55,8 @@ func wireError(err error) *protocol.Error {
 	}
 	return protocol.AsError(err)
 }
+
+// WireError converts an error of actor code into what a caller sees: a
+// *UserError keeps its code, message and metadata (group "user"); a
+// protocol error stays as it is; anything else is rivetkit/internal_error.
+func WireError(err error) *protocol.Error { return wireError(err) }

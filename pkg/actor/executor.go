@@ -21,6 +21,7 @@ type group struct {
 	// after them.
 	sched    []SchedOp
 	schedIdx map[string]protocol.ScheduleRef
+	journal  []byte // the journal after the steps
 	// consumed is the actor's consumed queue sequences after the steps.
 	consumed map[string]uint64
 	steps    int
@@ -99,6 +100,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	defer i.gmu.Unlock()
 	if i.failed != nil || i.ended {
 		i.pending, i.stepKV, i.stepSched = nil, nil, nil
+		i.stepJournal, i.stepJournalSet = nil, false
 		return i.failedGroup(), false
 	}
 	if final {
@@ -109,6 +111,9 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		last = i.queue[n-1]
 	}
 	took := i.consumeStep()
+	if i.takeJournal() {
+		changed = true
+	}
 	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 && len(i.stepSched) == 0 {
 		// Nothing new: the step's reply still waits for what it may have
 		// read from steps whose commit is pending.
@@ -132,6 +137,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	g.kv = append(g.kv, i.stepKV...)
 	g.sched = append(g.sched, i.takeSched()...)
 	g.schedIdx = i.sched
+	g.journal = i.journal
 	i.pending, i.stepKV = nil, nil
 	if changed || took || len(g.kv) > 0 || len(g.sched) > 0 {
 		g.write = true
@@ -167,7 +173,7 @@ func (i *instance[S, V]) commit(g *group) {
 	if g.write {
 		// No deadline here: the host bounds its write (a timer per commit
 		// is measurable on the hot path).
-		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Sched: g.sched, Schedules: g.schedIdx, Steps: g.steps})
+		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Sched: g.sched, Schedules: g.schedIdx, Journal: g.journal, Steps: g.steps})
 	}
 	if err != nil {
 		i.gmu.Lock()
@@ -300,5 +306,6 @@ func (i *instance[S, V]) rollback() {
 	i.pending = nil
 	i.stepKV = nil
 	i.stepSched = nil
+	i.stepJournal, i.stepJournalSet = nil, false
 	i.untake()
 }

@@ -107,8 +107,13 @@ type instance[S, V any] struct {
 	// the running step's changes.
 	sched     map[string]protocol.ScheduleRef
 	stepSched []stepSchedOp
-	conns     map[string]*Conn            // made on first use: most actors have none
-	sockets   map[string]*WebSocket[S, V] // made on first use
+	// journal is the journal as of the last finished step; stepJournal
+	// the running step's replacement, if stepJournalSet.
+	journal        []byte
+	stepJournal    []byte
+	stepJournalSet bool
+	conns          map[string]*Conn            // made on first use: most actors have none
+	sockets        map[string]*WebSocket[S, V] // made on first use
 	// stepTook holds the queue messages the running step received;
 	// consumed the last consumed sequence per queue (guarded by gmu too).
 	stepTook []*QueueMessage
@@ -153,7 +158,7 @@ type kvPending struct {
 }
 
 func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Instance, error) {
-	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, clk: p.Clock, sched: p.Schedules}
+	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, clk: p.Clock, sched: p.Schedules, journal: p.Journal}
 	if len(p.Consumed) > 0 {
 		i.consumed = maps.Clone(p.Consumed)
 		i.qlast = maps.Clone(p.Consumed)
@@ -187,6 +192,8 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 	g.kv, i.stepKV = i.stepKV, nil
 	g.sched = i.takeSched()
 	g.schedIdx = i.sched
+	i.takeJournal()
+	g.journal = i.journal
 	for _, op := range g.kv {
 		i.kvSetPending(op, g.seq)
 	}

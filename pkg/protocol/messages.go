@@ -41,6 +41,9 @@ type StateRecord struct {
 	// Sched indexes the actor's pending schedules by id; each has its
 	// entry at [ScheduleKey], written in the same commit.
 	Sched map[string]ScheduleRef `cbor:"7,keyasint,omitempty"`
+	// Journal is the actor's journal (actor.Context.SetJournal): the
+	// workflow history of pkg/workflow.
+	Journal []byte `cbor:"8,keyasint,omitempty"`
 }
 
 // Lease says which host session owns an active actor.

@@ -183,6 +183,7 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		Created:      rec.Created,
 		Consumed:     rec.Consumed,
 		Schedules:    rec.Sched,
+		Journal:      rec.Journal,
 		Input:        a.meta.Input,
 		Env:          a,
 		Log:          &h.log,

@@ -57,6 +57,8 @@ type active struct {
 	consumed  map[string]uint64
 	// sched is the schedule index of the last commit.
 	sched map[string]protocol.ScheduleRef
+	// journal is the journal of the last commit.
+	journal []byte
 	// purgeMu guards the purge of consumed messages: purged is what was
 	// purged, purgeWant the latest commit's Consumed, purging whether a
 	// purge runs.

@@ -43,7 +43,7 @@ const commitWriteTimeout = 10 * time.Second
 
 // Commit implements actor.Store.
 func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion, Consumed: c.Consumed, Sched: c.Schedules})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion, Consumed: c.Consumed, Sched: c.Schedules, Journal: c.Journal})
 	if err != nil {
 		return err
 	}
@@ -63,6 +63,7 @@ func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
 	a.stateVer = c.StateVersion
 	a.consumed = c.Consumed
 	a.sched = c.Schedules
+	a.journal = c.Journal
 	a.h.commits.Add(1)
 	if len(removed) > 0 {
 		a.h.deleteScheduleEntries(a.meta.ID, removed)
@@ -277,7 +278,7 @@ func jsonNumber(b []byte, key string) uint64 {
 // markAsleep records the sleep time in the state record (for the
 // management API's sleep_ts). The record's state is the final one.
 func (a *active) markAsleep(ctx context.Context) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed, Sched: a.sched})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed, Sched: a.sched, Journal: a.journal})
 	if err != nil {
 		return err
 	}
