@@ -43,6 +43,8 @@ bench-go: build ## Go benchmarks: actions, layers (physical limit), activation, 
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkAction|BenchmarkBaseline|BenchmarkDevMesh|BenchmarkRealtime/(ws|http)' -benchtime 2s -count 1 -timeout 20m
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkActivation|BenchmarkRealtime/broadcast|BenchmarkSchedule' -benchtime 1x -count 1 -timeout 20m
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkQueue' -benchtime 30000x -count 1 -timeout 20m
+	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkWorkflow' -benchtime 5000x -count 1 -timeout 20m
+	$(GO) test ./pkg/workflow -run '^$$' -bench BenchmarkReplay -benchtime 20x
 
 bench-compare: build ## rivetgo vs RivetKit 2.3.19, JS and Go clients, one table (bench/RESULTS.md); first npm ci ~1.5 min
 	RIVETGO_BIN=$(CURDIR)/$(BIN) BENCH_SKIP_BUILD=1 bash bench/run.sh
