@@ -75,6 +75,11 @@ func (q *Queues[S, V]) Next(opts NextOptions) (*QueueMessage, error) {
 // begins when it returns.
 func (q *Queues[S, V]) NextBatch(n int, opts NextOptions) ([]*QueueMessage, error) {
 	i := q.c.inst
+	if q.c.awaiting {
+		// Inside an await point the turn is free: a message taken here
+		// would belong to no step.
+		return nil, protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueInvalidUse, "Queue().Next inside Await or KeepAwake: receive messages outside the await point")
+	}
 	if n < 1 {
 		n = 1
 	}
@@ -122,6 +127,9 @@ func (q *Queues[S, V]) NextBatch(n int, opts NextOptions) ([]*QueueMessage, erro
 // one is there, without waiting and without ending the step: the running
 // step handles it. It may be called from actions.
 func (q *Queues[S, V]) TryNext(names ...string) (*QueueMessage, bool) {
+	if q.c.awaiting {
+		return nil, false // off the turn: see NextBatch
+	}
 	msgs := q.c.inst.takeMessages(1, names)
 	if len(msgs) == 0 {
 		return nil, false

@@ -50,6 +50,7 @@ const (
 	CodeQueueInvalidBody   = "invalid_body"      // queue/invalid_body
 	CodeQueueInvalidName   = "invalid_name"      // queue/invalid_name
 	CodeQueueCompleteTwice = "already_completed" // queue/already_completed
+	CodeQueueInvalidUse    = "invalid_use"       // queue/invalid_use
 )
 
 // QueueStream is the stream holding every actor queue.

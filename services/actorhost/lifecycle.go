@@ -47,7 +47,7 @@ func (h *Host) teardown(ctx context.Context, a *active, kind stopKind) error {
 			err = h.dir.MarkDestroyed(ctx, a.meta.ID)
 		}
 		if err == nil {
-			err = h.purgeStorage(ctx, a.meta.ID)
+			err = h.purgeStorage(ctx, a.meta)
 		}
 	} else {
 		err = a.inst.Sleep(ctx)
@@ -69,8 +69,14 @@ func (h *Host) teardown(ctx context.Context, a *active, kind stopKind) error {
 	return err
 }
 
-// purgeStorage deletes a destroyed actor's KV entries and state record.
-func (h *Host) purgeStorage(ctx context.Context, id string) error {
+// purgeStorage deletes a destroyed actor's KV entries, schedules, queued
+// messages and state record. (A message published later creates a new
+// actor of the same name and key: queues are get-or-create.)
+func (h *Host) purgeStorage(ctx context.Context, m *protocol.ActorMeta) error {
+	id := m.ID
+	if err := h.kv.Queues.Purge(ctx, jetstream.WithPurgeSubject(h.names.QueueActorFilter(m.Name, m.Key))); err != nil {
+		return err
+	}
 	st, err := h.js.Stream(ctx, h.names.StateStream())
 	if err != nil {
 		return err

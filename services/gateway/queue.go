@@ -99,10 +99,15 @@ func (g *Gateway) parseQueueSend(r *http.Request, t target, escQueue string) (*q
 	return &queueSend{queue: queue, enc: enc, msg: msg}, nil
 }
 
-// checkQueue rejects queues no live host serving the kind declares.
+// checkQueue rejects queues no live host serving the kind declares. With
+// no live host serving the kind, the declarations are unknown: the send is
+// refused as unavailable (retried by RivetKit's client), like an action.
 func (g *Gateway) checkQueue(name, queue string) error {
 	if g.hosts.QueueDeclared(name, queue) {
 		return nil
+	}
+	if served, _ := g.hosts.Serves(name); !served {
+		return protocol.ErrNoHosts
 	}
 	e := protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueNotFound, "The actor kind %q declares no queue named %q.", name, queue)
 	e.Status = http.StatusNotFound

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,19 +28,35 @@ type waker struct {
 	mu       sync.Mutex
 	recent   map[string]time.Time // actor index key → last wake
 	inflight map[string]bool
+
+	// marks backs off the scan's wakes of a subject whose message count
+	// did not change since its last wake (messages nothing consumes: an
+	// actor that never reads that queue). Only the scan goroutine uses it.
+	marks map[string]*scanMark
 }
+
+type scanMark struct {
+	n     uint64      // messages at the last wake
+	every int         // scans between wakes while n stays
+	skip  int         // scans left to skip
+	woke  atomic.Bool // the last wake reached a host (else no back-off)
+}
+
+// maxScanBackoff bounds the back-off: a wake every 64 scans (about five
+// minutes) for a subject whose messages are never consumed.
+const maxScanBackoff = 64
 
 // wakeEvery is the least time between two wakes of one actor for newly
 // published messages.
 const wakeEvery = 500 * time.Millisecond
 
 func newWaker(s *Scheduler) *waker {
-	return &waker{s: s, recent: map[string]time.Time{}, inflight: map[string]bool{}}
+	return &waker{s: s, recent: map[string]time.Time{}, inflight: map[string]bool{}, marks: map[string]*scanMark{}}
 }
 
 func (w *waker) start() error {
 	sub, err := w.s.nc.QueueSubscribe(w.s.names.QueueAll(), protocol.QueueGroupSchedulers, func(m *nats.Msg) {
-		w.wakeFor(m.Subject, false)
+		w.wakeFor(m.Subject, nil)
 	})
 	if err != nil {
 		return err
@@ -87,20 +104,41 @@ func (w *waker) scan(ctx context.Context) {
 		}
 		return
 	}
+	for subj := range w.marks {
+		if info.State.Subjects[subj] == 0 {
+			delete(w.marks, subj)
+		}
+	}
 	for subj, n := range info.State.Subjects {
 		if n == 0 {
 			continue
 		}
 		name, _, key, ok := w.s.names.ParseQueueSubject(subj)
-		if ok && w.s.members.owns(protocol.IndexKey(name, key)) {
-			w.wakeFor(subj, true)
+		if !ok || !w.s.members.owns(protocol.IndexKey(name, key)) {
+			continue
 		}
+		mk := w.marks[subj]
+		if mk != nil && mk.n == n && mk.woke.Load() {
+			if mk.skip > 0 {
+				mk.skip--
+				continue
+			}
+			mk.every = min(2*mk.every, maxScanBackoff)
+			mk.skip = mk.every
+		} else {
+			mk = &scanMark{n: n, every: 1}
+			w.marks[subj] = mk
+		}
+		mk.woke.Store(false)
+		w.wakeFor(subj, &mk.woke)
 	}
 }
 
-// wakeFor makes sure the actor of a queue subject is active. force skips
-// the per-actor coalescing (the scan: a message is known to wait).
-func (w *waker) wakeFor(subj string, force bool) {
+// wakeFor makes sure the actor of a queue subject is active. A scan passes
+// ok, set once the wake reached a host; it also skips the per-actor
+// coalescing (a message is known to wait).
+func (w *waker) wakeFor(subj string, woke *atomic.Bool) {
+	force := woke != nil
 	name, _, key, ok := w.s.names.ParseQueueSubject(subj)
 	if !ok {
 		w.s.log.Warn().Str("subject", subj).Msg("queue message on a subject no key encodes; it is never delivered")
@@ -124,7 +162,7 @@ func (w *waker) wakeFor(subj string, force bool) {
 		started = true
 		w.s.wg.Go(func() {
 			defer func() { <-w.s.sem }()
-			w.wake(ctx, ik, name, key)
+			w.wake(ctx, ik, name, key, woke)
 		})
 	default: // saturated: the scan comes back for it
 	}
@@ -135,16 +173,21 @@ func (w *waker) wakeFor(subj string, force bool) {
 	}
 }
 
-func (w *waker) wake(ctx context.Context, ik, name string, key []string) {
+func (w *waker) wake(ctx context.Context, ik, name string, key []string, ok *atomic.Bool) {
+	var err error
 	defer func() {
 		w.mu.Lock()
 		delete(w.inflight, ik)
 		w.recent[ik] = time.Now()
 		w.mu.Unlock()
+		if ok != nil && err == nil {
+			ok.Store(true)
+		}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	m, _, err := w.s.disp.Resolve(ctx, name, key, true, nil)
+	var m *protocol.ActorMeta
+	m, _, err = w.s.disp.Resolve(ctx, name, key, true, nil)
 	if err == nil {
 		w.s.m.wake()
 		err = w.s.disp.Wake(ctx, m)
