@@ -36,5 +36,19 @@ var CounterWorker = actor.New("counterWorker", actor.Config[CounterWorkerState, 
 	Options: actor.Options{DisplayName: "Counter worker", Icon: "gears"},
 }).
 	Action("getValue", func(c *CounterWorkerContext) int64 { return c.State().Value }).
+	// forward sends {"delta": delta} to the mutate queue of the
+	// counterWorker with the given key, in this action's commit: the
+	// message exists if and only if the action succeeded.
+	Action("forward", func(c *CounterWorkerContext, key string, delta int64) error {
+		c.State().Value-- // counts the forwards (negative), committed with the send
+		return c.Client().GetOrCreate("counterWorker", key).Send("mutate", map[string]int64{"delta": delta})
+	}).
+	// forwardThenFail sends and then fails: the message never exists.
+	Action("forwardThenFail", func(c *CounterWorkerContext, key string, delta int64) error {
+		if err := c.Client().GetOrCreate("counterWorker", key).Send("mutate", map[string]int64{"delta": delta}); err != nil {
+			return err
+		}
+		return actor.NewUserError("failed_on_purpose", "the action failed after sending")
+	}).
 	// sleep puts the worker to sleep now; the next message wakes it.
 	Action("sleep", func(c *CounterWorkerContext) { c.Sleep() })

@@ -31,6 +31,7 @@ type Target struct {
 type Client struct {
 	caller Caller
 	yield  func(func()) error
+	send   func(Outgoing) error // adds a queue send to the running step
 }
 
 // GetOrCreate returns a handle to the actor (name, key), created on first use.

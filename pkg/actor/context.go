@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
 // Context is what actions and hooks receive. It is a [context.Context]
@@ -121,5 +123,11 @@ func (c *Context[S, V]) Destroy() {
 // Client returns a client to call other actors (or this one). Each call is
 // an await point: while it is in flight other actions of this actor may run.
 func (c *Context[S, V]) Client() *Client {
-	return &Client{caller: c.inst.env.Caller(), yield: func(fn func()) error { return c.inst.yield(c, fn) }}
+	return &Client{caller: c.inst.env.Caller(), yield: func(fn func()) error { return c.inst.yield(c, fn) },
+		send: func(o Outgoing) error {
+			if c.awaiting {
+				return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueInvalidUse, "Send inside an await point")
+			}
+			return c.inst.queueSend(o)
+		}}
 }

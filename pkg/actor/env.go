@@ -83,6 +83,9 @@ type Commit struct {
 	// Journal is the actor's journal after the steps (Context.SetJournal),
 	// kept in the state record.
 	Journal []byte
+	// Send is the queue messages the steps sent, in order: the host keeps
+	// them in the state record until it published them.
+	Send []Outgoing
 	// Steps is how many steps the commit covers (for metrics).
 	Steps int
 }

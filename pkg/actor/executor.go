@@ -21,7 +21,8 @@ type group struct {
 	// after them.
 	sched    []SchedOp
 	schedIdx map[string]protocol.ScheduleRef
-	journal  []byte // the journal after the steps
+	journal  []byte     // the journal after the steps
+	out      []Outgoing // queue sends of the steps
 	// consumed is the actor's consumed queue sequences after the steps.
 	consumed map[string]uint64
 	steps    int
@@ -101,6 +102,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	if i.failed != nil || i.ended {
 		i.pending, i.stepKV, i.stepSched = nil, nil, nil
 		i.stepJournal, i.stepJournalSet = nil, false
+		i.stepOut = nil
 		return i.failedGroup(), false
 	}
 	if final {
@@ -114,7 +116,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	if i.takeJournal() {
 		changed = true
 	}
-	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 && len(i.stepSched) == 0 {
+	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 && len(i.stepSched) == 0 && len(i.stepOut) == 0 {
 		// Nothing new: the step's reply still waits for what it may have
 		// read from steps whose commit is pending.
 		if last != nil {
@@ -138,8 +140,9 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	g.sched = append(g.sched, i.takeSched()...)
 	g.schedIdx = i.sched
 	g.journal = i.journal
-	i.pending, i.stepKV = nil, nil
-	if changed || took || len(g.kv) > 0 || len(g.sched) > 0 {
+	g.out = append(g.out, i.stepOut...)
+	i.pending, i.stepKV, i.stepOut = nil, nil, nil
+	if changed || took || len(g.kv) > 0 || len(g.sched) > 0 || len(g.out) > 0 {
 		g.write = true
 	}
 	g.state = i.latest
@@ -173,7 +176,7 @@ func (i *instance[S, V]) commit(g *group) {
 	if g.write {
 		// No deadline here: the host bounds its write (a timer per commit
 		// is measurable on the hot path).
-		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Sched: g.sched, Schedules: g.schedIdx, Journal: g.journal, Steps: g.steps})
+		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Sched: g.sched, Schedules: g.schedIdx, Journal: g.journal, Send: g.out, Steps: g.steps})
 	}
 	if err != nil {
 		i.gmu.Lock()
@@ -307,5 +310,6 @@ func (i *instance[S, V]) rollback() {
 	i.stepKV = nil
 	i.stepSched = nil
 	i.stepJournal, i.stepJournalSet = nil, false
+	i.stepOut = nil
 	i.untake()
 }

@@ -112,6 +112,7 @@ type instance[S, V any] struct {
 	journal        []byte
 	stepJournal    []byte
 	stepJournalSet bool
+	stepOut        []Outgoing                  // queue sends of the running step
 	conns          map[string]*Conn            // made on first use: most actors have none
 	sockets        map[string]*WebSocket[S, V] // made on first use
 	// stepTook holds the queue messages the running step received;
@@ -194,6 +195,7 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 	g.schedIdx = i.sched
 	i.takeJournal()
 	g.journal = i.journal
+	g.out, i.stepOut = i.stepOut, nil
 	for _, op := range g.kv {
 		i.kvSetPending(op, g.seq)
 	}

@@ -44,6 +44,18 @@ type StateRecord struct {
 	// Journal is the actor's journal (actor.Context.SetJournal): the
 	// workflow history of pkg/workflow.
 	Journal []byte `cbor:"8,keyasint,omitempty"`
+	// Outbox is what committed steps sent to other actors' queues and the
+	// host has not yet seen acknowledged by the queue stream, in order.
+	Outbox []OutboxMsg `cbor:"9,keyasint,omitempty"`
+}
+
+// OutboxMsg is one queue message an actor sent, kept in its state record
+// until published (with Nats-Msg-Id = ID, so a second publish after a
+// crash is dropped as a duplicate within the stream's window).
+type OutboxMsg struct {
+	ID      string `cbor:"1,keyasint"`
+	Subject string `cbor:"2,keyasint"`
+	Body    []byte `cbor:"3,keyasint,omitempty"`
 }
 
 // Lease says which host session owns an active actor.

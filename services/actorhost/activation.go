@@ -176,6 +176,7 @@ func (h *Host) start(ctx context.Context, a *active) error {
 	}
 	a.gen = rec.Gen + 1
 	a.lastState, a.stateVer = rec.State, rec.Ver
+	a.outbox = rec.Outbox // published again once active: see outbox.go
 	inst, err := actor.Activate(ctx, a.typ, actor.ActivateParams{
 		Info:         actor.Info{ID: a.meta.ID, Name: a.meta.Name, Key: a.meta.Key, Gen: a.gen},
 		State:        rec.State,
@@ -200,6 +201,7 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		inst.Stop()
 		return fmt.Errorf("read queues: %w", err)
 	}
+	a.kickOutbox()
 	return nil
 }
 

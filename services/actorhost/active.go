@@ -59,6 +59,12 @@ type active struct {
 	sched map[string]protocol.ScheduleRef
 	// journal is the journal of the last commit.
 	journal []byte
+	// outMu guards outbox (the sent queue messages of committed steps not
+	// yet published, in order), outSeq and outRunning (a publisher runs).
+	outMu      sync.Mutex
+	outbox     []protocol.OutboxMsg
+	outSeq     uint64
+	outRunning bool
 	// purgeMu guards the purge of consumed messages: purged is what was
 	// purged, purgeWant the latest commit's Consumed, purging whether a
 	// purge runs.

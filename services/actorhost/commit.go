@@ -43,7 +43,9 @@ const commitWriteTimeout = 10 * time.Second
 
 // Commit implements actor.Store.
 func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion, Consumed: c.Consumed, Sched: c.Schedules, Journal: c.Journal})
+	fresh := a.outgoing(c.Send)
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion,
+		Consumed: c.Consumed, Sched: c.Schedules, Journal: c.Journal, Outbox: a.outboxWith(fresh)})
 	if err != nil {
 		return err
 	}
@@ -65,6 +67,9 @@ func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
 	a.sched = c.Schedules
 	a.journal = c.Journal
 	a.h.commits.Add(1)
+	if len(fresh) > 0 {
+		a.addOutbox(fresh)
+	}
 	if len(removed) > 0 {
 		a.h.deleteScheduleEntries(a.meta.ID, removed)
 	}
@@ -278,7 +283,7 @@ func jsonNumber(b []byte, key string) uint64 {
 // markAsleep records the sleep time in the state record (for the
 // management API's sleep_ts). The record's state is the final one.
 func (a *active) markAsleep(ctx context.Context) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed, Sched: a.sched, Journal: a.journal})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed, Sched: a.sched, Journal: a.journal, Outbox: a.outboxWith(nil)})
 	if err != nil {
 		return err
 	}
