@@ -41,6 +41,9 @@ type Context[S, V any] struct {
 	// which fails the call.
 	awaiting bool
 	stepErr  error
+	// fire is the schedule a scheduled action runs: a failed step still
+	// removes it (no retry).
+	fire string
 }
 
 // Conn returns the connection the current action runs on: the client's

@@ -85,6 +85,14 @@ func (i *instance[S, V]) finishLocked(c *Context[S, V], ok, final bool) (g *grou
 	}
 	if !ok {
 		i.rollback()
+		if c != nil && c.fire != "" {
+			// A scheduled action that failed is not run again: its
+			// removal stays in the step, so no other fire can run it
+			// before the commit.
+			if _, pending := i.sched[c.fire]; pending {
+				i.stepSched = append(i.stepSched, stepSchedOp{SchedOp: SchedOp{ID: c.fire}})
+			}
+		}
 	}
 	g, lead = i.join(changed, final)
 	return g, lead, err

@@ -332,15 +332,21 @@ func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte,
 		i.turn.Unlock()
 		return CallResult{}, err
 	}
+	fire := ""
 	if opts.schedule != "" {
 		if err := i.fireStart(opts.schedule); err != nil {
-			i.turn.Unlock()
+			// Not pending: answer once the step that removed it is
+			// durable (its commit may still fail, and then it is pending).
+			if werr := i.settle(nil, true); werr != nil {
+				return CallResult{}, werr
+			}
 			return CallResult{}, err
 		}
+		fire = opts.schedule
 	}
 	actx, cancel := context.WithTimeout(ctx, i.def.cfg.Options.ActionTimeout)
 	defer cancel()
-	c := &Context[S, V]{Context: actx, inst: i, action: true}
+	c := &Context[S, V]{Context: actx, inst: i, action: true, fire: fire}
 	var transient *Conn
 	if opts.ConnID != "" {
 		c.conn = i.conns[opts.ConnID]

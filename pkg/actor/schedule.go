@@ -72,6 +72,10 @@ func (s *Schedule) Cancel(id string) bool { return s.b.schedCancel(id) }
 // List returns the pending schedules, earliest first.
 func (s *Schedule) List() []ScheduledAction { return s.b.schedList() }
 
+// MaxScheduleSetsPerStep bounds the schedules one step sets (each is a
+// message of the step's atomic batch, beside its KV writes).
+const MaxScheduleSetsPerStep = 256
+
 // errScheduleGone: the schedule a fire names is no longer pending.
 var errScheduleGone = errors.New("actor: the schedule is not pending")
 
@@ -126,6 +130,16 @@ func (i *instance[S, V]) schedSet(action string, at time.Time, args []any) (stri
 }
 
 func (i *instance[S, V]) schedAdd(action string, at time.Time, raw []byte) (string, error) {
+	sets := 0
+	for _, op := range i.stepSched {
+		if op.Entry != nil {
+			sets++
+		}
+	}
+	if sets >= MaxScheduleSetsPerStep {
+		return "", protocol.Errorf(protocol.GroupSchedule, protocol.CodeScheduleTooMany,
+			"a step may set at most %d schedules; end the step (c.SaveState) to set more", MaxScheduleSetsPerStep)
+	}
 	if n := len(i.schedView()); n >= protocol.MaxSchedulesPerActor {
 		return "", protocol.Errorf(protocol.GroupSchedule, protocol.CodeScheduleTooMany,
 			"the actor has %d pending schedules; the limit is %d", n, protocol.MaxSchedulesPerActor)
@@ -198,27 +212,33 @@ func (i *instance[S, V]) Fire(ctx context.Context, id, action string, args []byt
 			return protocol.FireRan, res, nil
 		case errors.Is(err, errScheduleGone):
 			return protocol.FireGone, CallResult{}, nil
-		case errors.Is(err, protocol.ErrNotOwner), errors.Is(err, protocol.ErrOwnerLost):
+		case i.stopped.Load():
+			// The activation stopped (lost, sleeping): the outcome is
+			// asked again. (The action's own errors do not decide this.)
 			return "", CallResult{}, err
 		}
 		i.ev(i.log.Info()).Err(err).Str("schedule", id).Str("action", action).Msg("scheduled action failed; it is not retried")
 	}
-	// A failed action, or a wake: remove the schedule in a step.
+	// A wake, or a failed action (which may have failed before its step
+	// began, or after an await point): the schedule is removed in a step,
+	// and the answer waits until that removal is durable.
 	if err := i.begin(); err != nil {
 		return "", CallResult{}, err
 	}
-	if _, ok := i.schedView()[id]; !ok {
-		i.turn.Unlock()
-		return protocol.FireGone, CallResult{}, nil
+	_, pending := i.schedView()[id]
+	if pending {
+		i.stepSched = append(i.stepSched, stepSchedOp{SchedOp: SchedOp{ID: id}})
 	}
-	i.stepSched = append(i.stepSched, stepSchedOp{SchedOp: SchedOp{ID: id}})
 	if err := i.settle(nil, true); err != nil {
 		return "", CallResult{}, err
 	}
-	if action == "" {
+	switch {
+	case action != "":
+		return protocol.FireFailed, CallResult{}, nil
+	case pending:
 		return protocol.FireRan, CallResult{}, nil
 	}
-	return protocol.FireFailed, CallResult{}, nil
+	return protocol.FireGone, CallResult{}, nil
 }
 
 // fireStart removes the schedule a call fires in the call's step, or

@@ -152,8 +152,10 @@ func TestScheduleLimitsAndBadInput(t *testing.T) {
 	wantCode(t, callErrArgs(t, inst, "setBad", "ring", 5), protocol.GroupActor, protocol.CodeInvalidArgument)
 	wantCode(t, callErrArgs(t, inst, "setBad", "ring", strings.Repeat("x", protocol.MaxScheduleArgsBytes)),
 		protocol.GroupSchedule, protocol.CodeScheduleArgsLarge)
-	call(t, inst, "setMany", 500)
-	call(t, inst, "setMany", protocol.MaxSchedulesPerActor-500)
+	wantCode(t, callErrArgs(t, inst, "setMany", actor.MaxScheduleSetsPerStep+1), protocol.GroupSchedule, protocol.CodeScheduleTooMany)
+	for range 4 {
+		call(t, inst, "setMany", protocol.MaxSchedulesPerActor/4)
+	}
 	wantCode(t, callErrArgs(t, inst, "setMany", 1), protocol.GroupSchedule, protocol.CodeScheduleTooMany)
 	eq(t, "pending", len(callOut[[]string](t, inst, "list")), protocol.MaxSchedulesPerActor)
 }

@@ -158,12 +158,15 @@ func allowAtomic(ctx context.Context, js jetstream.JetStream, stream string, bin
 		return fmt.Errorf("stream %s: %w", stream, err)
 	}
 	cfg := st.CachedInfo().Config
-	if cfg.AllowAtomicPublish || bindOnly {
+	if (cfg.AllowAtomicPublish && cfg.AllowMsgTTL) || bindOnly {
 		return nil
 	}
 	cfg.AllowAtomicPublish = true
+	// Per-message TTL: removed schedules leave a purge marker that expires
+	// (ScheduleMarkerTTL) instead of a delete marker kept forever.
+	cfg.AllowMsgTTL = true
 	if _, err := js.UpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("stream %s: allow atomic publish (needs nats-server 2.12 or newer): %w", stream, err)
+		return fmt.Errorf("stream %s: allow atomic publish and message TTLs (needs nats-server 2.12 or newer): %w", stream, err)
 	}
 	return nil
 }

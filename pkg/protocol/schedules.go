@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"strings"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -39,6 +40,12 @@ const (
 	CodeScheduleInvalid   = "invalid"        // schedule/invalid
 )
 
+// ScheduleMarkerTTL is how long the purge marker of a removed schedule's
+// entry stays in the state stream: long enough for every scheduler replica
+// that is running to see it; one that starts later does not see the entry
+// either.
+const ScheduleMarkerTTL = 10 * time.Minute
+
 // OpFire runs a due schedule ([CtlRequest.Fire]).
 const OpFire = "fire"
 
@@ -73,6 +80,9 @@ type FireRequest struct {
 	AtMS   int64           `cbor:"2,keyasint"`
 	Action string          `cbor:"3,keyasint,omitempty"`
 	Args   cbor.RawMessage `cbor:"4,keyasint,omitempty"`
+	// Fetch asks the host to read the arguments from the schedule's entry
+	// (the scheduler does not keep large ones in memory).
+	Fetch bool `cbor:"5,keyasint,omitempty"`
 }
 
 // Fire outcomes, in [CallReply.Output] (a CBOR text string) of an OpFire.

@@ -30,6 +30,22 @@ func (h *Host) ctlFire(a *active, msg *nats.Msg, req *protocol.CtlRequest) {
 		return
 	}
 	f := req.Fire
+	if f.Fetch {
+		ctx, cancel := context.WithTimeout(h.baseCtx, 10*time.Second)
+		m, err := h.leaderGet(ctx, h.names.StateStream(), h.names.ScheduleSubject(a.meta.ID, f.ID))
+		cancel()
+		var e protocol.ScheduleEntry
+		if err == nil && m != nil && !m.deleted() {
+			err = protocol.Unmarshal(m.Data, &e)
+		}
+		if err != nil {
+			a.end()
+			rep.Err = protocol.AsError(err)
+			h.reply(msg, rep)
+			return
+		}
+		f.Args = e.Args // a missing entry: the instance answers gone
+	}
 	outcome, res, err := a.inst.Fire(h.baseCtx, f.ID, f.Action, f.Args)
 	if err != nil {
 		rep.Err = protocol.AsError(err)
@@ -46,9 +62,9 @@ func (h *Host) ctlFire(a *active, msg *nats.Msg, req *protocol.CtlRequest) {
 	}
 }
 
-// deleteSchedules writes a delete marker on every schedule entry of a
-// destroyed actor, so the scheduler's watch forgets them (a purge would not
-// reach a watcher).
+// deleteSchedules writes a purge marker on every schedule entry of a
+// destroyed actor, so the scheduler's watch forgets them (a stream purge
+// would not reach a watcher); the markers expire.
 func (h *Host) deleteSchedules(ctx context.Context, id string) error {
 	st, err := h.js.Stream(ctx, h.names.StateStream())
 	if err != nil {
@@ -61,7 +77,7 @@ func (h *Host) deleteSchedules(ctx context.Context, id string) error {
 	}
 	prefix := h.names.StateSubjectPrefix()
 	for subj := range info.State.Subjects {
-		if err := h.kv.State.Delete(ctx, strings.TrimPrefix(subj, prefix)); err != nil {
+		if err := h.kv.State.Purge(ctx, strings.TrimPrefix(subj, prefix), jetstream.PurgeTTL(protocol.ScheduleMarkerTTL)); err != nil {
 			return err
 		}
 	}
@@ -87,7 +103,7 @@ func (h *Host) deleteScheduleEntries(id string, sids []string) {
 		ctx, cancel := context.WithTimeout(h.baseCtx, 10*time.Second)
 		defer cancel()
 		for _, sid := range sids {
-			if err := h.kv.State.Delete(ctx, protocol.ScheduleKey(id, sid)); err != nil {
+			if err := h.kv.State.Purge(ctx, protocol.ScheduleKey(id, sid), jetstream.PurgeTTL(protocol.ScheduleMarkerTTL)); err != nil {
 				h.log.Debug().Err(err).Str("actor_id", id).Str("schedule", sid).Msg("delete a removed schedule's entry (the scheduler deletes it when it fires it again)")
 				return
 			}

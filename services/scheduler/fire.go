@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -47,7 +49,7 @@ func (s *Scheduler) fire(ctx context.Context, live, snap *item) {
 		return
 	}
 	rep, err := s.disp.Control(ctx, m, &protocol.CtlRequest{Op: protocol.OpFire, Fire: &protocol.FireRequest{
-		ID: snap.e.ID, AtMS: snap.e.AtMS, Action: snap.e.Action, Args: snap.e.Args,
+		ID: snap.e.ID, AtMS: snap.e.AtMS, Action: snap.e.Action, Args: snap.e.Args, Fetch: snap.fetch,
 	}})
 	if err == nil && rep.Err != nil {
 		err = rep.Err
@@ -95,7 +97,7 @@ func (s *Scheduler) dropEntry(it *item) {
 	s.m.outcome(protocol.FireGone, 0, 0)
 	ctx, cancel := context.WithTimeout(s.baseCtx, 5*time.Second)
 	defer cancel()
-	if err := s.kv.State.Delete(ctx, it.key); err != nil {
+	if err := s.kv.State.Purge(ctx, it.key, jetstream.PurgeTTL(protocol.ScheduleMarkerTTL)); err != nil {
 		s.log.Debug().Err(err).Str("key", it.key).Msg("delete the schedule of a destroyed actor")
 	}
 }

@@ -45,7 +45,12 @@ type item struct {
 	firing  bool // a fire request is in flight
 	attempt int  // failed fire attempts so far
 	epoch   uint64
+	fetch   bool // the arguments were too large to keep: the host reads them
 }
+
+// maxHeldArgs is the largest arguments a replica keeps in memory; larger
+// ones are read by the host from the schedule's entry when it fires.
+const maxHeldArgs = 1024
 
 func newIndex(s *Scheduler) *index {
 	return &index{s: s, items: map[string]*item{}, kick: make(chan struct{}, 1)}
@@ -142,6 +147,9 @@ func (x *index) apply(e jetstream.KeyValueEntry, epoch uint64) {
 		return
 	}
 	it := &item{key: e.Key(), e: se, at: time.UnixMilli(se.AtMS), epoch: epoch, pos: -1}
+	if len(it.e.Args) > maxHeldArgs {
+		it.e.Args, it.fetch = nil, true // the host reads them from the entry
+	}
 	x.mu.Lock()
 	if x.items[it.key] == nil {
 		x.items[it.key] = it

@@ -96,6 +96,8 @@ type Scheduler struct {
 
 	baseCtx context.Context
 	wg      sync.WaitGroup // fire and wake goroutines
+	spawnMu sync.RWMutex   // held to add to wg; closed once Run joins it
+	closed  bool
 	sem     chan struct{}
 	ready   chan struct{}
 }
@@ -164,10 +166,27 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.baseCtx = runCtx
 	var wg sync.WaitGroup
+	// Shutdown, in order: stop the loops and fires, stop taking queue
+	// wake-ups, join every goroutine, leave the replica set, then close
+	// the dispatcher.
 	defer func() {
 		stop()
+		if s.waker != nil {
+			s.waker.stop()
+		}
 		wg.Wait()
+		s.spawnMu.Lock()
+		s.closed = true
+		s.spawnMu.Unlock()
 		s.wg.Wait()
+		if s.members != nil {
+			leaveCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.members.leave(leaveCtx)
+			cancel()
+		}
+		if s.disp != nil {
+			_ = s.disp.Close()
+		}
 	}()
 
 	s.hosts = dispatch.NewHostView(kv.Hosts, kv.HostTTL, s.log)
@@ -181,7 +200,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
-	defer func() { _ = s.disp.Close() }()
 
 	s.members = newMembers(s.cfg.ID, kv.Schedulers, kv.HostTTL, s.log)
 	if err := s.members.register(setupCtx); err != nil {
@@ -203,7 +221,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err := s.waker.start(); err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
-	defer s.waker.stop()
 	wg.Go(func() { s.waker.scanLoop(runCtx) })
 
 	svc, err := micro.AddService(s.nc, micro.Config{
@@ -228,9 +245,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	close(s.ready)
 	s.log.Info().Int("schedules", s.idx.size()).Msg("scheduler running")
 	<-ctx.Done()
-	shutCtx, cancelShut := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancelShut()
-	s.members.leave(shutCtx)
 	return nil
 }
 
@@ -264,6 +278,18 @@ func (s *Scheduler) spawn(ctx context.Context, fn func()) bool {
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
+		return false
+	}
+	return s.goJoined(fn)
+}
+
+// goJoined runs fn (holding a slot of sem, released when it returns) on a
+// goroutine Run joins, unless Run is joining already.
+func (s *Scheduler) goJoined(fn func()) bool {
+	s.spawnMu.RLock()
+	defer s.spawnMu.RUnlock()
+	if s.closed {
+		<-s.sem
 		return false
 	}
 	s.wg.Go(func() {

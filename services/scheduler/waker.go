@@ -159,11 +159,7 @@ func (w *waker) wakeFor(subj string, woke *atomic.Bool) {
 	started := false
 	select {
 	case w.s.sem <- struct{}{}:
-		started = true
-		w.s.wg.Go(func() {
-			defer func() { <-w.s.sem }()
-			w.wake(ctx, ik, name, key, woke)
-		})
+		started = w.s.goJoined(func() { w.wake(ctx, ik, name, key, woke) })
 	default: // saturated: the scan comes back for it
 	}
 	if !started {
