@@ -7,5 +7,5 @@ import "github.com/rivetgo/rivetgo/pkg/actor"
 
 // Registry returns a registry of every example actor.
 func Registry() *actor.Registry {
-	return actor.MustRegistry(Counter, ChatRoomList, ChatRoom, Sleepy, Inventory, CounterWorker, Mailbox, Reminder, Alarm, Worker, Napper)
+	return actor.MustRegistry(Counter, ChatRoomList, ChatRoom, Sleepy, Inventory, CounterWorker, Mailbox, Reminder, Alarm, Worker, Napper, LatencyProbe)
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -258,4 +261,28 @@ func TestQueue_GoClient(t *testing.T) {
 	if err != nil || r.Completed {
 		t.Fatalf("a wait nobody completes: %+v %v", r, err)
 	}
+}
+
+// TestQueue_NatsCLI: the real nats CLI (bin/nats, built by make nats-cli)
+// publishes to the subject `rivetgo queue-subject` prints for a key with
+// unusual characters; the actor is created and handles the message.
+func TestQueue_NatsCLI(t *testing.T) {
+	m := newMesh(t, 1)
+	natsCLI := filepath.Join(m.bin, "nats")
+	if _, err := os.Stat(natsCLI); err != nil {
+		t.Skip("no nats CLI in RIVETGO_BIN (make nats-cli builds it; make test does)")
+	}
+	key := []string{"org acme", "a.b*>", strconv.FormatInt(time.Now().UnixNano(), 36)}
+	out, err := exec.Command(filepath.Join(m.bin, "rivetgo"), append([]string{"queue-subject", "counterWorker", "mutate"}, key...)...).Output()
+	if err != nil {
+		t.Fatalf("rivetgo queue-subject: %v", err)
+	}
+	subj := strings.TrimSpace(string(out))
+	for _, body := range []string{`{"delta":5}`, `{"delta":2}`} {
+		cmd := exec.Command(natsCLI, "--server", m.natsURL, "pub", "--jetstream", subj, body)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nats pub --jetstream %s: %v\n%s", subj, err, out)
+		}
+	}
+	waitValue(t, client.New(m.url()).GetOrCreate("counterWorker", key), "getValue", 7, 20*time.Second)
 }

@@ -222,6 +222,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return fmt.Errorf("scheduler: %w", err)
 	}
 	wg.Go(func() { s.waker.scanLoop(runCtx) })
+	wg.Go(func() { s.waker.deferLoop(runCtx) })
 
 	svc, err := micro.AddService(s.nc, micro.Config{
 		Name:        s.names.ServiceName("scheduler"),

@@ -16,7 +16,8 @@ import (
 // queue-group subscription on every queue subject; the one that receives a
 // published message makes sure its actor is active somewhere (get-or-create,
 // then a place request, which a host holding the actor answers at once).
-// Wakes are coalesced per actor (one per wakeEvery), and every
+// Wakes are coalesced per actor (one per wakeEvery; a message that came
+// meanwhile is woken for once the window passed), and every
 // QueueScanEvery each replica lists the subjects that hold messages and
 // wakes the actors it owns, which covers messages published while no host
 // ran. (A host that puts an actor to sleep checks its queues itself: a
@@ -28,6 +29,10 @@ type waker struct {
 	mu       sync.Mutex
 	recent   map[string]time.Time // actor index key → last wake
 	inflight map[string]bool
+	// again holds, per actor, a subject whose message arrived while a
+	// wake was in flight or too recent: woken once the window passes
+	// (deferLoop), so coalescing delays a wake by at most wakeEvery.
+	again map[string]string
 
 	// marks backs off the scan's wakes of a subject whose message count
 	// did not change since its last wake (messages nothing consumes: an
@@ -51,7 +56,7 @@ const maxScanBackoff = 64
 const wakeEvery = 500 * time.Millisecond
 
 func newWaker(s *Scheduler) *waker {
-	return &waker{s: s, recent: map[string]time.Time{}, inflight: map[string]bool{}, marks: map[string]*scanMark{}}
+	return &waker{s: s, recent: map[string]time.Time{}, inflight: map[string]bool{}, again: map[string]string{}, marks: map[string]*scanMark{}}
 }
 
 func (w *waker) start() error {
@@ -69,6 +74,32 @@ func (w *waker) start() error {
 func (w *waker) stop() {
 	if w.sub != nil {
 		_ = w.sub.Unsubscribe()
+	}
+}
+
+// deferLoop wakes the actors whose wake was coalesced, once their window
+// passed.
+func (w *waker) deferLoop(ctx context.Context) {
+	t := time.NewTicker(wakeEvery / 5)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var due []string
+		w.mu.Lock()
+		for ik, subj := range w.again {
+			if !w.inflight[ik] && time.Since(w.recent[ik]) >= wakeEvery {
+				delete(w.again, ik)
+				due = append(due, subj)
+			}
+		}
+		w.mu.Unlock()
+		for _, subj := range due {
+			w.wakeFor(subj, nil)
+		}
 	}
 }
 
@@ -150,6 +181,7 @@ func (w *waker) wakeFor(subj string, woke *atomic.Bool) {
 	ik := protocol.IndexKey(name, key)
 	w.mu.Lock()
 	if w.inflight[ik] || (!force && time.Since(w.recent[ik]) < wakeEvery) {
+		w.again[ik] = subj
 		w.mu.Unlock()
 		return
 	}
