@@ -35,6 +35,10 @@ type Store interface {
 	// KVList returns the durable entries whose keys start with prefix, in
 	// key order.
 	KVList(ctx context.Context, prefix []byte) ([]KVEntry, error)
+	// DBLoad returns the stored chunks of the actor's database (any
+	// order; chunks past the stored length may be among them). It sees
+	// every commit acknowledged so far.
+	DBLoad(ctx context.Context) ([]DBChunk, error)
 }
 
 // Owner tells whether this activation may serve.
@@ -80,6 +84,12 @@ type Commit struct {
 	// the index of pending schedules after them, kept in the state record.
 	Sched     []SchedOp
 	Schedules map[string]protocol.ScheduleRef
+	// DB is the chunks of the actor's database file the steps changed
+	// (each whole, protocol.DBChunkBytes long but the last), by number;
+	// DBBytes the file's length after them, kept in the state record (0:
+	// the actor has no database).
+	DB      []DBChunk
+	DBBytes int64
 	// Steps is how many steps the commit covers (for metrics).
 	Steps int
 }
@@ -89,6 +99,13 @@ type KVOp struct {
 	Key    []byte
 	Value  []byte
 	Delete bool
+}
+
+// DBChunk is bytes [N*protocol.DBChunkBytes, ...) of an actor's database
+// file.
+type DBChunk struct {
+	N    uint32
+	Data []byte
 }
 
 // KVEntry is one stored KV entry.
@@ -111,6 +128,13 @@ type ActivateParams struct {
 	Consumed map[string]uint64
 	// Schedules is the stored Commit.Schedules.
 	Schedules map[string]protocol.ScheduleRef
+	// DBBytes is the stored Commit.DBBytes: the length of the actor's
+	// database, restored from Store.DBLoad on first use.
+	DBBytes int64
+	// DBDir is the directory for the local files of actor databases (one
+	// per activation, removed when it ends). Optional. Default: the
+	// system's temporary directory.
+	DBDir string
 	// Input is the CBOR creation input (used only when !Created).
 	Input []byte
 	Env   Env

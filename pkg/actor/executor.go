@@ -21,6 +21,10 @@ type group struct {
 	// after them.
 	sched    []SchedOp
 	schedIdx map[string]protocol.ScheduleRef
+	// db is the database chunks the steps changed (the last version of
+	// each), dbBytes the database's length after them.
+	db      map[uint32][]byte
+	dbBytes int64
 	// consumed is the actor's consumed queue sequences after the steps.
 	consumed map[string]uint64
 	steps    int
@@ -69,16 +73,23 @@ func (i *instance[S, V]) finishLocked(c *Context[S, V], ok, final bool) (g *grou
 	changed := false
 	if ok {
 		enc, encErr := i.encodeState()
-		if encErr != nil {
-			err = encErr
-			ok = false
-		} else if !bytes.Equal(enc, i.latest) {
-			changed = true
+		switch {
+		case encErr != nil:
+			err, ok = encErr, false
+		case !bytes.Equal(enc, i.latest):
 			if hook := i.def.cfg.OnStateChange; hook != nil && c != nil {
 				st := i.state
 				_ = i.guardErr("OnStateChange", func() error { hook(c, &st); return nil })
 			}
-			i.latest = enc
+		}
+		// The database commits last: once it did, the step cannot fail.
+		if ok {
+			if dbErr := i.dbCommitStep(); dbErr != nil {
+				err, ok = dbErr, false
+			} else if !bytes.Equal(enc, i.latest) {
+				changed = true
+				i.latest = enc
+			}
 		}
 	}
 	if !ok {
@@ -98,7 +109,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	i.gmu.Lock()
 	defer i.gmu.Unlock()
 	if i.failed != nil || i.ended {
-		i.pending, i.stepKV, i.stepSched = nil, nil, nil
+		i.pending, i.stepKV, i.stepSched, i.stepDB = nil, nil, nil, nil
 		return i.failedGroup(), false
 	}
 	if final {
@@ -109,7 +120,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		last = i.queue[n-1]
 	}
 	took := i.consumeStep()
-	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 && len(i.stepSched) == 0 {
+	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 && len(i.stepSched) == 0 && len(i.stepDB) == 0 {
 		// Nothing new: the step's reply still waits for what it may have
 		// read from steps whose commit is pending.
 		if last != nil {
@@ -119,7 +130,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		return i.inflight, false
 	}
 	g := last
-	if g == nil || len(g.kv)+len(g.sched)+len(i.stepKV)+len(i.stepSched) > maxGroupKV {
+	if g == nil || len(g.kv)+len(g.sched)+len(g.db)+len(i.stepKV)+len(i.stepSched)+len(i.stepDB) > maxGroupKV {
 		i.seq++
 		g = &group{seq: i.seq, done: make(chan struct{})}
 		i.queue = append(i.queue, g)
@@ -130,10 +141,18 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		i.kvSetPending(op, g.seq)
 	}
 	g.kv = append(g.kv, i.stepKV...)
+	if len(i.stepDB) > 0 {
+		if g.db == nil {
+			g.db = make(map[uint32][]byte, len(i.stepDB))
+		}
+		maps.Copy(g.db, i.stepDB)
+		i.stepDB = nil
+	}
+	g.dbBytes = i.dbBytes
 	g.sched = append(g.sched, i.takeSched()...)
 	g.schedIdx = i.sched
 	i.pending, i.stepKV = nil, nil
-	if changed || took || len(g.kv) > 0 || len(g.sched) > 0 {
+	if changed || took || len(g.kv) > 0 || len(g.sched) > 0 || len(g.db) > 0 {
 		g.write = true
 	}
 	g.state = i.latest
@@ -167,7 +186,7 @@ func (i *instance[S, V]) commit(g *group) {
 	if g.write {
 		// No deadline here: the host bounds its write (a timer per commit
 		// is measurable on the hot path).
-		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Sched: g.sched, Schedules: g.schedIdx, Steps: g.steps})
+		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Sched: g.sched, Schedules: g.schedIdx, DB: dbChunks(g.db), DBBytes: g.dbBytes, Steps: g.steps})
 	}
 	if err != nil {
 		i.gmu.Lock()
@@ -300,5 +319,6 @@ func (i *instance[S, V]) rollback() {
 	i.pending = nil
 	i.stepKV = nil
 	i.stepSched = nil
+	i.dbRollbackStep()
 	i.untake()
 }

@@ -41,6 +41,10 @@ type StateRecord struct {
 	// Sched indexes the actor's pending schedules by id; each has its
 	// entry at [ScheduleKey], written in the same commit.
 	Sched map[string]ScheduleRef `cbor:"7,keyasint,omitempty"`
+	// DBBytes is the length of the actor's SQLite database file (0: it
+	// has none); its content is the chunks at [DBChunkKey], written in the
+	// same commits.
+	DBBytes int64 `cbor:"8,keyasint,omitempty"`
 }
 
 // Lease says which host session owns an active actor.

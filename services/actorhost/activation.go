@@ -175,7 +175,7 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		}
 	}
 	a.gen = rec.Gen + 1
-	a.lastState, a.stateVer = rec.State, rec.Ver
+	a.lastState, a.stateVer, a.dbBytes = rec.State, rec.Ver, rec.DBBytes
 	inst, err := actor.Activate(ctx, a.typ, actor.ActivateParams{
 		Info:         actor.Info{ID: a.meta.ID, Name: a.meta.Name, Key: a.meta.Key, Gen: a.gen},
 		State:        rec.State,
@@ -183,6 +183,8 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		Created:      rec.Created,
 		Consumed:     rec.Consumed,
 		Schedules:    rec.Sched,
+		DBBytes:      rec.DBBytes,
+		DBDir:        h.dbDir,
 		Input:        a.meta.Input,
 		Env:          a,
 		Log:          &h.log,

@@ -30,6 +30,7 @@ type active struct {
 	stateRev  uint64
 	lastState []byte
 	stateVer  int
+	dbBytes   int64 // the database length in the last commit
 	// fenced is set when a commit failed because another activation wrote
 	// the record first.
 	fenced bool

@@ -43,13 +43,13 @@ const commitWriteTimeout = 10 * time.Second
 
 // Commit implements actor.Store.
 func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion, Consumed: c.Consumed, Sched: c.Schedules})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion, Consumed: c.Consumed, Sched: c.Schedules, DBBytes: c.DBBytes})
 	if err != nil {
 		return err
 	}
 	var rev uint64
 	sets, removed := splitSched(c.Sched)
-	if len(c.KV) == 0 && sets == 0 {
+	if len(c.KV) == 0 && sets == 0 && len(c.DB) == 0 {
 		rev, err = a.h.writeRecord(ctx, a.h.names.StateSubject(a.meta.ID), rec, a.stateRev)
 	} else {
 		rev, err = a.h.writeBatchRetry(ctx, a, rec, a.batchOps(c))
@@ -63,6 +63,7 @@ func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
 	a.stateVer = c.StateVersion
 	a.consumed = c.Consumed
 	a.sched = c.Schedules
+	a.dbBytes = c.DBBytes
 	a.h.commits.Add(1)
 	if len(removed) > 0 {
 		a.h.deleteScheduleEntries(a.meta.ID, removed)
@@ -154,9 +155,9 @@ type batchOp struct {
 	del     bool
 }
 
-// batchOps lists the KV and schedule writes of a commit.
+// batchOps lists the KV, schedule and database writes of a commit.
 func (a *active) batchOps(c *actor.Commit) []batchOp {
-	ops := make([]batchOp, 0, len(c.KV)+len(c.Sched))
+	ops := make([]batchOp, 0, len(c.KV)+len(c.Sched)+len(c.DB))
 	for _, op := range c.KV {
 		ops = append(ops, batchOp{subject: a.h.names.KVEntrySubject(a.meta.ID, op.Key), data: op.Value, del: op.Delete})
 	}
@@ -164,6 +165,9 @@ func (a *active) batchOps(c *actor.Commit) []batchOp {
 		if op.Entry != nil {
 			ops = append(ops, batchOp{subject: a.h.names.ScheduleSubject(a.meta.ID, op.ID), data: op.Entry})
 		}
+	}
+	for _, ch := range c.DB {
+		ops = append(ops, batchOp{subject: a.h.names.DBChunkSubject(a.meta.ID, ch.N), data: ch.Data})
 	}
 	return ops
 }
@@ -277,7 +281,7 @@ func jsonNumber(b []byte, key string) uint64 {
 // markAsleep records the sleep time in the state record (for the
 // management API's sleep_ts). The record's state is the final one.
 func (a *active) markAsleep(ctx context.Context) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed, Sched: a.sched})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed, Sched: a.sched, DBBytes: a.dbBytes})
 	if err != nil {
 		return err
 	}

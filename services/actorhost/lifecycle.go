@@ -69,13 +69,17 @@ func (h *Host) teardown(ctx context.Context, a *active, kind stopKind) error {
 	return err
 }
 
-// purgeStorage deletes a destroyed actor's KV entries and state record.
+// purgeStorage deletes a destroyed actor's KV entries, database chunks
+// and state record.
 func (h *Host) purgeStorage(ctx context.Context, id string) error {
 	st, err := h.js.Stream(ctx, h.names.StateStream())
 	if err != nil {
 		return err
 	}
 	if err := st.Purge(ctx, jetstream.WithPurgeSubject(h.names.KVSubjects(id))); err != nil {
+		return err
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject(h.names.DBSubjects(id))); err != nil {
 		return err
 	}
 	// Schedules: delete markers (not a purge) so that the scheduler's
