@@ -33,7 +33,7 @@ func TestDB_KillHost(t *testing.T) {
 func dbKillHost(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	t.Setenv("RIVETGO_DB_DIR", t.TempDir()) // the killed host's files stay in the test's directory
-	m := newMesh(t, 1) // every actor lives on the host that gets killed
+	m := newMesh(t, 1)                      // every actor lives on the host that gets killed
 	c := client.New(m.url())
 	const actors, perActor = 4, 250 // 1,000 acknowledged inserts in all
 	handles := make([]*client.Handle, actors)
