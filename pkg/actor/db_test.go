@@ -119,6 +119,7 @@ func restart(t *testing.T, typ actor.Type, env *fakeEnv, gen uint64) actor.Insta
 		State:   env.saves[len(env.saves)-1],
 		Created: true,
 		DBBytes: env.dbBytes,
+		DBPages: env.dbPages,
 		DBDir:   t.TempDir(),
 	}
 	env.mu.Unlock()
@@ -136,8 +137,8 @@ func TestDBMigrationsAndRestore(t *testing.T) {
 	if err := inst.Sleep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if env.dbBytes == 0 || len(env.db) == 0 {
-		t.Fatalf("nothing stored: %d bytes, %d chunks", env.dbBytes, len(env.db))
+	if env.dbBytes == 0 || len(env.db)+len(env.dbPages) == 0 {
+		t.Fatalf("nothing stored: %d bytes, %d chunks, %d pages", env.dbBytes, len(env.db), len(env.dbPages))
 	}
 	// The next activation restores the database from the stored chunks
 	// and runs only the migration added since.
@@ -272,9 +273,30 @@ func TestDBCommitsOnlyChanges(t *testing.T) {
 	env.mu.Lock()
 	last := env.commits[len(env.commits)-1]
 	env.mu.Unlock()
-	if len(last.DB) == 0 || len(last.DB) > 2 || last.DBBytes == 0 {
-		t.Errorf("an insert committed %d chunks, %d bytes", len(last.DB), last.DBBytes)
+	// A few pages: they ride in the record (no chunk, no batch).
+	if len(last.DB) != 0 || len(last.DBPages) == 0 || len(last.DBPages) > 8 || last.DBBytes == 0 {
+		t.Errorf("an insert committed %d chunks, %d pages, %d bytes", len(last.DB), len(last.DBPages), last.DBBytes)
 	}
+	// Many steps: the pages outgrow the record and go out as chunks.
+	for k := range 100 {
+		call(t, inst, "blob", "many"+strings.Repeat("x", k), 3000)
+	}
+	env.mu.Lock()
+	var chunks int
+	for _, c := range env.commits {
+		chunks += len(c.DB)
+		if n := len(c.DBPages) * protocol.DBPageBytes; n > protocol.MaxDBInlineBytes {
+			t.Errorf("a record carries %d bytes of pages", n)
+		}
+	}
+	env.mu.Unlock()
+	if chunks == 0 {
+		t.Error("no chunk was ever written")
+	}
+	if err := inst.Sleep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "rows after restore", callOut[int](t, restart(t, kind, env, 2), "count"), 102)
 }
 
 func TestDBInspector(t *testing.T) {

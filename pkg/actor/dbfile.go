@@ -27,8 +27,8 @@ import (
 // WAL, whose frames name every page it wrote (and, in the commit frame, the
 // database's length in pages). After the commit the WAL is read, then
 // checkpointed into the database file and truncated, so it only ever holds
-// the last transaction; the changed chunks are then read from the database
-// file. The cost is proportional to what the step changed, not to the
+// the last transaction; the changed pages (or the chunks holding them) are
+// then read from the database file. The cost is proportional to what the step changed, not to the
 // database's size. Dirty pages never spill into the WAL before the commit
 // (cache_spill off), so a rolled-back transaction leaves nothing there.
 type localDB struct {
@@ -58,9 +58,9 @@ var deniedPragmas = map[string]bool{
 	"writable_schema": true, "temp_store": true, "query_only": true,
 }
 
-// openLocalDB creates the file at path from image (the stored chunks; nil
-// for a new database) truncated to size, and opens it.
-func openLocalDB(ctx context.Context, path string, image []DBChunk, size, maxBytes int64) (*localDB, error) {
+// openLocalDB creates the file at path from image (nil for a new
+// database) truncated to size, and opens it.
+func openLocalDB(ctx context.Context, path string, image []imagePart, size, maxBytes int64) (*localDB, error) {
 	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
@@ -122,22 +122,28 @@ func openLocalDB(ctx context.Context, path string, image []DBChunk, size, maxByt
 	return d, nil
 }
 
-// writeImage writes the chunks of a stored database to a new file.
-func writeImage(path string, image []DBChunk, size int64) error {
+// imagePart is bytes of a database file at an offset.
+type imagePart struct {
+	off  int64
+	data []byte
+}
+
+// writeImage writes a stored database to a new file: parts in order (a
+// later one overwrites an earlier one), truncated to size.
+func writeImage(path string, image []imagePart, size int64) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
 	for _, c := range image {
-		off := int64(c.N) * protocol.DBChunkBytes
-		if off >= size {
+		if c.off >= size {
 			continue // left over from when the database was longer
 		}
-		data := c.Data
-		if rest := size - off; int64(len(data)) > rest {
+		data := c.data
+		if rest := size - c.off; int64(len(data)) > rest {
 			data = data[:rest]
 		}
-		if _, err := f.WriteAt(data, off); err != nil {
+		if _, err := f.WriteAt(data, c.off); err != nil {
 			_ = f.Close()
 			return err
 		}
@@ -208,9 +214,10 @@ func (d *localDB) rollback() error {
 	return d.exec("ROLLBACK")
 }
 
-// commit commits the step's transaction and returns the chunks it changed
-// and the database's new length (size is the length before).
-func (d *localDB) commit(size int64) (map[uint32][]byte, int64, error) {
+// commit commits the step's transaction and returns the pages it changed
+// and the database's new length (size is the length before). The WAL is
+// checkpointed: the database file holds every committed page.
+func (d *localDB) commit(size int64) (map[uint32]bool, int64, error) {
 	d.closeRows()
 	if !d.inTx {
 		return nil, size, nil
@@ -228,17 +235,16 @@ func (d *localDB) commit(size int64) (map[uint32][]byte, int64, error) {
 	if d.stepMig {
 		d.migrated, d.stepMig = true, false
 	}
-	chunks, newSize, err := d.capture(size)
+	pages, newSize, err := d.changed(size)
 	if err != nil {
 		return nil, size, fmt.Errorf("%w: %v", errDBCapture, err)
 	}
-	return chunks, newSize, nil
+	return pages, newSize, nil
 }
 
-// capture reads the pages the last transaction wrote to the WAL,
-// checkpoints it and returns the changed chunks read from the database
-// file.
-func (d *localDB) capture(size int64) (map[uint32][]byte, int64, error) {
+// changed reads the pages the last transaction wrote to the WAL and
+// checkpoints it.
+func (d *localDB) changed(size int64) (map[uint32]bool, int64, error) {
 	wal, err := os.ReadFile(d.path + "-wal")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, size, err
@@ -261,28 +267,63 @@ func (d *localDB) capture(size int64) (map[uint32][]byte, int64, error) {
 		return nil, size, errors.New("checkpoint: database busy")
 	}
 	size = int64(newPages) * protocol.DBPageBytes
-	chunks := map[uint32][]byte{}
 	for p := range pages {
-		chunks[uint32((int64(p-1)*protocol.DBPageBytes)/protocol.DBChunkBytes)] = nil
+		if int64(p)*protocol.DBPageBytes > size {
+			delete(pages, p) // the database shrank past it
+		}
 	}
+	return pages, size, nil
+}
+
+// readPages reads pages of the database file.
+func (d *localDB) readPages(pages map[uint32]bool) (map[uint32][]byte, error) {
+	out := make(map[uint32][]byte, len(pages))
+	err := d.read(func(f *os.File) error {
+		for p := range pages {
+			buf := make([]byte, protocol.DBPageBytes)
+			if _, err := f.ReadAt(buf, int64(p-1)*protocol.DBPageBytes); err != nil {
+				return err
+			}
+			out[p] = buf
+		}
+		return nil
+	})
+	return out, err
+}
+
+// readChunks reads the chunks holding pages from the database file of
+// length size.
+func (d *localDB) readChunks(pages map[uint32]bool, size int64) (map[uint32][]byte, error) {
+	out := map[uint32][]byte{}
+	for p := range pages {
+		out[pageChunk(p)] = nil
+	}
+	err := d.read(func(f *os.File) error {
+		for n := range out {
+			off := int64(n) * protocol.DBChunkBytes
+			buf := make([]byte, min(protocol.DBChunkBytes, size-off))
+			if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+				return err
+			}
+			out[n] = buf
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (d *localDB) read(fn func(f *os.File) error) error {
 	f, err := os.Open(d.path)
 	if err != nil {
-		return nil, size, err
+		return err
 	}
 	defer f.Close()
-	for n := range chunks {
-		off := int64(n) * protocol.DBChunkBytes
-		if off >= size {
-			delete(chunks, n) // the database shrank past it
-			continue
-		}
-		buf := make([]byte, min(protocol.DBChunkBytes, size-off))
-		if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
-			return nil, size, err
-		}
-		chunks[n] = buf
-	}
-	return chunks, size, nil
+	return fn(f)
+}
+
+// pageChunk is the chunk holding page p (pages count from 1).
+func pageChunk(p uint32) uint32 {
+	return uint32(int64(p-1) * protocol.DBPageBytes / protocol.DBChunkBytes)
 }
 
 // walPages parses a WAL file holding one committed transaction: the pages

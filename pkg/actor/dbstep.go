@@ -60,7 +60,7 @@ func (i *instance[S, V]) dbTx(ctx context.Context) (*localDB, error) {
 // dbOpen builds the local copy of the database as the last finished step
 // left it: the stored chunks, then those of the commits still pending
 // (copied first: a commit acknowledged meanwhile is then in the copy, the
-// store, or both).
+// store, or both), then the pages changed since their chunks were written.
 func (i *instance[S, V]) dbOpen(ctx context.Context) (*localDB, error) {
 	i.gmu.Lock()
 	var pending []map[uint32][]byte
@@ -73,24 +73,27 @@ func (i *instance[S, V]) dbOpen(ctx context.Context) (*localDB, error) {
 		}
 	}
 	i.gmu.Unlock()
-	image := map[uint32][]byte{}
+	chunks := map[uint32][]byte{}
 	if i.dbBytes > 0 {
 		stored, err := i.env.DBLoad(ctx)
 		if err != nil {
 			return nil, err
 		}
 		for _, c := range stored {
-			image[c.N] = c.Data
+			chunks[c.N] = c.Data
 		}
 	}
 	for _, p := range pending {
-		maps.Copy(image, p)
+		maps.Copy(chunks, p)
 	}
-	chunks := make([]DBChunk, 0, len(image))
-	for n, b := range image {
-		chunks = append(chunks, DBChunk{N: n, Data: b})
+	image := make([]imagePart, 0, len(chunks)+len(i.dbPages))
+	for n, b := range chunks {
+		image = append(image, imagePart{off: int64(n) * protocol.DBChunkBytes, data: b})
 	}
-	return openLocalDB(ctx, dbFileName(i.dbDir, i.info.ID, i.info.Gen), chunks, i.dbBytes, i.def.cfg.Options.MaxDBBytes)
+	for p, b := range i.dbPages {
+		image = append(image, imagePart{off: int64(p-1) * protocol.DBPageBytes, data: b})
+	}
+	return openLocalDB(ctx, dbFileName(i.dbDir, i.info.ID, i.info.Gen), image, i.dbBytes, i.def.cfg.Options.MaxDBBytes)
 }
 
 // migrationsTable records how many of Config.Migrations were applied.
@@ -134,8 +137,13 @@ func (i *instance[S, V]) migrate(ctx context.Context, d *localDB) error {
 	return nil
 }
 
-// dbCommitStep commits the running step's transaction and keeps the
-// chunks it changed in stepDB. An error fails the step; the local
+// dbCommitStep commits the running step's transaction. The pages it
+// changed join the pages changed since their chunks were written
+// (dbPages), which the state record carries while they fit in
+// protocol.MaxDBInlineBytes: the commit stays one plain write. Past that
+// (or when the step's commit is an atomic batch anyway, for its KV writes
+// or schedules), the chunks holding all of them go in stepDB, to be written
+// in the batch, and dbPages empties. An error fails the step; the local
 // database is then as the last finished step left it. Called with the turn
 // held.
 func (i *instance[S, V]) dbCommitStep() error {
@@ -143,7 +151,7 @@ func (i *instance[S, V]) dbCommitStep() error {
 	if d == nil {
 		return nil
 	}
-	chunks, size, err := d.commit(i.dbBytes)
+	pages, size, err := d.commit(i.dbBytes)
 	if errors.Is(err, errDBCapture) {
 		i.dbReset(err)
 		return protocol.ErrInternal
@@ -154,6 +162,32 @@ func (i *instance[S, V]) dbCommitStep() error {
 		}
 		return err
 	}
+	if len(pages) == 0 {
+		return nil // read only
+	}
+	all := make(map[uint32]bool, len(pages)+len(i.dbPages))
+	for p := range i.dbPages {
+		if int64(p)*protocol.DBPageBytes <= size {
+			all[p] = true
+		}
+	}
+	for p := range pages {
+		all[p] = true
+	}
+	if len(all)*protocol.DBPageBytes <= protocol.MaxDBInlineBytes && len(i.stepKV) == 0 && !i.stepSetsSchedule() {
+		next, err := d.readPages(all)
+		if err != nil {
+			i.dbReset(err)
+			return protocol.ErrInternal
+		}
+		i.dbPages, i.dbBytes, i.stepDBDirty = next, size, true
+		return nil
+	}
+	chunks, err := d.readChunks(all, size)
+	if err != nil {
+		i.dbReset(err)
+		return protocol.ErrInternal
+	}
 	if len(chunks) > protocol.MaxDBChunksPerStep {
 		// Committed locally, too large to commit durably: rebuild the
 		// local copy without it.
@@ -162,11 +196,19 @@ func (i *instance[S, V]) dbCommitStep() error {
 			"the step changed %d chunks of the database (%d KiB); the limit is %d (%d MiB): split the work into several steps (c.SaveState)",
 			len(chunks), len(chunks)*protocol.DBChunkBytes>>10, protocol.MaxDBChunksPerStep, protocol.MaxDBChunksPerStep*protocol.DBChunkBytes>>20)
 	}
-	if len(chunks) > 0 {
-		i.stepDB = chunks
-	}
-	i.dbBytes = size
+	i.stepDB, i.dbPages, i.dbBytes, i.stepDBDirty = chunks, nil, size, true
 	return nil
+}
+
+// stepSetsSchedule reports whether the running step sets a schedule (its
+// commit is then an atomic batch). Called with the turn held.
+func (i *instance[S, V]) stepSetsSchedule() bool {
+	for _, op := range i.stepSched {
+		if op.Entry != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // dbRollbackStep rolls the running step's transaction back. Called with
@@ -178,7 +220,7 @@ func (i *instance[S, V]) dbRollbackStep() {
 	if err := i.db.rollback(); err != nil {
 		i.dbReset(err)
 	}
-	i.stepDB = nil
+	i.stepDB, i.stepDBDirty = nil, false
 }
 
 // dbReset drops the local copy; the next use rebuilds it from the
@@ -191,7 +233,7 @@ func (i *instance[S, V]) dbReset(cause error) {
 		i.db.close()
 		i.db = nil
 	}
-	i.stepDB = nil
+	i.stepDB, i.stepDBDirty = nil, false
 }
 
 // dbClose closes the local database for good (the activation ended).

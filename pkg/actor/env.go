@@ -90,6 +90,10 @@ type Commit struct {
 	// the actor has no database).
 	DB      []DBChunk
 	DBBytes int64
+	// DBPages are the pages changed since their chunks were written, by
+	// page number (from 1), kept in the state record; they override DB and
+	// the stored chunks. The map is not changed after the call.
+	DBPages map[uint32][]byte
 	// Steps is how many steps the commit covers (for metrics).
 	Steps int
 }
@@ -131,6 +135,8 @@ type ActivateParams struct {
 	// DBBytes is the stored Commit.DBBytes: the length of the actor's
 	// database, restored from Store.DBLoad on first use.
 	DBBytes int64
+	// DBPages is the stored Commit.DBPages.
+	DBPages map[uint32][]byte
 	// DBDir is the directory for the local files of actor databases (one
 	// per activation, removed when it ends). Optional. Default: the
 	// system's temporary directory.

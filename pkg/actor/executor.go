@@ -25,6 +25,7 @@ type group struct {
 	// each), dbBytes the database's length after them.
 	db      map[uint32][]byte
 	dbBytes int64
+	dbPages map[uint32][]byte
 	// consumed is the actor's consumed queue sequences after the steps.
 	consumed map[string]uint64
 	steps    int
@@ -109,7 +110,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	i.gmu.Lock()
 	defer i.gmu.Unlock()
 	if i.failed != nil || i.ended {
-		i.pending, i.stepKV, i.stepSched, i.stepDB = nil, nil, nil, nil
+		i.pending, i.stepKV, i.stepSched, i.stepDB, i.stepDBDirty = nil, nil, nil, nil, false
 		return i.failedGroup(), false
 	}
 	if final {
@@ -120,7 +121,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		last = i.queue[n-1]
 	}
 	took := i.consumeStep()
-	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 && len(i.stepSched) == 0 && len(i.stepDB) == 0 {
+	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 && len(i.stepSched) == 0 && !i.stepDBDirty {
 		// Nothing new: the step's reply still waits for what it may have
 		// read from steps whose commit is pending.
 		if last != nil {
@@ -146,13 +147,14 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 			g.db = make(map[uint32][]byte, len(i.stepDB))
 		}
 		maps.Copy(g.db, i.stepDB)
-		i.stepDB = nil
 	}
-	g.dbBytes = i.dbBytes
+	dbDirty := i.stepDBDirty
+	i.stepDB, i.stepDBDirty = nil, false
+	g.dbBytes, g.dbPages = i.dbBytes, i.dbPages
 	g.sched = append(g.sched, i.takeSched()...)
 	g.schedIdx = i.sched
 	i.pending, i.stepKV = nil, nil
-	if changed || took || len(g.kv) > 0 || len(g.sched) > 0 || len(g.db) > 0 {
+	if changed || took || dbDirty || len(g.kv) > 0 || len(g.sched) > 0 || len(g.db) > 0 {
 		g.write = true
 	}
 	g.state = i.latest
@@ -186,7 +188,7 @@ func (i *instance[S, V]) commit(g *group) {
 	if g.write {
 		// No deadline here: the host bounds its write (a timer per commit
 		// is measurable on the hot path).
-		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Sched: g.sched, Schedules: g.schedIdx, DB: dbChunks(g.db), DBBytes: g.dbBytes, Steps: g.steps})
+		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Sched: g.sched, Schedules: g.schedIdx, DB: dbChunks(g.db), DBBytes: g.dbBytes, DBPages: g.dbPages, Steps: g.steps})
 	}
 	if err != nil {
 		i.gmu.Lock()

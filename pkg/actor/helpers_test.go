@@ -21,6 +21,7 @@ type fakeEnv struct {
 	kv       map[string][]byte
 	db       map[uint32][]byte // stored database chunks
 	dbBytes  int64
+	dbPages  map[uint32][]byte
 	saveErr  error
 	ownerErr error
 	onSave   func(state []byte) // called before a commit is recorded, without mu
@@ -61,7 +62,7 @@ func (e *fakeEnv) Commit(ctx context.Context, c *actor.Commit) error {
 	for _, ch := range c.DB {
 		e.db[ch.N] = ch.Data
 	}
-	e.dbBytes = c.DBBytes
+	e.dbBytes, e.dbPages = c.DBBytes, c.DBPages
 	return nil
 }
 

@@ -126,11 +126,16 @@ type instance[S, V any] struct {
 	// use); dbBytes its length as of the last finished step; stepDB the
 	// chunks the finishing step changed; dbClosed is set once the
 	// activation ended.
-	db       *localDB
-	dbBytes  int64
-	dbDir    string
-	stepDB   map[uint32][]byte
-	dbClosed bool
+	// dbPages are the pages changed since their chunks were last
+	// committed (replaced, never changed in place: groups hold it);
+	// stepDBDirty tells that the finishing step changed the database.
+	db          *localDB
+	dbBytes     int64
+	dbPages     map[uint32][]byte
+	dbDir       string
+	stepDB      map[uint32][]byte
+	stepDBDirty bool
+	dbClosed    bool
 
 	// qmu guards the messages the host delivered and not yet taken.
 	qmu   sync.Mutex
@@ -171,7 +176,7 @@ type kvPending struct {
 }
 
 func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Instance, error) {
-	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, clk: p.Clock, sched: p.Schedules, dbBytes: p.DBBytes, dbDir: p.DBDir}
+	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, clk: p.Clock, sched: p.Schedules, dbBytes: p.DBBytes, dbPages: p.DBPages, dbDir: p.DBDir}
 	if len(p.Consumed) > 0 {
 		i.consumed = maps.Clone(p.Consumed)
 		i.qlast = maps.Clone(p.Consumed)
@@ -208,8 +213,8 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 	g := &group{seq: i.seq, done: make(chan struct{}), state: enc, write: true, steps: 1, events: i.pending, consumed: maps.Clone(i.consumed)}
 	i.pending = nil
 	g.kv, i.stepKV = i.stepKV, nil
-	g.db, i.stepDB = i.stepDB, nil
-	g.dbBytes = i.dbBytes
+	g.db, i.stepDB, i.stepDBDirty = i.stepDB, nil, false
+	g.dbBytes, g.dbPages = i.dbBytes, i.dbPages
 	g.sched = i.takeSched()
 	g.schedIdx = i.sched
 	for _, op := range g.kv {

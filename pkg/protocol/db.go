@@ -8,8 +8,11 @@ import (
 // An actor's SQLite database (c.DB) is stored as chunks of its file image:
 // entry DBChunkKey(id, n) of the state bucket holds bytes
 // [n*DBChunkBytes, (n+1)*DBChunkBytes) of the file, and the state record's
-// DBBytes its length. A commit writes the chunks the steps changed in the
-// same atomic batch as the record.
+// DBBytes its length. Pages changed since the chunks were last written
+// ride in the state record itself (StateRecord.DBPages, at most
+// MaxDBInlineBytes): a step that changes a few pages is one plain write of
+// the record. When they outgrow that, the commit writes the chunks holding
+// them in the same atomic batch as the record, which then carries none.
 
 // Database limits.
 const (
@@ -18,6 +21,9 @@ const (
 	DBChunkBytes = 64 << 10
 	// DBPageBytes is the page size of every actor database.
 	DBPageBytes = 4096
+	// MaxDBInlineBytes bounds the changed pages a state record carries
+	// (16 pages).
+	MaxDBInlineBytes = 64 << 10
 	// MaxDBChunksPerStep is how many chunks one step may change (32 MiB):
 	// a commit is one atomic batch of at most 1,000 messages.
 	MaxDBChunksPerStep = 512

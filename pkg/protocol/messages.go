@@ -45,6 +45,9 @@ type StateRecord struct {
 	// has none); its content is the chunks at [DBChunkKey], written in the
 	// same commits.
 	DBBytes int64 `cbor:"8,keyasint,omitempty"`
+	// DBPages are pages of the database (by number, from 1) changed since
+	// the chunks holding them were written: they override the chunks.
+	DBPages map[uint32][]byte `cbor:"9,keyasint,omitempty"`
 }
 
 // Lease says which host session owns an active actor.

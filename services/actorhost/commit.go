@@ -26,6 +26,11 @@ import (
 //     record first, with the same condition, then each KV put or delete,
 //     the last message carrying the commit. The server applies all or none.
 //
+// Database changes: up to protocol.MaxDBInlineBytes of changed pages ride in
+// the record itself (a plain write); beyond that the commit is a batch that
+// also writes the 64 KiB chunks holding them ("<id>.db.<n>", see
+// dbstore.go).
+//
 // Schedules: a set writes the schedule's entry in the batch; a removal
 // (fired, cancelled) only leaves the record's index, which is what the
 // host checks before it runs a schedule, and the entry is deleted after
@@ -43,7 +48,7 @@ const commitWriteTimeout = 10 * time.Second
 
 // Commit implements actor.Store.
 func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion, Consumed: c.Consumed, Sched: c.Schedules, DBBytes: c.DBBytes})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion, Consumed: c.Consumed, Sched: c.Schedules, DBBytes: c.DBBytes, DBPages: c.DBPages})
 	if err != nil {
 		return err
 	}
@@ -63,7 +68,7 @@ func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
 	a.stateVer = c.StateVersion
 	a.consumed = c.Consumed
 	a.sched = c.Schedules
-	a.dbBytes = c.DBBytes
+	a.dbBytes, a.dbPages = c.DBBytes, c.DBPages
 	a.h.commits.Add(1)
 	if len(removed) > 0 {
 		a.h.deleteScheduleEntries(a.meta.ID, removed)
@@ -281,7 +286,7 @@ func jsonNumber(b []byte, key string) uint64 {
 // markAsleep records the sleep time in the state record (for the
 // management API's sleep_ts). The record's state is the final one.
 func (a *active) markAsleep(ctx context.Context) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed, Sched: a.sched, DBBytes: a.dbBytes})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed, Sched: a.sched, DBBytes: a.dbBytes, DBPages: a.dbPages})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package actorhost
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/buckets"
@@ -40,10 +42,14 @@ var ledger = actor.New("ledger", actor.Config[stepState, struct{}]{
 // runHostOn runs a host serving ledger and stepper on s over a connection
 // of its own, which it returns so a test can cut it (a crash: no
 // teardown).
-func runHostOn(t *testing.T, s *server.Server) (*Host, *nats.Conn) {
+func runHostOn(t testing.TB, s *server.Server) (*Host, *nats.Conn) {
 	t.Helper()
 	nc := natstest.Connect(t, s)
-	h, err := New(Config{Conn: nc, Registry: actor.MustRegistry(ledger, stepper), Buckets: buckets.Config{HostTTL: 2 * time.Second}, DBDir: t.TempDir()})
+	log := zerolog.Nop()
+	if os.Getenv("RIVETGO_TEST_LOG") != "" {
+		log = zerolog.New(os.Stderr).Level(zerolog.WarnLevel)
+	}
+	h, err := New(Config{Conn: nc, Registry: actor.MustRegistry(ledger, stepper), Buckets: buckets.Config{HostTTL: 2 * time.Second}, DBDir: t.TempDir(), Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +83,18 @@ func runHostOn(t *testing.T, s *server.Server) (*Host, *nats.Conn) {
 }
 
 func ledgerCall(ctx context.Context, h *Host, action string, args ...any) ([]byte, error) {
+	return ledgerCallKey(ctx, h, "l", action, args...)
+}
+
+func ledgerCallKey(ctx context.Context, h *Host, key, action string, args ...any) ([]byte, error) {
+	if args == nil {
+		args = []any{}
+	}
 	raw, err := protocol.Marshal(args)
 	if err != nil {
 		return nil, err
 	}
-	return h.Call(ctx, actor.Target{Name: "ledger", Key: []string{"l"}, Create: true}, action, raw)
+	return h.Call(ctx, actor.Target{Name: "ledger", Key: []string{key}, Create: true}, action, raw)
 }
 
 func ledgerStats(t *testing.T, h *Host) []int {

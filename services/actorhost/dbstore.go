@@ -27,12 +27,14 @@ import (
 func (a *active) DBLoad(ctx context.Context) ([]actor.DBChunk, error) {
 	start := time.Now()
 	cons, err := a.h.js.OrderedConsumer(ctx, a.h.names.StateStream(), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{a.h.names.DBSubjects(a.meta.ID)},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		FilterSubjects:    []string{a.h.names.DBSubjects(a.meta.ID)},
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		InactiveThreshold: readerInactive,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("db load: %w", err)
 	}
+	defer a.h.deleteReader(cons)
 	pending := cons.CachedInfo().NumPending
 	var out []actor.DBChunk
 	var bytes int
@@ -69,6 +71,21 @@ func (a *active) DBLoad(ctx context.Context) ([]actor.DBChunk, error) {
 	}
 	a.ev(a.h.log.Debug()).Int("chunks", len(out)).Int("bytes", bytes).Dur("took", time.Since(start)).Msg("database restored")
 	return out, nil
+}
+
+// readerInactive is when the server removes a reading consumer that its
+// reader did not delete (it crashed).
+const readerInactive = 10 * time.Second
+
+// deleteReader deletes an ordered consumer once it was read: the server
+// would keep it until its inactive threshold, and a stream holds a limited
+// number of consumers.
+func (h *Host) deleteReader(cons jetstream.Consumer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.js.DeleteConsumer(ctx, h.names.StateStream(), cons.CachedInfo().Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		h.log.Debug().Err(err).Msg("delete reading consumer")
+	}
 }
 
 // openDBDir returns the directory of the local database files: the
