@@ -199,7 +199,7 @@ func TestDefinitionAccessors(t *testing.T) {
 	}})
 	deepEq(t, "Options", d2.Options(), actor.Options{
 		DisplayName: "Opts", Icon: "x", SleepTimeout: 5, ActionTimeout: 7, MaxStateBytes: 9, NoSleep: true,
-		RunGrace: actor.DefaultRunGrace,
+		RunGrace: actor.DefaultRunGrace, MaxDBBytes: protocol.DefaultMaxDBBytes,
 	})
 	// Negative values mean the defaults too.
 	d3 := actor.New("neg", actor.Config[empty, empty]{Options: actor.Options{SleepTimeout: -1, ActionTimeout: -1, MaxStateBytes: -1}})

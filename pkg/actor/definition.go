@@ -44,6 +44,10 @@ type Options struct {
 	// still holding the actor skips OnSleep: the last commit stands).
 	// Optional. Default: 15s.
 	RunGrace time.Duration
+	// MaxDBBytes bounds the actor's SQLite database (c.DB); a write past
+	// it fails with db/full. Optional. Default: protocol.DefaultMaxDBBytes
+	// (256 MiB).
+	MaxDBBytes int64
 }
 
 func (o Options) withDefaults() Options {
@@ -58,6 +62,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RunGrace <= 0 {
 		o.RunGrace = DefaultRunGrace
+	}
+	if o.MaxDBBytes <= 0 {
+		o.MaxDBBytes = protocol.DefaultMaxDBBytes
 	}
 	return o
 }
@@ -111,6 +118,13 @@ type Config[S, V any] struct {
 	// Each queue holds at most protocol.DefaultQueueMaxMessages messages of
 	// at most protocol.DefaultQueueMaxMessageBytes.
 	Queues []string
+
+	// Migrations are the SQL scripts that build the actor's database
+	// (c.DB), in order. On the first use of c.DB in each activation, the
+	// ones not applied yet run, in that step's transaction; the count
+	// applied is kept in the database (table _rivet_migrations). Append
+	// new migrations; never edit or remove applied ones.
+	Migrations []string
 
 	// Run is the actor's long-running loop (RivetKit's run). It starts
 	// after OnWake and runs beside actions, taking turns with them at its

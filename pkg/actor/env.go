@@ -35,6 +35,10 @@ type Store interface {
 	// KVList returns the durable entries whose keys start with prefix, in
 	// key order.
 	KVList(ctx context.Context, prefix []byte) ([]KVEntry, error)
+	// DBLoad returns the stored chunks of the actor's database (any
+	// order; chunks past the stored length may be among them). It sees
+	// every commit acknowledged so far.
+	DBLoad(ctx context.Context) ([]DBChunk, error)
 }
 
 // Owner tells whether this activation may serve.
@@ -86,6 +90,16 @@ type Commit struct {
 	// Send is the queue messages the steps sent, in order: the host keeps
 	// them in the state record until it published them.
 	Send []Outgoing
+	// DB is the chunks of the actor's database file the steps changed
+	// (each whole, protocol.DBChunkBytes long but the last), by number;
+	// DBBytes the file's length after them, kept in the state record (0:
+	// the actor has no database).
+	DB      []DBChunk
+	DBBytes int64
+	// DBPages are the pages changed since their chunks were written, by
+	// page number (from 1), kept in the state record; they override DB and
+	// the stored chunks. The map is not changed after the call.
+	DBPages map[uint32][]byte
 	// Steps is how many steps the commit covers (for metrics).
 	Steps int
 }
@@ -95,6 +109,13 @@ type KVOp struct {
 	Key    []byte
 	Value  []byte
 	Delete bool
+}
+
+// DBChunk is bytes [N*protocol.DBChunkBytes, ...) of an actor's database
+// file.
+type DBChunk struct {
+	N    uint32
+	Data []byte
 }
 
 // KVEntry is one stored KV entry.
@@ -119,6 +140,15 @@ type ActivateParams struct {
 	Schedules map[string]protocol.ScheduleRef
 	// Journal is the stored Commit.Journal.
 	Journal []byte
+	// DBBytes is the stored Commit.DBBytes: the length of the actor's
+	// database, restored from Store.DBLoad on first use.
+	DBBytes int64
+	// DBPages is the stored Commit.DBPages.
+	DBPages map[uint32][]byte
+	// DBDir is the directory for the local files of actor databases (one
+	// per activation, removed when it ends). Optional. Default: the
+	// system's temporary directory.
+	DBDir string
 	// Input is the CBOR creation input (used only when !Created).
 	Input []byte
 	Env   Env

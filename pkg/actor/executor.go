@@ -23,6 +23,11 @@ type group struct {
 	schedIdx map[string]protocol.ScheduleRef
 	journal  []byte     // the journal after the steps
 	out      []Outgoing // queue sends of the steps
+	// db is the database chunks the steps changed (the last version of
+	// each), dbBytes the database's length after them.
+	db      map[uint32][]byte
+	dbBytes int64
+	dbPages map[uint32][]byte
 	// consumed is the actor's consumed queue sequences after the steps.
 	consumed map[string]uint64
 	steps    int
@@ -71,16 +76,23 @@ func (i *instance[S, V]) finishLocked(c *Context[S, V], ok, final bool) (g *grou
 	changed := false
 	if ok {
 		enc, encErr := i.encodeState()
-		if encErr != nil {
-			err = encErr
-			ok = false
-		} else if !bytes.Equal(enc, i.latest) {
-			changed = true
+		switch {
+		case encErr != nil:
+			err, ok = encErr, false
+		case !bytes.Equal(enc, i.latest):
 			if hook := i.def.cfg.OnStateChange; hook != nil && c != nil {
 				st := i.state
 				_ = i.guardErr("OnStateChange", func() error { hook(c, &st); return nil })
 			}
-			i.latest = enc
+		}
+		// The database commits last: once it did, the step cannot fail.
+		if ok {
+			if dbErr := i.dbCommitStep(); dbErr != nil {
+				err, ok = dbErr, false
+			} else if !bytes.Equal(enc, i.latest) {
+				changed = true
+				i.latest = enc
+			}
 		}
 	}
 	if !ok {
@@ -108,7 +120,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	i.gmu.Lock()
 	defer i.gmu.Unlock()
 	if i.failed != nil || i.ended {
-		i.pending, i.stepKV, i.stepSched = nil, nil, nil
+		i.pending, i.stepKV, i.stepSched, i.stepDB, i.stepDBDirty = nil, nil, nil, nil, false
 		i.stepJournal, i.stepJournalSet = nil, false
 		i.stepOut = nil
 		return i.failedGroup(), false
@@ -124,7 +136,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 	if i.takeJournal() {
 		changed = true
 	}
-	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 && len(i.stepSched) == 0 && len(i.stepOut) == 0 {
+	if !changed && !took && len(i.stepKV) == 0 && len(i.pending) == 0 && len(i.stepSched) == 0 && len(i.stepOut) == 0 && !i.stepDBDirty {
 		// Nothing new: the step's reply still waits for what it may have
 		// read from steps whose commit is pending.
 		if last != nil {
@@ -134,7 +146,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		return i.inflight, false
 	}
 	g := last
-	if g == nil || len(g.kv)+len(g.sched)+len(i.stepKV)+len(i.stepSched) > maxGroupKV {
+	if g == nil || len(g.kv)+len(g.sched)+len(g.db)+len(i.stepKV)+len(i.stepSched)+len(i.stepDB) > maxGroupKV {
 		i.seq++
 		g = &group{seq: i.seq, done: make(chan struct{})}
 		i.queue = append(i.queue, g)
@@ -145,12 +157,21 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		i.kvSetPending(op, g.seq)
 	}
 	g.kv = append(g.kv, i.stepKV...)
+	if len(i.stepDB) > 0 {
+		if g.db == nil {
+			g.db = make(map[uint32][]byte, len(i.stepDB))
+		}
+		maps.Copy(g.db, i.stepDB)
+	}
+	dbDirty := i.stepDBDirty
+	i.stepDB, i.stepDBDirty = nil, false
+	g.dbBytes, g.dbPages = i.dbBytes, i.dbPages
 	g.sched = append(g.sched, i.takeSched()...)
 	g.schedIdx = i.sched
 	g.journal = i.journal
 	g.out = append(g.out, i.stepOut...)
 	i.pending, i.stepKV, i.stepOut = nil, nil, nil
-	if changed || took || len(g.kv) > 0 || len(g.sched) > 0 || len(g.out) > 0 {
+	if changed || took || dbDirty || len(g.kv) > 0 || len(g.sched) > 0 || len(g.db) > 0 || len(g.out) > 0 {
 		g.write = true
 	}
 	g.state = i.latest
@@ -184,7 +205,9 @@ func (i *instance[S, V]) commit(g *group) {
 	if g.write {
 		// No deadline here: the host bounds its write (a timer per commit
 		// is measurable on the hot path).
-		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed, Sched: g.sched, Schedules: g.schedIdx, Journal: g.journal, Send: g.out, Steps: g.steps})
+		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed,
+			Sched: g.sched, Schedules: g.schedIdx, Journal: g.journal, Send: g.out,
+			DB: dbChunks(g.db), DBBytes: g.dbBytes, DBPages: g.dbPages, Steps: g.steps})
 	}
 	if err != nil {
 		i.gmu.Lock()
@@ -319,5 +342,6 @@ func (i *instance[S, V]) rollback() {
 	i.stepSched = nil
 	i.stepJournal, i.stepJournalSet = nil, false
 	i.stepOut = nil
+	i.dbRollbackStep()
 	i.untake()
 }

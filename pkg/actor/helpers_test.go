@@ -19,6 +19,9 @@ type fakeEnv struct {
 	saves    [][]byte
 	commits  []*actor.Commit
 	kv       map[string][]byte
+	db       map[uint32][]byte // stored database chunks
+	dbBytes  int64
+	dbPages  map[uint32][]byte
 	saveErr  error
 	ownerErr error
 	onSave   func(state []byte) // called before a commit is recorded, without mu
@@ -53,7 +56,24 @@ func (e *fakeEnv) Commit(ctx context.Context, c *actor.Commit) error {
 			e.kv[string(op.Key)] = op.Value
 		}
 	}
+	if e.db == nil {
+		e.db = map[uint32][]byte{}
+	}
+	for _, ch := range c.DB {
+		e.db[ch.N] = ch.Data
+	}
+	e.dbBytes, e.dbPages = c.DBBytes, c.DBPages
 	return nil
+}
+
+func (e *fakeEnv) DBLoad(ctx context.Context) ([]actor.DBChunk, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []actor.DBChunk
+	for n, b := range e.db {
+		out = append(out, actor.DBChunk{N: n, Data: b})
+	}
+	return out, nil
 }
 
 func (e *fakeEnv) KVGet(ctx context.Context, key []byte) ([]byte, bool, error) {

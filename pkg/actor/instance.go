@@ -76,6 +76,15 @@ type Instance interface {
 	// Stop stops the instance without hooks or writes (its host lost the
 	// actor) and aborts the Run loop.
 	Stop()
+	// DBSchema lists the tables and views of the actor's database (none
+	// when it has no database).
+	DBSchema(ctx context.Context) ([]DBTable, error)
+	// DBRows returns up to limit rows of table from offset (limit 0: 100;
+	// at most MaxInspectRows).
+	DBRows(ctx context.Context, table string, limit, offset int) (*DBResult, error)
+	// DBExecute runs one SQL statement as a step of its own; what it
+	// changes is durable when it returns.
+	DBExecute(ctx context.Context, query string, args []any) (*DBResult, error)
 }
 
 // Activate starts an activation of an actor kind: it runs CreateState and
@@ -119,6 +128,20 @@ type instance[S, V any] struct {
 	// consumed the last consumed sequence per queue (guarded by gmu too).
 	stepTook []*QueueMessage
 	consumed map[string]uint64
+	// db is the local copy of the actor's database (nil until first
+	// use); dbBytes its length as of the last finished step; stepDB the
+	// chunks the finishing step changed; dbClosed is set once the
+	// activation ended.
+	// dbPages are the pages changed since their chunks were last
+	// committed (replaced, never changed in place: groups hold it);
+	// stepDBDirty tells that the finishing step changed the database.
+	db          *localDB
+	dbBytes     int64
+	dbPages     map[uint32][]byte
+	dbDir       string
+	stepDB      map[uint32][]byte
+	stepDBDirty bool
+	dbClosed    bool
 
 	// qmu guards the messages the host delivered and not yet taken.
 	qmu   sync.Mutex
@@ -159,7 +182,8 @@ type kvPending struct {
 }
 
 func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Instance, error) {
-	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, clk: p.Clock, sched: p.Schedules, journal: p.Journal}
+	i := &instance[S, V]{def: d, info: p.Info, env: p.Env, log: p.Log, clk: p.Clock, sched: p.Schedules, journal: p.Journal,
+		dbBytes: p.DBBytes, dbPages: p.DBPages, dbDir: p.DBDir}
 	if len(p.Consumed) > 0 {
 		i.consumed = maps.Clone(p.Consumed)
 		i.qlast = maps.Clone(p.Consumed)
@@ -174,12 +198,17 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 	i.turn.Lock()
 	c := &Context[S, V]{Context: ctx, inst: i}
 	if err := i.load(c, p); err != nil {
+		i.dbClose()
 		i.turn.Unlock()
 		i.abort()
 		return nil, err
 	}
 	enc, err := i.encodeState()
+	if err == nil {
+		err = i.dbCommitStep()
+	}
 	if err != nil {
+		i.dbClose()
 		i.turn.Unlock()
 		i.abort()
 		return nil, err
@@ -191,6 +220,8 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 	g := &group{seq: i.seq, done: make(chan struct{}), state: enc, write: true, steps: 1, events: i.pending, consumed: maps.Clone(i.consumed)}
 	i.pending = nil
 	g.kv, i.stepKV = i.stepKV, nil
+	g.db, i.stepDB, i.stepDBDirty = i.stepDB, nil, false
+	g.dbBytes, g.dbPages = i.dbBytes, i.dbPages
 	g.sched = i.takeSched()
 	g.schedIdx = i.sched
 	i.takeJournal()
@@ -204,6 +235,9 @@ func (d *Definition[S, V]) activate(ctx context.Context, p ActivateParams) (Inst
 	i.commit(g)
 	if err := g.wait(); err != nil {
 		i.cancelTasks()
+		i.turn.Lock()
+		i.dbClose()
+		i.turn.Unlock()
 		return nil, err
 	}
 	i.activated.Store(true)
@@ -500,6 +534,13 @@ func (i *instance[S, V]) cancelTasks() {
 func (i *instance[S, V]) Stop() {
 	i.abort()
 	i.cancelTasks()
+	// Close the database once the running step (if any) is over; no step
+	// starts any more.
+	go func() {
+		i.turn.Lock()
+		i.dbClose()
+		i.turn.Unlock()
+	}()
 }
 
 func (i *instance[S, V]) Sleep(ctx context.Context) error {

@@ -101,6 +101,7 @@ func (i *instance[S, V]) shutdown(ctx context.Context, what string, hook func(c 
 		}
 	}
 	g, lead, err := i.finishLocked(nil, ok, true) // nil: OnStateChange does not run as the actor stops
+	i.dbClose()                                   // its changes are in g
 	i.turn.Unlock()
 	if lead {
 		i.commit(g)

@@ -47,6 +47,13 @@ type StateRecord struct {
 	// Outbox is what committed steps sent to other actors' queues and the
 	// host has not yet seen acknowledged by the queue stream, in order.
 	Outbox []OutboxMsg `cbor:"9,keyasint,omitempty"`
+	// DBBytes is the length of the actor's SQLite database file (0: it
+	// has none); its content is the chunks at [DBChunkKey], written in the
+	// same commits.
+	DBBytes int64 `cbor:"10,keyasint,omitempty"`
+	// DBPages are pages of the database (by number, from 1) changed since
+	// the chunks holding them were written: they override the chunks.
+	DBPages map[uint32][]byte `cbor:"11,keyasint,omitempty"`
 }
 
 // OutboxMsg is one queue message an actor sent, kept in its state record

@@ -31,6 +31,7 @@ func (e *env) Commit(_ context.Context, c *actor.Commit) error {
 }
 func (e *env) KVGet(context.Context, []byte) ([]byte, bool, error)     { return nil, false, nil }
 func (e *env) KVList(context.Context, []byte) ([]actor.KVEntry, error) { return nil, nil }
+func (e *env) DBLoad(context.Context) ([]actor.DBChunk, error)         { return nil, nil }
 func (e *env) CheckOwner() error                                       { return nil }
 func (e *env) Emit([]actor.Event)                                      {}
 func (e *env) Lost(error)                                              {}

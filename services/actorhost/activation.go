@@ -175,7 +175,7 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		}
 	}
 	a.gen = rec.Gen + 1
-	a.lastState, a.stateVer = rec.State, rec.Ver
+	a.lastState, a.stateVer, a.dbBytes, a.dbPages = rec.State, rec.Ver, rec.DBBytes, rec.DBPages
 	a.outbox = rec.Outbox // published again once active: see outbox.go
 	inst, err := actor.Activate(ctx, a.typ, actor.ActivateParams{
 		Info:         actor.Info{ID: a.meta.ID, Name: a.meta.Name, Key: a.meta.Key, Gen: a.gen},
@@ -185,6 +185,9 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		Consumed:     rec.Consumed,
 		Schedules:    rec.Sched,
 		Journal:      rec.Journal,
+		DBBytes:      rec.DBBytes,
+		DBPages:      rec.DBPages,
+		DBDir:        h.dbDir,
 		Input:        a.meta.Input,
 		Env:          a,
 		Log:          &h.log,

@@ -30,6 +30,8 @@ type active struct {
 	stateRev  uint64
 	lastState []byte
 	stateVer  int
+	dbBytes   int64             // the database length in the last commit
+	dbPages   map[uint32][]byte // and its changed pages
 	// fenced is set when a commit failed because another activation wrote
 	// the record first.
 	fenced bool

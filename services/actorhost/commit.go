@@ -26,6 +26,11 @@ import (
 //     record first, with the same condition, then each KV put or delete,
 //     the last message carrying the commit. The server applies all or none.
 //
+// Database changes: up to protocol.MaxDBInlineBytes of changed pages ride in
+// the record itself (a plain write); beyond that the commit is a batch that
+// also writes the 64 KiB chunks holding them ("<id>.db.<n>", see
+// dbstore.go).
+//
 // Schedules: a set writes the schedule's entry in the batch; a removal
 // (fired, cancelled) only leaves the record's index, which is what the
 // host checks before it runs a schedule, and the entry is deleted after
@@ -45,13 +50,14 @@ const commitWriteTimeout = 10 * time.Second
 func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
 	fresh := a.outgoing(c.Send)
 	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion,
-		Consumed: c.Consumed, Sched: c.Schedules, Journal: c.Journal, Outbox: a.outboxWith(fresh)})
+		Consumed: c.Consumed, Sched: c.Schedules, Journal: c.Journal, Outbox: a.outboxWith(fresh),
+		DBBytes: c.DBBytes, DBPages: c.DBPages})
 	if err != nil {
 		return err
 	}
 	var rev uint64
 	sets, removed := splitSched(c.Sched)
-	if len(c.KV) == 0 && sets == 0 {
+	if len(c.KV) == 0 && sets == 0 && len(c.DB) == 0 {
 		rev, err = a.h.writeRecord(ctx, a.h.names.StateSubject(a.meta.ID), rec, a.stateRev)
 	} else {
 		rev, err = a.h.writeBatchRetry(ctx, a, rec, a.batchOps(c))
@@ -66,6 +72,7 @@ func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
 	a.consumed = c.Consumed
 	a.sched = c.Schedules
 	a.journal = c.Journal
+	a.dbBytes, a.dbPages = c.DBBytes, c.DBPages
 	a.h.commits.Add(1)
 	if len(fresh) > 0 {
 		a.addOutbox(fresh)
@@ -160,9 +167,9 @@ type batchOp struct {
 	del     bool
 }
 
-// batchOps lists the KV and schedule writes of a commit.
+// batchOps lists the KV, schedule and database writes of a commit.
 func (a *active) batchOps(c *actor.Commit) []batchOp {
-	ops := make([]batchOp, 0, len(c.KV)+len(c.Sched))
+	ops := make([]batchOp, 0, len(c.KV)+len(c.Sched)+len(c.DB))
 	for _, op := range c.KV {
 		ops = append(ops, batchOp{subject: a.h.names.KVEntrySubject(a.meta.ID, op.Key), data: op.Value, del: op.Delete})
 	}
@@ -170,6 +177,9 @@ func (a *active) batchOps(c *actor.Commit) []batchOp {
 		if op.Entry != nil {
 			ops = append(ops, batchOp{subject: a.h.names.ScheduleSubject(a.meta.ID, op.ID), data: op.Entry})
 		}
+	}
+	for _, ch := range c.DB {
+		ops = append(ops, batchOp{subject: a.h.names.DBChunkSubject(a.meta.ID, ch.N), data: ch.Data})
 	}
 	return ops
 }
@@ -283,7 +293,8 @@ func jsonNumber(b []byte, key string) uint64 {
 // markAsleep records the sleep time in the state record (for the
 // management API's sleep_ts). The record's state is the final one.
 func (a *active) markAsleep(ctx context.Context) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer, Consumed: a.consumed, Sched: a.sched, Journal: a.journal, Outbox: a.outboxWith(nil)})
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer,
+		Consumed: a.consumed, Sched: a.sched, Journal: a.journal, Outbox: a.outboxWith(nil), DBBytes: a.dbBytes, DBPages: a.dbPages})
 	if err != nil {
 		return err
 	}

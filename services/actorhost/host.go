@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,11 @@ type Config struct {
 	Capacity int
 	// GracePeriod bounds the drain at shutdown. Optional. Default: 15s.
 	GracePeriod time.Duration
+	// DBDir is where the local copies of active actors' SQLite databases
+	// live (one file per activation, removed when it ends; the durable copy
+	// is in JetStream). Optional. Default: a new temporary directory,
+	// removed when the host stops.
+	DBDir string
 	// KeepOnNewer keeps this host serving when a host with a newer Version
 	// joins. By default an older host drains: it takes no new activations
 	// and puts its actors to sleep so they wake on the newer version.
@@ -75,6 +81,7 @@ type Host struct {
 	disp   *dispatch.Dispatcher
 	hosts  *dispatch.HostView
 	stream jetstream.Stream // the hosts bucket's stream, for leader reads
+	dbDir  string           // local database files
 
 	baseCtx context.Context // cancelled when Run returns
 
@@ -159,6 +166,14 @@ func (h *Host) Run(ctx context.Context) error {
 		return fmt.Errorf("actorhost: jetstream: %w", err)
 	}
 	h.js = js
+	dbDir, removeDBDir, err := openDBDir(h.cfg.DBDir)
+	if err != nil {
+		return fmt.Errorf("actorhost: database directory: %w", err)
+	}
+	h.dbDir = dbDir
+	if removeDBDir {
+		defer func() { _ = os.RemoveAll(dbDir) }()
+	}
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	h.kv, err = buckets.Open(setupCtx, js, h.names, h.cfg.Buckets)

@@ -38,13 +38,14 @@ func (a *active) KVList(ctx context.Context, prefix []byte) ([]actor.KVEntry, er
 
 func (h *Host) kvList(ctx context.Context, id string, prefix []byte) ([]actor.KVEntry, error) {
 	cons, err := h.js.OrderedConsumer(ctx, h.names.StateStream(), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{h.names.KVSubjects(id)},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-		HeadersOnly:    false,
+		FilterSubjects:    []string{h.names.KVSubjects(id)},
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		InactiveThreshold: readerInactive,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kv list: %w", err)
 	}
+	defer h.deleteReader(cons)
 	info := cons.CachedInfo()
 	pending := info.NumPending
 	var out []actor.KVEntry

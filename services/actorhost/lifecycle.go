@@ -69,9 +69,9 @@ func (h *Host) teardown(ctx context.Context, a *active, kind stopKind) error {
 	return err
 }
 
-// purgeStorage deletes a destroyed actor's KV entries, schedules, queued
-// messages and state record. (A message published later creates a new
-// actor of the same name and key: queues are get-or-create.)
+// purgeStorage deletes a destroyed actor's KV entries, database chunks,
+// schedules, queued messages and state record. (A message published later
+// creates a new actor of the same name and key: queues are get-or-create.)
 func (h *Host) purgeStorage(ctx context.Context, m *protocol.ActorMeta) error {
 	id := m.ID
 	if err := h.kv.Queues.Purge(ctx, jetstream.WithPurgeSubject(h.names.QueueActorFilter(m.Name, m.Key))); err != nil {
@@ -82,6 +82,9 @@ func (h *Host) purgeStorage(ctx context.Context, m *protocol.ActorMeta) error {
 		return err
 	}
 	if err := st.Purge(ctx, jetstream.WithPurgeSubject(h.names.KVSubjects(id))); err != nil {
+		return err
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject(h.names.DBSubjects(id))); err != nil {
 		return err
 	}
 	// Schedules: delete markers (not a purge) so that the scheduler's

@@ -6,7 +6,8 @@
 //
 //	RIVET_ENDPOINT=http://127.0.0.1:6420 node --test --test-reporter=spec client.test.mjs
 //
-// The actors are the Go examples (examples/counter.go, examples/chat.go).
+// The actors are the Go examples (examples/counter.go, examples/chat.go,
+// examples/leaderboard.go, ...).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
@@ -89,6 +90,23 @@ for (const encoding of ["json", "cbor", "bare"]) {
 			assert.equal(typeof e.message, "string");
 			assert.ok(!e.message.includes("hunter2"), `the secret leaked: ${errorText(e)}`);
 			assert.equal(e.message, "An internal error occurred");
+		});
+
+		test("leaderboard on c.DB: submitScore, top, and SQL errors as db/* errors", T, async () => {
+			const h = client.leaderboard.getOrCreate([key("leaderboard")]);
+			assert.equal(Number(await h.submitScore("ana", 120)), 1);
+			assert.equal(Number(await h.submitScore("bo", 90)), 2);
+			assert.equal(Number(await h.submitScore("ana", 150)), 3);
+			const top = (await h.top(10)).map((e) => ({ player: e.player, score: Number(e.score) }));
+			assert.deepEqual(top, [
+				{ player: "ana", score: 150 },
+				{ player: "bo", score: 90 },
+			]);
+			// A failing step (insert, then a user error) leaves no row.
+			assertGroupCode(await rejection(h.submitScore("cy", -1)), "user", "invalid_score");
+			// A CHECK constraint: the caller sees db/constraint; the actor keeps working.
+			assertGroupCode(await rejection(h.submitScore("", 1)), "db", "constraint");
+			assert.equal((await h.top(10)).length, 2);
 		});
 
 		test("get on a missing key rejects with actor/not_found", T, async () => {

@@ -1,5 +1,5 @@
 // Command actorhost hosts rivetgo's example actors (counter, chatRoomList,
-// chatRoom, sleepy). Build your own host the same way with your registry.
+// chatRoom, sleepy, inventory, leaderboard, ...). Build your own host the same way with your registry.
 package main
 
 import (
@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		capacity int
 		grace    time.Duration
 		keep     bool
+		dbDir    string
 	)
 	base.Register(f)
 	f.String(&hostID, "host.id", "", "host id (letters, digits, '-'); default: random")
@@ -48,6 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	f.Int(&capacity, "host.capacity", 0, "active actors this host aims to hold (placement weight)")
 	f.Duration(&grace, "host.grace", 15*time.Second, "drain grace period on SIGTERM")
 	f.Bool(&keep, "host.keep-on-newer", false, "keep serving when a host with a newer --host.version joins (default: drain)")
+	f.String(&dbDir, "db.dir", "", "directory of the local copies of active actors' SQLite databases (default: a temporary directory removed at exit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	h, err := actorhost.New(actorhost.Config{
 		Conn: nc, Registry: examples.Registry(), Log: log, Prefix: base.Prefix, Buckets: base.Buckets(),
 		HostID: hostID, Version: version, Capacity: capacity, GracePeriod: grace, KeepOnNewer: keep,
+		DBDir: dbDir,
 	})
 	if err != nil {
 		return err
