@@ -2,11 +2,11 @@ package actorhost
 
 import (
 	"context"
-	"time"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/ticker"
 )
 
 // Emit implements actor.Emitter: a broadcast is published once on the
@@ -104,7 +104,7 @@ func (h *Host) sweepConns(ctx context.Context, gateways *dispatch.KeyView) {
 		return
 	case <-gateways.Ready():
 	}
-	every(ctx, h.kv.HostTTL/4, func() {
+	ticker.Every(ctx, h.kv.HostTTL/4, func() {
 		for _, a := range h.all() {
 			a.mu.Lock()
 			var gone []string
@@ -126,18 +126,4 @@ func (h *Host) sweepConns(ctx context.Context, gateways *dispatch.KeyView) {
 			a.end()
 		}
 	})
-}
-
-// every runs fn every d until ctx is done.
-func every(ctx context.Context, d time.Duration, fn func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		fn()
-	}
 }

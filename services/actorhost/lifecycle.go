@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/ticker"
 )
 
 // Lifecycle: every way an actor leaves this host goes through teardown
@@ -188,7 +189,7 @@ func (h *Host) remove(a *active) {
 // sleepSweep puts actors to sleep once they were idle for their
 // SleepTimeout. One sweep for the whole host, not a timer per actor.
 func (h *Host) sleepSweep(ctx context.Context) {
-	every(ctx, 250*time.Millisecond, func() {
+	ticker.Every(ctx, 250*time.Millisecond, func() {
 		now := h.mono()
 		for _, a := range h.all() {
 			opts := a.typ.Options()

@@ -23,6 +23,7 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/ticker"
 )
 
 // Defaults of [Config].
@@ -252,18 +253,11 @@ func (g *Gateway) register(ctx context.Context) error {
 }
 
 func (g *Gateway) renewLoop(ctx context.Context) {
-	t := time.NewTicker(g.kv.HostTTL / 5)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	ticker.Every(ctx, g.kv.HostTTL/5, func() {
 		rctx, cancel := context.WithTimeout(ctx, g.kv.HostTTL/5)
 		if err := g.register(rctx); err != nil {
 			g.log.Warn().Err(err).Msg("gateway entry renewal failed")
 		}
 		cancel()
-	}
+	})
 }

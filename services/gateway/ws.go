@@ -13,6 +13,7 @@ import (
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/rkproto"
+	"github.com/rivetgo/rivetgo/pkg/ticker"
 )
 
 // The WebSocket side of the gateway: RivetKit's /connect. A connection ends
@@ -196,14 +197,7 @@ func (h *hub) onGatewayMsg(msg *nats.Msg) {
 // watchHolders closes connections whose actor's host died: the client
 // reconnects and the actor wakes on another host.
 func (h *hub) watchHolders(ctx context.Context) {
-	t := time.NewTicker(h.g.hosts.TTL() / 4)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	ticker.Every(ctx, h.g.hosts.TTL()/4, func() {
 		h.mu.Lock()
 		conns := make([]*wsConn, 0, len(h.conns))
 		for _, c := range h.conns {
@@ -227,7 +221,7 @@ func (h *hub) watchHolders(ctx context.Context) {
 		for _, c := range deadRaw {
 			c.close(websocket.StatusInternalError, "actor.stopped")
 		}
-	}
+	})
 }
 
 // closeAll closes every connection (gateway shutdown).

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+
+	"github.com/rivetgo/rivetgo/pkg/ticker"
 )
 
 // members tracks the live scheduler replicas: each keeps an entry in the
@@ -42,21 +44,14 @@ func (m *members) register(ctx context.Context) error {
 }
 
 func (m *members) run(ctx context.Context) {
-	t := time.NewTicker(m.ttl / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	ticker.Every(ctx, m.ttl/3, func() {
 		wctx, cancel := context.WithTimeout(ctx, m.ttl/2)
 		if _, err := m.kv.Put(wctx, m.id, []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil && ctx.Err() == nil {
 			m.log.Warn().Err(err).Msg("renew scheduler entry")
 		}
 		m.refresh(wctx)
 		cancel()
-	}
+	})
 }
 
 // refresh reads the live entries.

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/ticker"
 )
 
 // waker wakes actors whose queues receive messages. The replicas share a
@@ -80,14 +81,7 @@ func (w *waker) stop() {
 // deferLoop wakes the actors whose wake was coalesced, once their window
 // passed.
 func (w *waker) deferLoop(ctx context.Context) {
-	t := time.NewTicker(wakeEvery / 5)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	ticker.Every(ctx, wakeEvery/5, func() {
 		var due []string
 		w.mu.Lock()
 		for ik, subj := range w.again {
@@ -100,19 +94,12 @@ func (w *waker) deferLoop(ctx context.Context) {
 		for _, subj := range due {
 			w.wakeFor(subj, nil)
 		}
-	}
+	})
 }
 
 func (w *waker) scanLoop(ctx context.Context) {
-	t := time.NewTicker(w.s.cfg.QueueScanEvery)
-	defer t.Stop()
 	w.scan(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	ticker.Every(ctx, w.s.cfg.QueueScanEvery, func() {
 		w.scan(ctx)
 		w.mu.Lock()
 		for k, at := range w.recent {
@@ -121,7 +108,7 @@ func (w *waker) scanLoop(ctx context.Context) {
 			}
 		}
 		w.mu.Unlock()
-	}
+	})
 }
 
 // scan wakes the owned actors of every queue subject holding messages.
