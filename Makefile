@@ -46,6 +46,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	$(GO) test ./pkg/protocol -run '^$$' -fuzz FuzzKeyCodec -fuzztime $${FUZZTIME:-20s}
 	$(GO) test ./pkg/protocol -run '^$$' -fuzz FuzzQueueSubject -fuzztime $${FUZZTIME:-20s}
 	$(GO) test ./pkg/rkproto -run '^$$' -fuzz FuzzDecodeActionRequest -fuzztime $${FUZZTIME:-20s}
+	$(GO) test ./test -run '^$$' -fuzz FuzzGatewayHTTP -fuzztime $${FUZZTIME:-20s}
 
 bench: bench-go bench-compare ## every benchmark: Go benchmarks, then rivetgo vs RivetKit 2.3.19 side by side (~9 min)
 
