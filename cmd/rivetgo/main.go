@@ -93,15 +93,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer schedConn.Close()
 
-	h, err := actorhost.New(actorhost.Config{Conn: hostConn, Registry: examples.Registry(), Log: log.With().Str("svc", "actorhost").Logger(), Prefix: prefix, Buckets: base.Buckets()})
+	// One registry for the services of the process, served at the
+	// gateway's /metrics.
+	reg := svc.NewRegistry()
+	h, err := actorhost.New(actorhost.Config{Conn: hostConn, Registry: examples.Registry(), Log: log.With().Str("svc", "actorhost").Logger(), Prefix: prefix, Buckets: base.Buckets(), Metrics: reg})
 	if err != nil {
 		return err
 	}
-	g, err := gateway.New(gateway.Config{Conn: gwConn, Log: log.With().Str("svc", "gateway").Logger(), Addr: addr, Prefix: prefix, Buckets: base.Buckets()})
+	g, err := gateway.New(gateway.Config{Conn: gwConn, Log: log.With().Str("svc", "gateway").Logger(), Addr: addr, Prefix: prefix, Buckets: base.Buckets(), Metrics: reg})
 	if err != nil {
 		return err
 	}
-	sch, err := scheduler.New(scheduler.Config{Conn: schedConn, Log: log.With().Str("svc", "scheduler").Logger(), Prefix: prefix, Buckets: base.Buckets()})
+	sch, err := scheduler.New(scheduler.Config{Conn: schedConn, Log: log.With().Str("svc", "scheduler").Logger(), Prefix: prefix, Buckets: base.Buckets(), Metrics: scheduler.NewMetrics(reg)})
 	if err != nil {
 		return err
 	}

@@ -150,6 +150,7 @@ func (h *Host) activate(ctx context.Context, id string, meta *protocol.ActorMeta
 	}
 	a.meta.Input = nil // used once; not kept in memory
 	a.ev(h.log.Debug()).Uint64("gen", a.gen).Msg("actor activated")
+	h.metrics.activations.WithLabelValues(a.meta.Name).Inc()
 	return a, nil
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
@@ -63,6 +64,9 @@ type Config struct {
 	// is in JetStream). Optional. Default: a new temporary directory,
 	// removed when the host stops.
 	DBDir string
+	// Metrics receives the host's Prometheus collectors
+	// (rivetgo_host_*). Optional.
+	Metrics prometheus.Registerer
 	// KeepOnNewer keeps this host serving when a host with a newer Version
 	// joins. By default an older host drains: it takes no new activations
 	// and puts its actors to sleep so they wake on the newer version.
@@ -99,6 +103,7 @@ type Host struct {
 	draining    bool
 	inflight    sync.WaitGroup // every goroutine Run starts beside its own (workers, spawn)
 
+	metrics      *metrics
 	activeCount  atomic.Int64
 	commits      atomic.Int64       // commits written (for tests and metrics)
 	batchSeq     atomic.Uint64      // makes atomic batch ids unique
@@ -137,7 +142,7 @@ func New(cfg Config) (*Host, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Host{
+	h := &Host{
 		cfg:         cfg,
 		names:       names,
 		log:         cfg.Log.With().Str("host_id", cfg.HostID).Logger(),
@@ -147,7 +152,9 @@ func New(cfg Config) (*Host, error) {
 		started:     time.Now(),
 		activations: map[string]*activation{},
 		ready:       make(chan struct{}),
-	}, nil
+	}
+	h.metrics = newMetrics(h, cfg.Metrics)
+	return h, nil
 }
 
 // Ready is closed once the host serves requests.

@@ -62,6 +62,7 @@ func (h *Host) teardown(ctx context.Context, a *active, kind stopKind) error {
 	if kind == stopSleep {
 		h.rewakeIfQueued(a)
 	}
+	h.metrics.stops.WithLabelValues(a.meta.Name, kind.String()).Inc()
 	if err != nil {
 		a.ev(h.log.Warn()).Err(err).Stringer("stop", kind).Msg("actor stopped with an error")
 	} else {
@@ -157,6 +158,7 @@ func (h *Host) drop(a *active) bool {
 	if !registered {
 		return false
 	}
+	h.metrics.stops.WithLabelValues(a.meta.Name, "drop").Inc()
 	a.mu.Lock()
 	a.lost = true
 	a.mu.Unlock()

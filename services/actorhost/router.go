@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -92,6 +93,7 @@ func (h *Host) routeCall(a *active, msg *nats.Msg) {
 		h.reply(msg, &protocol.CallReply{Err: protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad call: %v", err)})
 		return
 	}
+	start := time.Now()
 	res, err := a.inst.CallWith(h.baseCtx, req.Action, req.Args, actor.CallOptions{ConnID: req.ConnID, Params: req.ConnParams})
 	rep := a.callReply()
 	rep.Output = res.Output
@@ -103,6 +105,7 @@ func (h *Host) routeCall(a *active, msg *nats.Msg) {
 		rep.Err = protocol.Errorf(protocol.GroupMessage, protocol.CodeOutgoingTooLong,
 			"the action's output is %d bytes; the limit is %d", len(res.Output), req.MaxOutput)
 	}
+	h.metrics.action(a.meta.Name, rep.Err, time.Since(start))
 	h.reply(msg, rep)
 	a.end()
 	switch {

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/buckets"
@@ -49,6 +50,10 @@ type Config struct {
 	Addr string
 	// Listener, when set, is used instead of listening on Addr.
 	Listener net.Listener
+	// Metrics receives the gateway's Prometheus collectors
+	// (rivetgo_gateway_*) and is served at GET /metrics. Optional: without
+	// it /metrics is 404.
+	Metrics *prometheus.Registry
 	// Prefix is the subject and bucket prefix. Optional. Default: "rivet".
 	Prefix string
 	// Buckets is the durability policy of the KV buckets.
@@ -73,14 +78,15 @@ type Config struct {
 // Gateway serves RivetKit's HTTP API. Create it with [New], run it with
 // [Gateway.Run].
 type Gateway struct {
-	cfg   Config
-	names protocol.Names
-	log   zerolog.Logger
-	disp  *dispatch.Dispatcher
-	hosts *dispatch.HostView
-	kv    *buckets.Set
-	js    jetstream.JetStream
-	hub   *hub
+	metrics *metrics
+	cfg     Config
+	names   protocol.Names
+	log     zerolog.Logger
+	disp    *dispatch.Dispatcher
+	hosts   *dispatch.HostView
+	kv      *buckets.Set
+	js      jetstream.JetStream
+	hub     *hub
 	// replies serves the reply subjects of waited queue sends.
 	replies replies
 	// maxRaw bounds raw request and response bodies and raw WebSocket
@@ -123,7 +129,12 @@ func New(cfg Config) (*Gateway, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Gateway{cfg: cfg, names: names, log: cfg.Log, ready: make(chan struct{}), replies: replies{nc: cfg.Conn}, maxRaw: MaxRawBody}, nil
+	var reg prometheus.Registerer
+	if cfg.Metrics != nil {
+		reg = cfg.Metrics
+	}
+	return &Gateway{cfg: cfg, names: names, log: cfg.Log, ready: make(chan struct{}), replies: replies{nc: cfg.Conn}, maxRaw: MaxRawBody,
+		metrics: newMetrics(reg)}, nil
 }
 
 // Addr returns the listening address once the gateway is ready.

@@ -27,7 +27,8 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /actors", g.handleList)
 	mux.HandleFunc("DELETE /actors/{id}", g.handleDestroy)
 	mux.HandleFunc("/gateway/", g.handleGateway)
-	return g.withBodyDeadline(withCORS(mux))
+	mux.Handle("GET /metrics", g.metricsHandler())
+	return g.metrics.instrument(g.withBodyDeadline(withCORS(mux)))
 }
 
 // withCORS adds CORS headers to every response and answers preflight

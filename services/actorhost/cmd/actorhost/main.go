@@ -42,6 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		grace    time.Duration
 		keep     bool
 		dbDir    string
+		metrics  string
 	)
 	base.Register(f)
 	f.String(&hostID, "host.id", "", "host id (letters, digits, '-'); default: random")
@@ -49,6 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	f.Int(&capacity, "host.capacity", 0, "active actors this host aims to hold (placement weight)")
 	f.Duration(&grace, "host.grace", 15*time.Second, "drain grace period on SIGTERM")
 	f.Bool(&keep, "host.keep-on-newer", false, "keep serving when a host with a newer --host.version joins (default: drain)")
+	f.String(&metrics, "metrics.addr", "", "serve Prometheus /metrics on this address (empty: off)")
 	f.String(&dbDir, "db.dir", "", "directory of the local copies of active actors' SQLite databases (default: a temporary directory removed at exit)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,6 +62,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	reg := svc.NewRegistry()
+	stopMetrics, err := svc.ServeMetrics(metrics, reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	nc, err := base.Connect(ctx, "rivetgo-actorhost", log)
 	if err != nil {
 		return err
@@ -68,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	h, err := actorhost.New(actorhost.Config{
 		Conn: nc, Registry: examples.Registry(), Log: log, Prefix: base.Prefix, Buckets: base.Buckets(),
 		HostID: hostID, Version: version, Capacity: capacity, GracePeriod: grace, KeepOnNewer: keep,
-		DBDir: dbDir,
+		DBDir: dbDir, Metrics: reg,
 	})
 	if err != nil {
 		return err

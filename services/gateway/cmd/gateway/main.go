@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	g, err := gateway.New(gateway.Config{
 		Conn: nc, Log: log, Addr: addr, Prefix: base.Prefix, Buckets: base.Buckets(),
 		MaxIncoming: maxIn, MaxOutgoing: maxOut, RequestTimeout: reqTimeout,
-		BodyTimeout: bodyTime, MaxConns: maxConns,
+		BodyTimeout: bodyTime, MaxConns: maxConns, Metrics: svc.NewRegistry(),
 	})
 	if err != nil {
 		return err
