@@ -83,21 +83,6 @@ var Counter = actor.New("counter", actor.Config[CounterState, struct{}]{
 	},
 	Options: actor.Options{DisplayName: "Counter", Icon: "calculator"},
 }).
-	Action("increment", func(c *CounterContext, amount int64) (int64, error) {
-		if err := checkAmount(c, amount); err != nil {
-			return 0, err
-		}
-		c.State().Count += amount
-		// Connected clients subscribed to "count" get the new value once
-		// it is durable.
-		if err := c.Broadcast("count", c.State().Count); err != nil {
-			return 0, err
-		}
-		return c.State().Count, nil
-	}).
-	Action("getCount", func(c *CounterContext) int64 {
-		return c.State().Count
-	}).
 	Action("reset", func(c *CounterContext) {
 		c.State().Count = 0
 	}).
@@ -110,6 +95,26 @@ var Counter = actor.New("counter", actor.Config[CounterState, struct{}]{
 	Action("destroy", func(c *CounterContext) {
 		c.Destroy()
 	})
+
+// CounterIncrement is the counter's increment(amount) as a typed reference:
+// Go callers write CounterIncrement.Call(ctx, h, 5) and get an int64 (see
+// package ref). Connected clients subscribed to "count" get the new value
+// once it is durable.
+var CounterIncrement = actor.Action1(Counter, "increment", func(c *CounterContext, amount int64) (int64, error) {
+	if err := checkAmount(c, amount); err != nil {
+		return 0, err
+	}
+	c.State().Count += amount
+	if err := c.Broadcast("count", c.State().Count); err != nil {
+		return 0, err
+	}
+	return c.State().Count, nil
+})
+
+// CounterGetCount is the counter's getCount() as a typed reference.
+var CounterGetCount = actor.Action0(Counter, "getCount", func(c *CounterContext) (int64, error) {
+	return c.State().Count, nil
+})
 
 // checkAmount is a helper outside the definition: it takes the typed context.
 func checkAmount(c *CounterContext, amount int64) error {

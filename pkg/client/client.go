@@ -289,6 +289,12 @@ func decodeError(status int, body []byte) error {
 
 // Action calls action with args and decodes its output into out (nil
 // discards it).
+// Call is Action: the handle's shape shared with actor.Handle, so that
+// typed references (package ref) call either.
+func (h *Handle) Call(ctx context.Context, action string, out any, args ...any) error {
+	return h.Action(ctx, action, out, args...)
+}
+
 func (h *Handle) Action(ctx context.Context, action string, out any, args ...any) error {
 	if h.err != nil {
 		return h.err
