@@ -3,6 +3,8 @@ GO      ?= go
 BIN     := bin
 SERVICES := gateway actorhost
 export CGO_ENABLED := 1
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -ldflags "-X github.com/rivetgo/rivetgo/pkg/svc.buildVersion=$(VERSION)"
 
 .PHONY: help build run test test-unit js-deps nats-cli bench bench-go bench-compare fuzz lint clean
 
@@ -15,10 +17,10 @@ help: ## list the targets
 
 build: ## build bin/gateway, bin/actorhost, bin/scheduler, bin/rivetgo (dev mesh) and bin/nats-server
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/gateway ./services/gateway/cmd/gateway
-	$(GO) build -o $(BIN)/actorhost ./services/actorhost/cmd/actorhost
-	$(GO) build -o $(BIN)/scheduler ./services/scheduler/cmd/scheduler
-	$(GO) build -o $(BIN)/rivetgo ./cmd/rivetgo
+	$(GO) build $(LDFLAGS) -o $(BIN)/gateway ./services/gateway/cmd/gateway
+	$(GO) build $(LDFLAGS) -o $(BIN)/actorhost ./services/actorhost/cmd/actorhost
+	$(GO) build $(LDFLAGS) -o $(BIN)/scheduler ./services/scheduler/cmd/scheduler
+	$(GO) build $(LDFLAGS) -o $(BIN)/rivetgo ./cmd/rivetgo
 	$(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 
 run: ## run the whole mesh in one process (embedded NATS, example actors, gateway on :6420)

@@ -26,6 +26,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && (os.Args[1] == "--version" || os.Args[1] == "-version") {
+		svc.PrintVersion(os.Stdout, "rivetgo")
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
@@ -44,6 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("rivetgo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := &svc.Flags{FS: fs, Getenv: getenv}
+	fs.Bool("version", false, "print the version and exit")
 	var (
 		dataDir  string
 		addr     string

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
@@ -128,7 +129,8 @@ func (b *Base) Logger(w io.Writer, service string) (zerolog.Logger, error) {
 		return zerolog.Nop(), fmt.Errorf("bad log level %q", b.LogLevel)
 	}
 	if b.LogFormat == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+		// Colours only on a terminal: a redirected log stays plain text.
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(w)}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Str("svc", service).Logger(), nil
 }
@@ -208,3 +210,9 @@ func (b *Base) dial(ctx context.Context, name string, log zerolog.Logger) (*nats
 
 // Getenv is os.Getenv, for mains.
 var Getenv = os.Getenv
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}

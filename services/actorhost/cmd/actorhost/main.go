@@ -19,6 +19,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && (os.Args[1] == "--version" || os.Args[1] == "-version") {
+		svc.PrintVersion(os.Stdout, "actorhost")
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
@@ -34,6 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs := flag.NewFlagSet("actorhost", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := &svc.Flags{FS: fs, Getenv: getenv}
+	fs.Bool("version", false, "print the version and exit")
 	var (
 		base     svc.Base
 		hostID   string

@@ -20,6 +20,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && (os.Args[1] == "--version" || os.Args[1] == "-version") {
+		svc.PrintVersion(os.Stdout, "scheduler")
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
@@ -35,6 +39,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := &svc.Flags{FS: fs, Getenv: getenv}
+	fs.Bool("version", false, "print the version and exit")
 	var (
 		base        svc.Base
 		id          string
