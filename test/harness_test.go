@@ -276,6 +276,36 @@ func (m *mesh) addGateway() string {
 	return url
 }
 
+// stopAll kills every service (kill -9) and stops nats-server (SIGTERM).
+func (m *mesh) stopAll() {
+	m.tb.Helper()
+	for _, p := range append(append(append([]*proc{}, m.gws...), m.scheds...), m.hosts...) {
+		p.kill()
+	}
+	if err := m.nats.stop(10 * time.Second); err != nil {
+		m.tb.Fatal(err)
+	}
+}
+
+// startAll starts nats-server and every service again (after stopAll), the
+// same commands on the same ports and data.
+func (m *mesh) startAll() {
+	m.tb.Helper()
+	m.nats = m.nats.restart()
+	waitFor(m.tb, 10*time.Second, func() error {
+		c, err := net.Dial("tcp", strings.TrimPrefix(m.natsURL, "nats://"))
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	for _, ps := range [][]*proc{m.hosts, m.scheds, m.gws} {
+		for i := range ps {
+			ps[i] = ps[i].restart()
+		}
+	}
+}
+
 // url is the first gateway's endpoint.
 func (m *mesh) url() string { return m.gwURLs[0] }
 

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/rivetgo/rivetgo/examples"
 	"github.com/rivetgo/rivetgo/pkg/client"
 )
@@ -197,30 +195,9 @@ func TestSchedule_DueWhileEverythingIsDown(t *testing.T) {
 		t.Fatal("setThenFail succeeded")
 	}
 
-	for _, p := range append(append(append([]*proc{}, m.gws...), m.scheds...), m.hosts...) {
-		p.kill()
-	}
-	if err := m.nats.stop(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	m.stopAll()
 	time.Sleep(time.Until(from.Add(3 * time.Second)))
-	m.nats = m.nats.restart()
-	waitFor(t, 10*time.Second, func() error {
-		nc, err := nats.Connect(m.natsURL)
-		if err == nil {
-			nc.Close()
-		}
-		return err
-	})
-	for i := range m.hosts {
-		m.hosts[i] = m.hosts[i].restart()
-	}
-	for i := range m.scheds {
-		m.scheds[i] = m.scheds[i].restart()
-	}
-	for i := range m.gws {
-		m.gws[i] = m.gws[i].restart()
-	}
+	m.startAll()
 	alarmCheck(t, hs, per, 60*time.Second)
 	time.Sleep(3 * time.Second) // the takeover delay and more: nothing rings again
 	alarmCheck(t, hs, per, time.Second)

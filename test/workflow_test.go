@@ -115,30 +115,9 @@ func TestWorkflow_SleepAcrossFullRestart(t *testing.T) {
 		return err
 	})
 	time.Sleep(time.Second)
-	for _, p := range append(append(append([]*proc{}, m.gws...), m.scheds...), m.hosts...) {
-		p.kill()
-	}
-	if err := m.nats.stop(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	m.stopAll()
 	time.Sleep(time.Second)
-	m.nats = m.nats.restart()
-	waitFor(t, 10*time.Second, func() error {
-		nc, err := nats.Connect(m.natsURL)
-		if err == nil {
-			nc.Close()
-		}
-		return err
-	})
-	for i := range m.hosts {
-		m.hosts[i] = m.hosts[i].restart()
-	}
-	for i := range m.scheds {
-		m.scheds[i] = m.scheds[i].restart()
-	}
-	for i := range m.gws {
-		m.gws[i] = m.gws[i].restart()
-	}
+	m.startAll()
 	// Do not call the actor until it woke by itself (a call would wake it).
 	time.Sleep(time.Until(time.UnixMilli(st.StartedMs).Add(examples.NapDuration + 2*time.Second)))
 	waitFor(t, 20*time.Second, func() error {

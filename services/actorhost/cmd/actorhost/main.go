@@ -4,13 +4,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/rivetgo/rivetgo/examples"
@@ -19,19 +15,9 @@ import (
 )
 
 func main() {
-	if len(os.Args) == 2 && (os.Args[1] == "--version" || os.Args[1] == "-version") {
-		svc.PrintVersion(os.Stdout, "actorhost")
-		return
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "actorhost:", err)
-		os.Exit(1)
-	}
+	svc.Main("actorhost", func(ctx context.Context, args []string) error {
+		return run(ctx, args, os.Getenv, os.Stderr)
+	})
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
