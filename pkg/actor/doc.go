@@ -1,6 +1,7 @@
 // Package actor defines actors: long-lived, stateful objects addressed by a
-// name and a key, with typed state, actions, connections, events, a run loop
-// and a per-actor key-value store.
+// name and a key, with typed state, actions, connections, events, a run loop,
+// durable queues, schedules, sends to other actors' queues, a key-value store
+// and a SQLite database per actor.
 //
 // The package has two sides. Users see [New], [Definition.Action], [Config]
 // and [Context]: they declare a kind and write its actions and hooks as plain
@@ -21,8 +22,10 @@
 //
 // # Commits and the output gate
 //
-// Everything a step changed (its state and its KV writes) becomes durable in
-// one atomic commit. While a commit is in flight the next steps run on the new
+// Everything a step changed (its state, KV writes, SQLite changes, queue
+// messages consumed and sent, schedules set and cancelled, and the journal
+// that libraries such as pkg/workflow keep) becomes durable in one atomic
+// commit. While a commit is in flight the next steps run on the new
 // in-memory state; their changes are gathered into the following commit
 // (group commit), so a hot actor does one write per round trip, not one per
 // action. A step's reply, events and frames are released only when the commit
