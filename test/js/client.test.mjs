@@ -196,6 +196,23 @@ for (const encoding of ["json", "cbor", "bare"]) {
 			assert.equal(await h.getCount(), 5_000_000_000);
 		});
 
+		test("workflow: the worker applies work messages and stops on a control message", T, async () => {
+			const h = client.worker.getOrCreate([key("worker")]);
+			await h.send("work", { amount: 5 });
+			await h.send("work", { amount: 7 });
+			await h.send("control", { type: "stop", reason: "done" });
+			let st;
+			for (let i = 0; i < 200; i++) {
+				st = await h.getState();
+				if (st.phase === "stopped") break;
+				await new Promise((r) => setTimeout(r, 50));
+			}
+			assert.equal(st.phase, "stopped", JSON.stringify(st, jsonSafe));
+			assert.equal(st.processed, 2);
+			assert.equal(st.total, 12);
+			assert.equal(st.stopReason, "done");
+		});
+
 		test("queue: send without wait, then with wait gets the run loop's completion", T, async () => {
 			const h = client.counter.getOrCreate([key("queue-jobs")]);
 			const r1 = await h.send("jobs", { n: 2 });
