@@ -30,6 +30,7 @@ import (
 
 func BenchmarkQueue(b *testing.B) {
 	m := newBenchMesh(b)
+	m.addScheduler() // wakes the actors that messages are sent to
 	procs := []namedProc{{"edge", m.gws[0]}, {"back", m.hosts[0]}, {"nats", m.nats}}
 	nc, err := nats.Connect(m.natsURL)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,8 +21,9 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// ServeMetrics serves reg's metrics at /metrics on addr (empty: not at
-// all) until the returned stop is called.
+// ServeMetrics serves reg's metrics at /metrics, and Go's profiles at
+// /debug/pprof/, on addr (empty: not at all) until the returned stop is
+// called. Bind it to a private address.
 func ServeMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
@@ -32,6 +34,10 @@ func ServeMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (st
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Go profiles beside the metrics (same private address).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {

@@ -127,10 +127,12 @@ func (h *Host) dropMessage(a *active, seq uint64, queue, reason string) {
 	})
 }
 
-// purgeConsumed deletes, after a commit, the messages it consumed. At most
-// one purge per actor is in flight; commits made meanwhile are purged
-// together by the next one (under load that is one purge request for many
-// messages, not one per commit).
+// purgeConsumed deletes, after a commit, the messages it consumed. One
+// purger runs per actor: it purges what the latest commit consumed, then
+// waits purgeEvery before looking again, so under load one purge request
+// covers many commits (the Consumed mark in the state record, not the
+// purge, is what keeps a message from being handled twice). A purge that
+// fails is retried a second later.
 func (a *active) purgeConsumed(consumed map[string]uint64) {
 	a.purgeMu.Lock()
 	a.purgeWant = consumed
@@ -144,9 +146,8 @@ func (a *active) purgeConsumed(consumed map[string]uint64) {
 	h.spawn(func() {
 		for {
 			a.purgeMu.Lock()
-			want := a.purgeWant
 			var todo map[string]uint64
-			for q, s := range want {
+			for q, s := range a.purgeWant {
 				if s > a.purged[q] {
 					if todo == nil {
 						todo = map[string]uint64{}
@@ -155,17 +156,20 @@ func (a *active) purgeConsumed(consumed map[string]uint64) {
 				}
 			}
 			if todo == nil {
+				// Decided under the lock that a new want would see.
 				a.purging = false
 				a.purgeMu.Unlock()
 				return
 			}
 			a.purgeMu.Unlock()
+			failed := false
 			ctx, cancel := context.WithTimeout(h.baseCtx, 10*time.Second)
 			for q, s := range todo {
 				subj := h.names.QueueSubject(a.meta.Name, q, a.meta.Key)
 				if err := h.kv.Queues.Purge(ctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(s+1)); err != nil {
-					a.ev(h.log.Debug()).Err(err).Str("queue", q).Msg("purge consumed messages (done again after the next commit)")
+					a.ev(h.log.Debug()).Err(err).Str("queue", q).Msg("purge consumed messages (retried)")
 					delete(todo, q)
+					failed = true
 				}
 			}
 			cancel()
@@ -176,17 +180,27 @@ func (a *active) purgeConsumed(consumed map[string]uint64) {
 			for q, s := range todo {
 				a.purged[q] = s
 			}
-			again := len(todo) > 0
 			a.purgeMu.Unlock()
-			if !again {
+			wait := purgeEvery
+			if failed {
+				wait = time.Second
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-h.baseCtx.Done():
+				t.Stop()
 				a.purgeMu.Lock()
 				a.purging = false
 				a.purgeMu.Unlock()
 				return
+			case <-t.C:
 			}
 		}
 	})
 }
+
+// purgeEvery is the least time between two purges of one actor's queues.
+const purgeEvery = 50 * time.Millisecond
 
 // complete publishes a queue message's completion to its waiting sender.
 func (a *active) complete(e actor.Event) {
