@@ -44,6 +44,8 @@ type Context[S, V any] struct {
 	// fire is the schedule a scheduled action runs: a failed step still
 	// removes it (no retry).
 	fire string
+	// noAwait refuses await points (WithoutAwait).
+	noAwait bool
 }
 
 // Conn returns the connection the current action runs on: the client's

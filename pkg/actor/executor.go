@@ -276,6 +276,9 @@ func (i *instance[S, V]) yield(c *Context[S, V], fn func()) error {
 		fn()
 		return nil
 	}
+	if c.noAwait {
+		return errNoAwait
+	}
 	g, lead, err := i.finishLocked(c, true, false)
 	if err != nil {
 		if !c.run {

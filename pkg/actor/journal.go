@@ -54,3 +54,18 @@ func (i *instance[S, V]) takeJournal() bool {
 // delivered again. For libraries that retry a part of a Run loop in a step
 // of its own (pkg/workflow retries a failed workflow step).
 func (c *Context[S, V]) RollbackStep() { c.inst.rollback() }
+
+// errNoAwait is what an await point returns inside WithoutAwait.
+var errNoAwait = protocol.Errorf(protocol.GroupActor, "await_refused",
+	"an await point (Await, Wait, KeepAwake, SaveState, a call to another actor, a queue wait) inside a workflow step: a step runs in one piece; split the work into steps")
+
+// WithoutAwait runs fn with every await point refused (they return an
+// actor/await_refused error instead of ending the step): the step fn runs in
+// stays one piece, so a library can roll all of it back. pkg/workflow runs
+// its steps this way.
+func (c *Context[S, V]) WithoutAwait(fn func() error) error {
+	prev := c.noAwait
+	c.noAwait = true
+	defer func() { c.noAwait = prev }()
+	return fn()
+}

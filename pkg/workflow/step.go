@@ -46,9 +46,13 @@ func Step[T, S, V any](w *Ctx[S, V], name string, fn func(w *Ctx[S, V]) (T, erro
 		sw := &Ctx[S, V]{Context: sctx, c: c, r: w.r, scope: w.scope, inStep: true}
 		var v T
 		err := guard(func() error {
-			var err error
-			v, err = fn(sw)
-			return err
+			// One piece: an await point inside would commit part of the
+			// step without its entry.
+			return c.WithoutAwait(func() error {
+				var err error
+				v, err = fn(sw)
+				return err
+			})
 		})
 		cancel()
 		if err == nil {
@@ -141,8 +145,10 @@ func Loop[T, S, V any](w *Ctx[S, V], name string, fn func(w *Ctx[S, V]) (LoopRes
 		scope := iterScope(loc, e.Iter)
 		iw := &Ctx[S, V]{Context: w.Context, c: w.c, r: w.r, scope: scope}
 		res, err := fn(iw)
-		if err == nil && !res.brk {
-			err = w.r.unvisited(scope)
+		if err == nil {
+			if err = w.r.unvisited(scope); err != nil {
+				w.r.diverged = err // sticky, as in enter
+			}
 		}
 		if err != nil {
 			return zero, err

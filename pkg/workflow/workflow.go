@@ -104,6 +104,12 @@ type runner struct {
 	h       *history
 	visited map[string]bool
 	opts    Options
+	// lastSeq is, per scope, the sequence of the last recorded entry
+	// reached: a recorded entry reached after a later one was reordered.
+	lastSeq map[string]uint64
+	// diverged is the first divergence found: sticky, so code that drops
+	// an entry's error cannot run on past it.
+	diverged error
 }
 
 // Run returns an actor Run loop that runs fn as a durable workflow. A
@@ -125,11 +131,14 @@ func Run[S, V any](fn func(w *Ctx[S, V]) error, opts ...Options) func(c *actor.C
 			return nil
 		}
 		h.Err = nil // a divergence recorded by older code
-		r := &runner{h: h, visited: map[string]bool{}, opts: o}
+		r := &runner{h: h, visited: map[string]bool{}, opts: o, lastSeq: map[string]uint64{}}
 		w := &Ctx[S, V]{Context: c, c: c, r: r}
 		err = guard(func() error { return fn(w) })
 		if err == nil {
 			err = r.unvisited("")
+		}
+		if r.diverged != nil {
+			err = r.diverged
 		}
 		if c.Aborted() || errors.Is(err, context.Canceled) {
 			return err // stopping: replayed on the next activation
@@ -178,26 +187,39 @@ func (w *Ctx[S, V]) Removed(name string) {
 // enter claims the location of an entry of kind: the recorded entry, or
 // nil when it must be made (then no recorded entry of the scope may remain
 // unvisited: the code would be skipping recorded work).
-func (w *Ctx[S, V]) enter(name, kind string) (string, *entry, error) {
+func (w *Ctx[S, V]) enter(name, kind string) (loc string, e *entry, err error) {
+	if w.r.diverged != nil {
+		return "", nil, w.r.diverged
+	}
+	defer func() {
+		var pe *protocol.Error
+		if errors.As(err, &pe) && pe.Code == CodeDiverged {
+			w.r.diverged = err
+		}
+	}()
 	if w.inStep {
 		return "", nil, protocol.Errorf(GroupWorkflow, CodeInvalidName, "workflow entry %q inside a step: steps cannot hold entries", name)
 	}
 	if err := checkName(name); err != nil {
 		return "", nil, err
 	}
-	loc := w.scope + name
+	loc = w.scope + name
 	if w.r.visited[loc] {
 		return "", nil, protocol.Errorf(GroupWorkflow, CodeDuplicateName, "workflow entry %q appears twice", loc)
 	}
 	w.r.visited[loc] = true
-	if e := w.r.h.Ents[loc]; e != nil {
+	if e = w.r.h.Ents[loc]; e != nil {
 		if e.Kind != kind {
 			return "", nil, diverged("workflow entry %q is a %s in the history and a %s in the code", loc, e.Kind, kind)
 		}
+		if last := w.r.lastSeq[w.scope]; e.Seq < last {
+			return "", nil, diverged("workflow entry %q comes after a later entry of the history in the code: reordered?", loc)
+		}
+		w.r.lastSeq[w.scope] = e.Seq
 		return loc, e, nil
 	}
-	if err := w.r.unvisited(w.scope); err != nil {
-		return "", nil, fmt.Errorf("%w (before new entry %q)", err, loc)
+	if uerr := w.r.unvisited(w.scope); uerr != nil {
+		return "", nil, uerr
 	}
 	return loc, nil, nil
 }
