@@ -146,7 +146,8 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		return i.inflight, false
 	}
 	g := last
-	if g == nil || len(g.kv)+len(g.sched)+len(g.db)+len(i.stepKV)+len(i.stepSched)+len(i.stepDB) > maxGroupKV {
+	if g == nil || len(g.kv)+len(g.sched)+len(g.db)+len(i.stepKV)+len(i.stepSched)+len(i.stepDB) > maxGroupKV ||
+		len(g.out)+len(i.stepOut) > MaxSendsPerStep {
 		i.seq++
 		g = &group{seq: i.seq, done: make(chan struct{})}
 		i.queue = append(i.queue, g)

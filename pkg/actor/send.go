@@ -67,8 +67,16 @@ func (h Handle) Send(queue string, body any) error {
 	return h.cl.send(Outgoing{Name: h.t.Name, Key: h.t.Key, Queue: queue, Body: b})
 }
 
+// outboxFuller is implemented by an Env that bounds the messages an actor
+// has sent and not yet published (the host's outbox).
+type outboxFuller interface{ OutboxFull() bool }
+
 // queueSend adds a message to the running step. Called with the turn held.
 func (i *instance[S, V]) queueSend(o Outgoing) error {
+	if f, ok := i.env.(outboxFuller); ok && f.OutboxFull() {
+		return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueFull,
+			"the actor's sent messages wait to be published (their target queues are full); send again later")
+	}
 	if len(i.stepOut) >= MaxSendsPerStep {
 		return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueInvalidUse,
 			"a step may send at most %d messages; end the step (c.SaveState) to send more", MaxSendsPerStep)

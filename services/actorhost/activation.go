@@ -178,6 +178,9 @@ func (h *Host) start(ctx context.Context, a *active) error {
 	a.gen = rec.Gen + 1
 	a.lastState, a.stateVer, a.dbBytes, a.dbPages = rec.State, rec.Ver, rec.DBBytes, rec.DBPages
 	a.outbox = rec.Outbox // published again once active: see outbox.go
+	for _, m := range rec.Outbox {
+		a.outBytes += len(m.Body)
+	}
 	inst, err := actor.Activate(ctx, a.typ, actor.ActivateParams{
 		Info:         actor.Info{ID: a.meta.ID, Name: a.meta.Name, Key: a.meta.Key, Gen: a.gen},
 		State:        rec.State,

@@ -67,6 +67,11 @@ type active struct {
 	outbox     []protocol.OutboxMsg
 	outSeq     uint64
 	outRunning bool
+	outBytes   int  // bytes of the bodies in outbox
+	outStale   bool // the record lists messages published since
+	// recMu serializes the writes of the state record: the instance's
+	// commits, the outbox trim and the sleep mark.
+	recMu sync.Mutex
 	// purgeMu guards the purge of consumed messages: purged is what was
 	// purged, purgeWant the latest commit's Consumed, purging whether a
 	// purge runs.

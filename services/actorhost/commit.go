@@ -48,6 +48,8 @@ const commitWriteTimeout = 10 * time.Second
 
 // Commit implements actor.Store.
 func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
 	fresh := a.outgoing(c.Send)
 	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion,
 		Consumed: c.Consumed, Sched: c.Schedules, Journal: c.Journal, Outbox: a.outboxWith(fresh),
@@ -293,7 +295,20 @@ func jsonNumber(b []byte, key string) uint64 {
 // markAsleep records the sleep time in the state record (for the
 // management API's sleep_ts). The record's state is the final one.
 func (a *active) markAsleep(ctx context.Context) error {
-	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: time.Now().UnixMilli(), Ver: a.stateVer,
+	// Sent messages still unpublished stay in the record; the ones
+	// published meanwhile must not (a wake after the duplicate window
+	// would publish them again): give the publisher a moment to finish.
+	a.awaitOutbox(ctx, 2*time.Second)
+	return a.rewriteRecord(ctx, time.Now().UnixMilli())
+}
+
+// rewriteRecord writes the state record again with what the last commit
+// wrote and the outbox as it is now (sleepMS: the sleep time, or 0), under
+// the same fence. The instance's commits and this write are serialized.
+func (a *active) rewriteRecord(ctx context.Context, sleepMS int64) error {
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
+	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: sleepMS, Ver: a.stateVer,
 		Consumed: a.consumed, Sched: a.sched, Journal: a.journal, Outbox: a.outboxWith(nil), DBBytes: a.dbBytes, DBPages: a.dbPages})
 	if err != nil {
 		return err

@@ -55,8 +55,56 @@ func (a *active) outboxWith(fresh []protocol.OutboxMsg) []protocol.OutboxMsg {
 func (a *active) addOutbox(msgs []protocol.OutboxMsg) {
 	a.outMu.Lock()
 	a.outbox = append(a.outbox, msgs...)
+	for _, m := range msgs {
+		a.outBytes += len(m.Body)
+	}
 	a.outMu.Unlock()
 	a.kickOutbox()
+}
+
+// maxOutboxBytes bounds the bodies of an actor's unpublished messages;
+// past it Send refuses more (queue/full): a target queue that stays full
+// must not grow the sender's record without bound.
+const maxOutboxBytes = 512 << 10
+
+// OutboxFull tells the instance to refuse sends (see actor.Handle.Send).
+func (a *active) OutboxFull() bool {
+	a.outMu.Lock()
+	defer a.outMu.Unlock()
+	return a.outBytes >= maxOutboxBytes
+}
+
+// awaitOutbox waits, at most d, until every committed message is published.
+func (a *active) awaitOutbox(ctx context.Context, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		a.outMu.Lock()
+		n := len(a.outbox)
+		a.outMu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// trimOutbox rewrites the record without the messages published since the
+// last commit, so that a crash (or a wake after the duplicate window)
+// does not publish them again. Only while the actor is live here: a sleep
+// writes its own record.
+func (a *active) trimOutbox() {
+	a.outMu.Lock()
+	stale := a.outStale && len(a.outbox) == 0
+	a.outStale = false
+	a.outMu.Unlock()
+	if !stale || a.isClosing() || a.h.lookup(a.meta.ID) != a {
+		return
+	}
+	ctx, cancel := context.WithTimeout(a.h.baseCtx, 10*time.Second)
+	defer cancel()
+	if err := a.rewriteRecord(ctx, 0); err != nil {
+		a.ev(a.h.log.Debug()).Err(err).Msg("trim the outbox of the state record (the next commit does it)")
+	}
 }
 
 // kickOutbox starts the actor's publisher unless it runs.
@@ -85,6 +133,7 @@ func (a *active) publishOutbox() {
 		if len(a.outbox) == 0 || h.baseCtx.Err() != nil {
 			a.outRunning = false
 			a.outMu.Unlock()
+			a.trimOutbox()
 			return
 		}
 		m := a.outbox[0]
@@ -111,6 +160,8 @@ func (a *active) publishOutbox() {
 		a.outMu.Lock()
 		if len(a.outbox) > 0 && a.outbox[0].ID == m.ID {
 			a.outbox = a.outbox[1:]
+			a.outBytes -= len(m.Body)
+			a.outStale = true
 		}
 		a.outMu.Unlock()
 	}

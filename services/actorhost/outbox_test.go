@@ -1,0 +1,73 @@
+package actorhost
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rivetgo/rivetgo/pkg/actor"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+var outSender = actor.New("outsender", actor.Config[stepState, struct{}]{}).
+	Action("send", func(c *stepCtx) error {
+		c.State().N++
+		return c.Client().GetOrCreate("stepper", "target").Send("q", 1)
+	}).
+	Action("sendSleep", func(c *stepCtx) error {
+		c.State().N++
+		c.Sleep()
+		return c.Client().GetOrCreate("stepper", "target").Send("q", 1)
+	})
+
+func stateRecordOf(t *testing.T, h *Host, id string) protocol.StateRecord {
+	t.Helper()
+	e, err := h.kv.State.Get(context.Background(), protocol.StateKey(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec protocol.StateRecord
+	if err := protocol.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// TestOutboxLeavesTheRecordOncePublished: a sent message leaves the state
+// record once JetStream acknowledged it (a trim write), also when the actor
+// sleeps right after sending, so a later activation (after a crash, or a
+// wake past the 2 min duplicate window) does not publish it again.
+func TestOutboxLeavesTheRecordOncePublished(t *testing.T) {
+	h, _ := startHost(t)
+	tg := actor.Target{Name: "outsender", Key: []string{"s"}, Create: true}
+	if _, err := h.Call(context.Background(), tg, "send", []byte{0x80}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	var id string
+	for _, a := range h.all() {
+		if a.meta.Name == "outsender" {
+			id = a.meta.ID
+			a.outMu.Lock()
+			t.Logf("in-memory outbox after publish: %d", len(a.outbox))
+			a.outMu.Unlock()
+		}
+	}
+	if rec := stateRecordOf(t, h, id); len(rec.Outbox) != 0 {
+		t.Errorf("1 s after the publish was acknowledged the state record still lists %d outbox message(s) %v", len(rec.Outbox), rec.Outbox[0].ID)
+	}
+	tg2 := actor.Target{Name: "outsender", Key: []string{"s2"}, Create: true}
+	if _, err := h.Call(context.Background(), tg2, "sendSleep", []byte{0x80}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	m, err := h.dir.Lookup(context.Background(), "outsender", []string{"s2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := stateRecordOf(t, h, m.ID)
+	t.Logf("after sendSleep: asleep=%v, record outbox %d", rec.SleepMS != 0, len(rec.Outbox))
+	if rec.SleepMS != 0 && len(rec.Outbox) != 0 {
+		t.Errorf("asleep with %d already-published message(s) in the record: the next wake republishes them", len(rec.Outbox))
+	}
+}
