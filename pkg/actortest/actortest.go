@@ -51,7 +51,11 @@ func Start(tb testing.TB, typ actor.Type) *Actor {
 
 func (a *Actor) activate(p actor.ActivateParams) {
 	a.tb.Helper()
-	p.Info, p.Env, p.Clock = a.info, a.Env, a.Clock
+	a.Env.mu.Lock()
+	a.Env.gen++
+	gen := a.Env.gen
+	a.Env.mu.Unlock()
+	p.Info, p.Env, p.Clock = a.info, fenced{Env: a.Env, gen: gen}, a.Clock
 	inst, err := actor.Activate(context.Background(), a.typ, p)
 	if err != nil {
 		a.tb.Fatalf("actortest: activate %s: %v", a.typ.Name(), err)
@@ -71,6 +75,23 @@ func (a *Actor) Restart() *Actor {
 	b.info.Gen++
 	b.activate(actor.ActivateParams{Created: true, State: c.State, StateVersion: c.StateVersion, Consumed: c.Consumed,
 		Schedules: c.Schedules, Journal: c.Journal, DBBytes: c.DBBytes, DBPages: c.DBPages})
+	// As the queue stream would: messages not consumed by a commit come
+	// again.
+	var again []*actor.QueueMessage
+	a.Env.mu.Lock()
+	for q, msgs := range a.Env.sent {
+		for _, m := range msgs {
+			if m.Seq > c.Consumed[q] {
+				cp := *m
+				again = append(again, &cp)
+			}
+		}
+	}
+	a.Env.mu.Unlock()
+	sort.Slice(again, func(i, j int) bool { return again[i].Seq < again[j].Seq })
+	if len(again) > 0 {
+		b.Inst.Deliver(again)
+	}
 	return b
 }
 
@@ -115,7 +136,15 @@ func (a *Actor) Send(queue string, seq uint64, body any) error {
 	if err != nil {
 		return err
 	}
-	a.Inst.Deliver([]*actor.QueueMessage{{Queue: queue, Seq: seq, Body: b, Time: a.Clock.Now()}})
+	m := &actor.QueueMessage{Queue: queue, Seq: seq, Body: b, Time: a.Clock.Now()}
+	a.Env.mu.Lock()
+	if a.Env.sent == nil {
+		a.Env.sent = map[string][]*actor.QueueMessage{}
+	}
+	cp := *m
+	a.Env.sent[queue] = append(a.Env.sent[queue], &cp)
+	a.Env.mu.Unlock()
+	a.Inst.Deliver([]*actor.QueueMessage{m})
 	return nil
 }
 
@@ -123,6 +152,8 @@ func (a *Actor) Send(queue string, seq uint64, body any) error {
 // events released, as a host would keep them.
 type Env struct {
 	mu      sync.Mutex
+	gen     uint64 // of the current activation: older ones are fenced
+	sent    map[string][]*actor.QueueMessage
 	last    actor.Commit
 	commits int
 	kv      map[string][]byte
@@ -132,10 +163,34 @@ type Env struct {
 
 var _ actor.Env = (*Env)(nil)
 
+// fenced is one activation's view of the Env: once a newer activation
+// started, its commits fail (as a host's conditional write does), so a
+// crashed activation cannot overwrite what the next one commits.
+type fenced struct {
+	*Env
+	gen uint64
+}
+
+func (f fenced) Commit(_ context.Context, c *actor.Commit) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gen != f.Env.gen {
+		return protocol.ErrOwnerLost
+	}
+	f.apply(c)
+	return nil
+}
+
 // Commit implements actor.Store.
 func (e *Env) Commit(_ context.Context, c *actor.Commit) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.apply(c)
+	return nil
+}
+
+// apply records a commit. Called with mu held.
+func (e *Env) apply(c *actor.Commit) {
 	e.last = *c
 	e.commits++
 	for _, op := range c.KV {
@@ -151,7 +206,6 @@ func (e *Env) Commit(_ context.Context, c *actor.Commit) error {
 		}
 		e.db[ch.N] = bytes.Clone(ch.Data)
 	}
-	return nil
 }
 
 // KVGet implements actor.Store.
