@@ -144,9 +144,9 @@ func Run[S, V any](fn func(w *Ctx[S, V]) error, opts ...Options) func(c *actor.C
 			return err // stopping: replayed on the next activation
 		}
 		var pe *protocol.Error
-		if errors.As(err, &pe) && pe.Group == GroupWorkflow && pe.Code == CodeDiverged {
-			// Not a failure of the workflow: it stops until the code
-			// matches the history again. The error is kept for the
+		if errors.As(err, &pe) && pe.Group == GroupWorkflow && (pe.Code == CodeDiverged || pe.Code == CodeDuplicateName || pe.Code == CodeInvalidName) {
+			// Not a failure of the workflow (a divergence or a mistake
+			// in the code): it stops until the code is fixed. The error is kept for the
 			// inspector; the rest of the history is untouched.
 			c.Log().Error().Err(err).Msg("workflow history diverged from the code; the workflow stops until the code matches it")
 			h.Err = pe
