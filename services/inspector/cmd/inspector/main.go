@@ -1,0 +1,97 @@
+// Command inspector runs rivetgo's inspector service: RivetKit's actor
+// inspector HTTP API, mesh views (actors, hosts, schedulers) and the web
+// dashboard, on --http.addr (default :6421). With --admin.token (env
+// RIVETGO_ADMIN_TOKEN) every API route needs "Authorization: Bearer
+// <token>"; without one it runs in dev mode, open to anyone who reaches it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rivetgo/rivetgo/pkg/svc"
+	"github.com/rivetgo/rivetgo/services/inspector"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "inspector:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("inspector", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := &svc.Flags{FS: fs, Getenv: getenv}
+	var (
+		base        svc.Base
+		addr        string
+		token       string
+		timeout     time.Duration
+		metricsAddr string
+	)
+	base.Register(f)
+	f.String(&addr, "http.addr", inspector.DefaultAddr, "HTTP listen address of the API and dashboard")
+	f.String(&token, "admin.token", "", "admin token required as 'Authorization: Bearer <token>' on every API route (empty: dev mode, no auth)")
+	f.Duration(&timeout, "request.timeout", inspector.DefaultRequestTimeout, "bound of one API request")
+	f.String(&metricsAddr, "metrics.addr", "", "serve Prometheus /metrics on this address (empty: off)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := f.Err(); err != nil {
+		return err
+	}
+	log, err := base.Logger(stderr, "inspector")
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		log.Warn().Msg("no --admin.token: dev mode, the inspector API is open to anyone who reaches it")
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if metricsAddr != "" {
+		ln, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() { _ = srv.Close() }()
+		log.Info().Str("addr", ln.Addr().String()).Msg("metrics listening")
+	}
+	nc, err := base.Connect(ctx, "rivetgo-inspector", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	s, err := inspector.New(inspector.Config{
+		Conn: nc, Log: log, Addr: addr, Prefix: base.Prefix, Buckets: base.Buckets(),
+		AdminToken: token, RequestTimeout: timeout, Metrics: inspector.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}
