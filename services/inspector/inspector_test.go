@@ -185,7 +185,12 @@ func TestTokenRules(t *testing.T) {
 		t.Fatalf("refused requests changed the state: %+v", st)
 	}
 	// The dashboard's files and /health carry no data and need no token.
-	m.do("GET", "/", "", nil, http.StatusOK, nil)
+	if b := m.do("GET", "/", "", nil, http.StatusOK, nil); !strings.Contains(string(b), "rivetgo inspector") {
+		t.Fatalf("dashboard page: %s", b)
+	}
+	if b := m.do("GET", "/app.js", "", nil, http.StatusOK, nil); !strings.Contains(string(b), "/inspector") {
+		t.Fatal("dashboard script missing")
+	}
 	m.do("GET", "/health", "", nil, http.StatusOK, nil)
 }
 
