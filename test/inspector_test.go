@@ -139,6 +139,17 @@ func TestInspector_API(t *testing.T) {
 		t.Fatalf("inspector action after a refused PATCH: %s", got)
 	}
 
+	// The gateway serves the same routes at /gateway/{id}/inspector/*
+	// (open here: the test mesh's gateway runs in dev mode).
+	gw := &inspClient{tb: t, url: m.url()}
+	var st struct {
+		State map[string]any `json:"state"`
+	}
+	gw.get("/gateway/"+id+"/inspector/state", &st)
+	if st.State["count"] != float64(12) {
+		t.Fatalf("state through the gateway: %+v", st)
+	}
+
 	// Queue: messages wait in the mailbox until take().
 	mb, _ := gwActor(t, m, "mailbox", "insp", "count")
 	nc, err := nats.Connect(m.natsURL)

@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	g, err := gateway.New(gateway.Config{Conn: gwConn, Log: log.With().Str("svc", "gateway").Logger(), Addr: addr, Prefix: prefix, Buckets: base.Buckets()})
+	g, err := gateway.New(gateway.Config{Conn: gwConn, Log: log.With().Str("svc", "gateway").Logger(), Addr: addr, Prefix: prefix, Buckets: base.Buckets(), AdminToken: token})
 	if err != nil {
 		return err
 	}
