@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,5 +249,65 @@ func TestInspector_API(t *testing.T) {
 	c.get("/actors?name=counter", &list)
 	if len(list.Actors) != 1 || list.Actors[0].ID != id {
 		t.Fatalf("actors: %+v", list)
+	}
+}
+
+// TestInspector_PatchPausedHost PATCHes the state of an actor whose host is
+// paused (SIGSTOP): the PATCH waits until the paused host's lease expires,
+// then runs once on the other host. Resumed, the paused host writes
+// nothing: no lost write, no second activation beyond the takeover.
+func TestInspector_PatchPausedHost(t *testing.T) {
+	m := newMesh(t, 2)
+	c := &inspClient{tb: t, url: m.addInspector("")}
+	id, out := gwActor(t, m, "counter", "paused", "increment", 1)
+	if out != "1" {
+		t.Fatalf("increment: %s", out)
+	}
+	var sum struct {
+		HostID     string         `json:"hostId"`
+		Generation int            `json:"generation"`
+		State      map[string]any `json:"state"`
+	}
+	c.get("/actors/"+id+"/inspector/summary", &sum)
+	first := sum.HostID
+	owner := -1
+	for i, h := range m.hosts {
+		if foActivations(h)[id] > 0 {
+			owner = i
+		}
+	}
+	if owner < 0 {
+		t.Fatal("no host logged the activation")
+	}
+	p := m.hosts[owner]
+	p.signal(syscall.SIGSTOP)
+	resumed := false
+	defer func() {
+		if !resumed {
+			p.signal(syscall.SIGCONT)
+		}
+	}()
+	waitFor(t, 10*time.Second, func() error { return foStopped(p) })
+
+	start := time.Now()
+	c.do("PATCH", "/actors/"+id+"/inspector/state", "", map[string]any{"state": map[string]any{"count": 100}}, 200, nil)
+	t.Logf("PATCH answered after %s", time.Since(start).Round(time.Millisecond))
+	p.signal(syscall.SIGCONT)
+	resumed = true
+
+	if _, out := gwActor(t, m, "counter", "paused", "increment", 1); out != "101" {
+		t.Fatalf("increment after the PATCH: %s", out)
+	}
+	time.Sleep(2 * time.Second) // give the resumed host time to (wrongly) write
+	c.get("/actors/"+id+"/inspector/summary", &sum)
+	if sum.State["count"] != float64(101) || sum.HostID == first || sum.Generation != 2 {
+		t.Fatalf("after the takeover: %+v (first host %s)", sum, first)
+	}
+	total := 0
+	for _, h := range m.hosts {
+		total += foActivations(h)[id]
+	}
+	if total != 2 {
+		t.Fatalf("%d activations, want 2 (the first and the takeover)", total)
 	}
 }
