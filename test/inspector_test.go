@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/rivetgo/rivetgo/pkg/client"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -150,6 +151,35 @@ func TestInspector_API(t *testing.T) {
 	if st.State["count"] != float64(12) {
 		t.Fatalf("state through the gateway: %+v", st)
 	}
+
+	// Connections: a WebSocket opened with the Go client is listed, with
+	// its gateway, until it closes.
+	conn, err := client.New(m.url()).GetForID(id).Connect(testCtx(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := conn.Action(testCtx(t, 10*time.Second), "getCount", &n); err != nil || n != 12 {
+		t.Fatalf("getCount over the connection: %d %v", n, err)
+	}
+	var cs struct {
+		Connections []struct {
+			ID      string `json:"id"`
+			Gateway string `json:"gateway"`
+		} `json:"connections"`
+	}
+	c.get("/actors/"+id+"/inspector/connections", &cs)
+	if len(cs.Connections) != 1 || cs.Connections[0].ID == "" || cs.Connections[0].Gateway == "" {
+		t.Fatalf("connections: %+v", cs)
+	}
+	_ = conn.Close()
+	waitFor(t, 5*time.Second, func() error {
+		c.get("/actors/"+id+"/inspector/connections", &cs)
+		if len(cs.Connections) != 0 {
+			return fmt.Errorf("still open: %+v", cs)
+		}
+		return nil
+	})
 
 	// Queue: messages wait in the mailbox until take().
 	mb, _ := gwActor(t, m, "mailbox", "insp", "count")
