@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rivetgo/rivetgo/examples"
 	"github.com/rivetgo/rivetgo/pkg/actor"
@@ -490,4 +491,57 @@ func containsFn(n int, f func(int) bool) bool {
 		}
 	}
 	return false
+}
+
+// The request metrics count routes by status, and refused tokens.
+func TestMetrics(t *testing.T) {
+	s := natstest.RunServer(t)
+	nc := natstest.Connect(t, s)
+	bc := buckets.Config{HostTTL: 2 * time.Second}
+	h, err := actorhost.New(actorhost.Config{Conn: nc, Registry: examples.Registry(), Buckets: bc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runService(t, h.Run, h.Ready())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	ins, err := New(Config{Conn: nc, Listener: ln, Buckets: bc, AdminToken: testToken, Metrics: NewMetrics(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runService(t, ins.Run, ins.Ready())
+	m := &mesh{t: t, nc: nc, host: h, url: "http://" + ln.Addr().String()}
+	id := m.create("counter", "metrics")
+	m.do("GET", "/actors/"+id+"/inspector/state", testToken, nil, http.StatusOK, nil)
+	m.do("GET", "/actors/"+id+"/inspector/state", "", nil, http.StatusUnauthorized, nil)
+	m.do("GET", "/hosts", testToken, nil, http.StatusOK, nil)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, mt := range f.GetMetric() {
+			name := f.GetName()
+			for _, l := range mt.GetLabel() {
+				name += "," + l.GetName() + "=" + l.GetValue()
+			}
+			if c := mt.GetCounter(); c != nil {
+				got[name] = c.GetValue()
+			}
+		}
+	}
+	for k, want := range map[string]float64{
+		"rivetgo_inspector_requests_total,route=state,status=200": 1,
+		"rivetgo_inspector_requests_total,route=state,status=401": 1,
+		"rivetgo_inspector_requests_total,route=hosts,status=200": 1,
+		"rivetgo_inspector_auth_denied_total":                     1,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], want, got)
+		}
+	}
 }

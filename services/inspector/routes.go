@@ -15,12 +15,12 @@ func (s *Inspector) Handler() http.Handler {
 	api("GET /hosts", "hosts", s.handleHosts)
 	api("GET /schedulers", "schedulers", s.handleSchedulers)
 	a := &ActorAPI{Disp: s.disp, Log: s.log, Timeout: s.cfg.RequestTimeout}
-	mux.Handle("/actors/{id}/inspector/{rest...}", s.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/actors/{id}/inspector/{rest...}", func(w http.ResponseWriter, r *http.Request) {
 		rest := r.PathValue("rest")
-		s.m.observe(Route(rest), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.m.observe(Route(rest), s.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			a.Serve(w, r, r.PathValue("id"), rest)
-		})).ServeHTTP(w, r)
-	})))
+		}))).ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
