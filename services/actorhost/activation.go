@@ -177,6 +177,9 @@ func (h *Host) start(ctx context.Context, a *active) error {
 	a.gen = rec.Gen + 1
 	a.lastState, a.stateVer, a.dbBytes, a.dbPages = rec.State, rec.Ver, rec.DBBytes, rec.DBPages
 	a.outbox = rec.Outbox // published again once active: see outbox.go
+	// Before Activate: it starts the Run loop, whose commits set
+	// a.consumed from then on.
+	a.consumed = rec.Consumed
 	inst, err := actor.Activate(ctx, a.typ, actor.ActivateParams{
 		Info:         actor.Info{ID: a.meta.ID, Name: a.meta.Name, Key: a.meta.Key, Gen: a.gen},
 		State:        rec.State,
@@ -199,7 +202,6 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		return err
 	}
 	a.inst = inst
-	a.consumed = rec.Consumed
 	if err := h.startQueues(ctx, a, rec.Consumed); err != nil {
 		inst.Stop()
 		return fmt.Errorf("read queues: %w", err)

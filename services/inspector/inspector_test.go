@@ -394,8 +394,18 @@ func TestQueueSchedulesWorkflowDB(t *testing.T) {
 	if len(q.Queues) != 1 || q.Queues[0].Depth != 3 || len(q.Queues[0].Messages) != 2 || q.Queues[0].Messages[0].Body["n"] != float64(1) {
 		t.Fatalf("queue: %+v", q)
 	}
-	if got := string(m.action(mb, "take")); got != `{"n":1}` {
-		t.Fatalf("take: %s", got)
+	// The host delivers messages to the actor asynchronously: take() may
+	// find none for a moment after the publish.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := string(m.action(mb, "take"))
+		if got == `{"n":1}` {
+			break
+		}
+		if got != "null" || time.Now().After(deadline) {
+			t.Fatalf("take: %s", got)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	m.do("GET", "/actors/"+mb+"/inspector/queue", testToken, nil, http.StatusOK, &q)
 	if q.Queues[0].Depth != 2 || q.Queues[0].Messages[0].Body["n"] != float64(2) {
@@ -430,7 +440,7 @@ func TestQueueSchedulesWorkflowDB(t *testing.T) {
 			} `json:"kind"`
 		} `json:"entries"`
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for {
 		m.do("GET", "/actors/"+wk+"/inspector/workflow-history", testToken, nil, http.StatusOK, &hist)
 		if contains(hist.NameRegistry, "setup") {
