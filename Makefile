@@ -4,7 +4,7 @@ BIN     := bin
 SERVICES := gateway actorhost
 export CGO_ENABLED := 1
 
-.PHONY: help build run test test-unit js-deps nats-cli bench bench-go bench-compare fuzz lint clean
+.PHONY: help build run test test-unit js-deps nats-cli chromium bench bench-go bench-compare fuzz lint clean
 
 # The nats CLI, built from the Go module proxy for the test that publishes
 # to an actor's queue with it (and for you: bin/nats).
@@ -31,13 +31,16 @@ $(BIN)/nats:
 	@mkdir -p $(BIN)
 	GOBIN=$(CURDIR)/$(BIN) $(GO) install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
 
+chromium: ## install Debian's chromium for the dashboard test (apt-get, needs root) unless it is there
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 js-deps: test/js/node_modules/.installed ## install the pinned RivetKit client for the JS tests
 
 test/js/node_modules/.installed: test/js/package.json test/js/package-lock.json
 	cd test/js && npm ci --no-audit --no-fund --omit=optional
 	@touch $@
 
-test: build js-deps nats-cli ## run every test (unit, race, fuzz seeds, multi-process integration, RivetKit JS client)
+test: build js-deps nats-cli chromium ## run every test (unit, race, fuzz seeds, multi-process integration, RivetKit JS client, dashboard in headless Chromium)
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 12m ./...
 
 test-unit: ## unit tests only (no processes, no Node)

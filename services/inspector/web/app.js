@@ -62,7 +62,7 @@ async function listHosts() {
     const data = await api("GET", "/hosts");
     $("hosts").replaceChildren(...data.hosts.map((h) => {
       const li = document.createElement("li");
-      li.textContent = `${h.id.slice(0, 8)} v${h.version || "?"} active ${h.active}${h.draining ? " draining" : ""}`;
+      li.textContent = `${h.id.slice(0, 8)}${h.version ? " v" + h.version : ""} active ${h.active}${h.draining ? " draining" : ""}`;
       li.title = h.names.join(", ");
       return li;
     }));
@@ -154,6 +154,7 @@ async function loadTables() {
   $("tables").replaceChildren(...s.tables.map((t) => {
     const b = document.createElement("button");
     b.textContent = t.name;
+    b.dataset.table = t.name;
     b.addEventListener("click", async () => {
       try {
         const r = await api("GET", base() + "/database/rows?" + new URLSearchParams({ table: t.name, limit: "100" }));
