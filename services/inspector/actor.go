@@ -187,11 +187,11 @@ func (a *ActorAPI) action(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return err
 	}
-	max := a.MaxOutput
-	if max <= 0 {
-		max = 1 << 20
+	maxOut := a.MaxOutput
+	if maxOut <= 0 {
+		maxOut = 1 << 20
 	}
-	rep, err := a.Disp.Call(ctx, m, &protocol.CallRequest{Action: name, Args: args, MaxOutput: max})
+	rep, err := a.Disp.Call(ctx, m, &protocol.CallRequest{Action: name, Args: args, MaxOutput: maxOut})
 	if err != nil {
 		return err
 	}

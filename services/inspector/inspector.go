@@ -172,7 +172,7 @@ func (s *Inspector) Run(ctx context.Context) error {
 	defer func() { _ = svc.Stop() }()
 
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return runCtx },
 	}

@@ -4,9 +4,10 @@ import (
 	"net/http"
 )
 
-// Handler returns the inspector's HTTP handler: the API (behind the admin
-// token when one is set), /health and the dashboard.
-func (s *Inspector) Handler() http.Handler {
+// handler returns the inspector's HTTP handler: the API (behind the admin
+// token when one is set), /health and the dashboard. Run builds it once
+// the dispatcher exists.
+func (s *Inspector) handler() http.Handler {
 	mux := http.NewServeMux()
 	api := func(pattern, route string, h http.HandlerFunc) {
 		mux.Handle(pattern, s.m.observe(route, s.requireToken(h)))
