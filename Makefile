@@ -6,7 +6,7 @@ export CGO_ENABLED := 1
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -ldflags "-X github.com/rivetgo/rivetgo/pkg/svc.buildVersion=$(VERSION)"
 
-.PHONY: help build run test test-unit js-deps nats-cli bench bench-go bench-compare fuzz lint clean
+.PHONY: help build run test test-unit js-deps nats-cli chromium bench bench-go bench-compare fuzz lint clean
 
 # The nats CLI, built from the Go module proxy for the test that publishes
 # to an actor's queue with it (and for you: bin/nats).
@@ -15,15 +15,16 @@ NATSCLI_VERSION := v0.5.0
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-build: ## build bin/gateway, bin/actorhost, bin/scheduler, bin/rivetgo (dev mesh) and bin/nats-server
+build: ## build bin/gateway, bin/actorhost, bin/scheduler, bin/inspector, bin/rivetgo (dev mesh) and bin/nats-server
 	@mkdir -p $(BIN)
 	$(GO) build $(LDFLAGS) -o $(BIN)/gateway ./services/gateway/cmd/gateway
 	$(GO) build $(LDFLAGS) -o $(BIN)/actorhost ./services/actorhost/cmd/actorhost
 	$(GO) build $(LDFLAGS) -o $(BIN)/scheduler ./services/scheduler/cmd/scheduler
+	$(GO) build $(LDFLAGS) -o $(BIN)/inspector ./services/inspector/cmd/inspector
 	$(GO) build $(LDFLAGS) -o $(BIN)/rivetgo ./cmd/rivetgo
 	$(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 
-run: ## run the whole mesh in one process (embedded NATS, example actors, gateway on :6420)
+run: ## run the whole mesh in one process (embedded NATS, example actors, gateway on :6420, inspector on :6421)
 	$(GO) run ./cmd/rivetgo
 
 nats-cli: $(BIN)/nats ## build bin/nats, the nats CLI (natscli $(NATSCLI_VERSION)), ~1 min the first time
@@ -32,13 +33,16 @@ $(BIN)/nats:
 	@mkdir -p $(BIN)
 	GOBIN=$(CURDIR)/$(BIN) $(GO) install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
 
+chromium: ## install Debian's chromium for the dashboard test (apt-get, needs root) unless it is there
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 js-deps: test/js/node_modules/.installed ## install the pinned RivetKit client for the JS tests
 
 test/js/node_modules/.installed: test/js/package.json test/js/package-lock.json
 	cd test/js && npm ci --no-audit --no-fund --omit=optional
 	@touch $@
 
-test: build js-deps nats-cli ## run every test (unit, race, fuzz seeds, multi-process integration, RivetKit JS client)
+test: build js-deps nats-cli chromium ## run every test (unit, race, fuzz seeds, multi-process integration, RivetKit JS client, dashboard in headless Chromium)
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 12m ./...
 
 test-unit: ## unit tests only (no processes, no Node)

@@ -48,6 +48,7 @@ func binDir(tb testing.TB) string {
 			"gateway":     "./services/gateway/cmd/gateway",
 			"actorhost":   "./services/actorhost/cmd/actorhost",
 			"scheduler":   "./services/scheduler/cmd/scheduler",
+			"inspector":   "./services/inspector/cmd/inspector",
 			"nats-server": "github.com/nats-io/nats-server/v2",
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
@@ -184,6 +185,7 @@ type mesh struct {
 	gws     []*proc
 	gwURLs  []string
 	scheds  []*proc
+	insps   []*proc
 }
 
 // meshEnv are settings every service of a test mesh gets.
@@ -304,6 +306,29 @@ func (m *mesh) startAll() {
 			ps[i] = ps[i].restart()
 		}
 	}
+}
+
+// addInspector starts an inspector (admin token: token; empty is dev mode)
+// and returns its URL once it answers /health. newMesh starts none.
+func (m *mesh) addInspector(token string) string {
+	m.tb.Helper()
+	port := freePort(m.tb)
+	p := startProc(m.tb, fmt.Sprintf("inspector-%d", len(m.insps)), filepath.Join(m.bin, "inspector"),
+		append(append([]string{}, m.env...), fmt.Sprintf("RIVETGO_HTTP_ADDR=127.0.0.1:%d", port), "RIVETGO_ADMIN_TOKEN="+token))
+	m.insps = append(m.insps, p)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitFor(m.tb, 20*time.Second, func() error {
+		resp, err := http.Get(url + "/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("health: %d", resp.StatusCode)
+		}
+		return nil
+	})
+	return url
 }
 
 // url is the first gateway's endpoint.

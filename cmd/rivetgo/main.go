@@ -1,6 +1,7 @@
 // Command rivetgo runs the whole mesh in one process for development: an
 // embedded NATS server with JetStream (data in a local folder), an actor host
-// with the example actors, the scheduler, and the gateway on :6420. Stop it with Ctrl-C;
+// with the example actors, the scheduler, the gateway on :6420 and the
+// inspector (API and dashboard, dev mode: no token) on :6421. Stop it with Ctrl-C;
 // start it again and every actor keeps its state.
 package main
 
@@ -19,6 +20,7 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/svc"
 	"github.com/rivetgo/rivetgo/services/actorhost"
 	"github.com/rivetgo/rivetgo/services/gateway"
+	"github.com/rivetgo/rivetgo/services/inspector"
 	"github.com/rivetgo/rivetgo/services/scheduler"
 )
 
@@ -39,12 +41,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var (
 		dataDir  string
 		addr     string
+		inspAddr string
+		token    string
 		natsPort int
 		logLevel string
 		prefix   string
 	)
 	f.String(&dataDir, "data.dir", ".rivetgo/data", "folder for JetStream data")
 	f.String(&addr, "http.addr", gateway.DefaultAddr, "gateway HTTP listen address")
+	f.String(&inspAddr, "inspector.addr", inspector.DefaultAddr, "inspector HTTP listen address (API and dashboard)")
+	f.String(&token, "admin.token", "", "admin token of the inspector API (empty: dev mode, no auth)")
 	f.Int(&natsPort, "nats.port", 4222, "port of the embedded NATS server, for the nats CLI and extra services; -1 picks a free port")
 	f.String(&logLevel, "log.level", "info", "log level")
 	f.String(&prefix, "prefix", "rivet", "subject and bucket prefix")
@@ -85,6 +91,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer schedConn.Close()
 
+	inspConn, err := connect("rivetgo-inspector")
+	if err != nil {
+		return err
+	}
+	defer inspConn.Close()
+
 	// One registry for the services of the process, served at the
 	// gateway's /metrics.
 	reg := svc.NewRegistry()
@@ -92,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	g, err := gateway.New(gateway.Config{Conn: gwConn, Log: log.With().Str("svc", "gateway").Logger(), Addr: addr, Prefix: prefix, Buckets: base.Buckets(), Metrics: reg})
+	g, err := gateway.New(gateway.Config{Conn: gwConn, Log: log.With().Str("svc", "gateway").Logger(), Addr: addr, Prefix: prefix, Buckets: base.Buckets(), Metrics: reg, AdminToken: token})
 	if err != nil {
 		return err
 	}
@@ -100,18 +112,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	ins, err := inspector.New(inspector.Config{Conn: inspConn, Log: log.With().Str("svc", "inspector").Logger(), Addr: inspAddr, Prefix: prefix, Buckets: base.Buckets(), AdminToken: token, Metrics: inspector.NewMetrics(reg)})
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() { errs <- h.Run(ctx) })
 	wg.Go(func() { errs <- g.Run(ctx) })
 	wg.Go(func() { errs <- sch.Run(ctx) })
+	wg.Go(func() { errs <- ins.Run(ctx) })
 	go func() {
 		select {
 		case <-g.Ready():
-			fmt.Fprintf(stdout, "\nrivetgo is running.\n  RivetKit clients: createClient(\"http://localhost%s\")\n  Go clients:       client.New(\"http://localhost%s\")\n  NATS:             %s (data in %s)\n  actors:           %v\n\n",
-				portOf(g.Addr().String()), portOf(g.Addr().String()), ns.ClientURL(), dataDir, examples.Registry().Names())
+			select {
+			case <-ins.Ready():
+			case <-ctx.Done():
+				return
+			}
+			fmt.Fprintf(stdout, "\nrivetgo is running.\n  RivetKit clients: createClient(\"http://localhost%s\")\n  Go clients:       client.New(\"http://localhost%s\")\n  inspector:        http://localhost%s/ (dashboard and API)\n  NATS:             %s (data in %s)\n  actors:           %v\n\n",
+				portOf(g.Addr().String()), portOf(g.Addr().String()), portOf(ins.Addr().String()), ns.ClientURL(), dataDir, examples.Registry().Names())
 		case <-ctx.Done():
 		}
 	}()

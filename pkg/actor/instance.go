@@ -85,6 +85,13 @@ type Instance interface {
 	// DBExecute runs one SQL statement as a step of its own; what it
 	// changes is durable when it returns.
 	DBExecute(ctx context.Context, query string, args []any) (*DBResult, error)
+	// Snapshot reads the state, connections, schedules and journal for
+	// the inspector, in a step of its own.
+	Snapshot(ctx context.Context) (*Snapshot, error)
+	// PatchState replaces the state with a CBOR value, in a step of its
+	// own committed like an action's; an undecodable value is refused
+	// (state/invalid) and changes nothing.
+	PatchState(ctx context.Context, state []byte) error
 }
 
 // Activate starts an activation of an actor kind: it runs CreateState and

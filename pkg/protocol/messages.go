@@ -154,6 +154,8 @@ type CtlRequest struct {
 	Reason string `cbor:"9,keyasint,omitempty"`
 	// Fire is the schedule of OpFire.
 	Fire *FireRequest `cbor:"10,keyasint,omitempty"`
+	// Inspect is the request of OpInspect.
+	Inspect *InspectRequest `cbor:"11,keyasint,omitempty"`
 }
 
 // Control operations.

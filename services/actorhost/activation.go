@@ -181,6 +181,9 @@ func (h *Host) start(ctx context.Context, a *active) error {
 	for _, m := range rec.Outbox {
 		a.outBytes += len(m.Body)
 	}
+	// Before Activate: it starts the Run loop, whose commits set
+	// a.consumed from then on.
+	a.consumed = rec.Consumed
 	inst, err := actor.Activate(ctx, a.typ, actor.ActivateParams{
 		Info:         actor.Info{ID: a.meta.ID, Name: a.meta.Name, Key: a.meta.Key, Gen: a.gen},
 		State:        rec.State,
@@ -203,7 +206,6 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		return err
 	}
 	a.inst = inst
-	a.consumed = rec.Consumed
 	if err := h.startQueues(ctx, a, rec.Consumed); err != nil {
 		inst.Stop()
 		return fmt.Errorf("read queues: %w", err)

@@ -35,7 +35,6 @@ func (h *Host) startQueues(ctx context.Context, a *active, consumed map[string]u
 	if len(declared) == 0 {
 		return nil
 	}
-	a.consumed = consumed
 	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{h.names.QueueActorFilter(a.meta.Name, a.meta.Key)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,

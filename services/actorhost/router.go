@@ -41,6 +41,7 @@ var ctlRoutes = map[string]ctlRoute{
 	protocol.OpWSMessage: (*Host).ctlWSMessage,
 	protocol.OpWSClose:   (*Host).ctlWSClose,
 	protocol.OpFire:      (*Host).ctlFire,
+	protocol.OpInspect:   (*Host).ctlInspect,
 }
 
 func (h *Host) serve(msg *nats.Msg) {

@@ -62,6 +62,10 @@ type Config struct {
 	MaxIncoming int
 	// MaxOutgoing bounds an encoded action output. Optional. Default: 1 MiB.
 	MaxOutgoing int
+	// AdminToken, when set, is required as "Authorization: Bearer <token>"
+	// on the actor inspector routes (/gateway/{actor}/inspector/*). Empty:
+	// dev mode, they are open like every other gateway route.
+	AdminToken string
 	// RequestTimeout bounds one gateway request, waiting for a host
 	// included. Optional. Default: 65s (the action timeout plus slack).
 	RequestTimeout time.Duration

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/rkproto"
+	"github.com/rivetgo/rivetgo/services/inspector"
 )
 
 // Handler returns the gateway's HTTP handler.
@@ -419,6 +420,13 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err, nil)
 		return
 	}
+	if strings.HasPrefix(rest, "/inspector/") {
+		// Checked before the actor is resolved (or created).
+		if e := inspector.Authorize(g.cfg.AdminToken, r); e != nil {
+			inspector.WriteDenied(w, e)
+			return
+		}
+	}
 	var (
 		actReq *protocol.CallRequest
 		enc    rkproto.Encoding
@@ -457,6 +465,10 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 
 	if p, ok := rawPath(rest, "/request"); ok {
 		g.handleRawRequest(ctx, w, r, m, p, userQuery)
+		return
+	}
+	if p, ok := strings.CutPrefix(rest, "/inspector/"); ok {
+		g.handleInspector(w, r, m, p)
 		return
 	}
 	switch {

@@ -27,6 +27,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	var (
 		base       svc.Base
 		addr       string
+		adminToken string
 		maxIn      int
 		maxOut     int
 		reqTimeout time.Duration
@@ -35,6 +36,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	)
 	base.Register(f)
 	f.String(&addr, "http.addr", gateway.DefaultAddr, "HTTP listen address")
+	f.String(&adminToken, "admin.token", "", "admin token required as 'Authorization: Bearer <token>' on /gateway/{actor}/inspector/* (empty: dev mode, open)")
 	f.Int(&maxIn, "limits.incoming", gateway.DefaultMaxIncoming, "largest request body in bytes")
 	f.Int(&maxOut, "limits.outgoing", gateway.DefaultMaxOutgoing, "largest encoded action output in bytes")
 	f.Duration(&reqTimeout, "request.timeout", gateway.DefaultRequestTimeout, "deadline of one gateway request")
@@ -58,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	g, err := gateway.New(gateway.Config{
 		Conn: nc, Log: log, Addr: addr, Prefix: base.Prefix, Buckets: base.Buckets(),
 		MaxIncoming: maxIn, MaxOutgoing: maxOut, RequestTimeout: reqTimeout,
-		BodyTimeout: bodyTime, MaxConns: maxConns, Metrics: svc.NewRegistry(),
+		BodyTimeout: bodyTime, MaxConns: maxConns, Metrics: svc.NewRegistry(), AdminToken: adminToken,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,19 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/services/inspector"
+)
+
+// The actor inspector routes, RivetKit's /gateway/{actor}/inspector/*:
+// the same per-actor API the inspector service serves at
+// /actors/{id}/inspector/*, over the gateway's dispatcher. The admin
+// token (Config.AdminToken) is checked in handleGateway before the actor
+// is resolved.
+
+func (g *Gateway) handleInspector(w http.ResponseWriter, r *http.Request, m *protocol.ActorMeta, rest string) {
+	api := inspector.ActorAPI{Disp: g.disp, Log: g.log, Timeout: g.cfg.RequestTimeout, MaxOutput: g.cfg.MaxOutgoing}
+	api.Serve(w, r, m.ID, rest)
+}

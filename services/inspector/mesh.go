@@ -1,0 +1,212 @@
+package inspector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// Mesh-wide views: actors of a name (from the (name, key) index of the
+// actors bucket, paged), hosts (the hosts bucket) and scheduler replicas
+// (the schedulers bucket and each replica's status endpoint).
+
+// Paging of GET /actors.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// ActorItem is one actor of GET /actors.
+type ActorItem struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Key      []string `json:"key"`
+	CreateMS int64    `json:"createTs"`
+	// Awake tells that a host holds the actor's lease; HostID names it.
+	Awake  bool   `json:"awake"`
+	HostID string `json:"hostId,omitempty"`
+}
+
+// ActorList is the answer of GET /actors.
+type ActorList struct {
+	Actors []ActorItem `json:"actors"`
+	// Cursor continues the listing (?cursor=); empty on the last page.
+	Cursor string `json:"cursor,omitempty"`
+}
+
+func (s *Inspector) handleActors(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := intParam(q.Get("limit"), "limit")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if limit == 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	name := q.Get("name")
+	if name != "" {
+		if err := protocol.ValidateName(name); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	out, err := s.listActors(r.Context(), name, q.Get("cursor"), limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listActors reads the index keys of name (every name when empty) in
+// order, after cursor, and up to limit of their actors.
+func (s *Inspector) listActors(ctx context.Context, name, cursor string, limit int) (*ActorList, error) {
+	filter := "key.>"
+	if name != "" {
+		filter = "key." + protocol.EncodeKeyPart(name) + ".>"
+	}
+	keys, err := listKeys(ctx, s.kv.Actors, filter)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(keys)
+	start, _ := slices.BinarySearch(keys, cursor)
+	if start < len(keys) && keys[start] == cursor {
+		start++
+	}
+	out := &ActorList{Actors: []ActorItem{}}
+	for i := start; i < len(keys) && len(out.Actors) < limit; i++ {
+		e, err := s.kv.Actors.Get(ctx, keys[i])
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		m, err := s.disp.Directory().Meta(ctx, string(e.Value()))
+		if errors.Is(err, protocol.ErrActorNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m.Destroyed() {
+			continue
+		}
+		it := ActorItem{ID: m.ID, Name: m.Name, Key: m.Key, CreateMS: m.CreateMS}
+		if it.Key == nil {
+			it.Key = []string{}
+		}
+		if le, err := s.kv.Leases.Get(ctx, protocol.LeaseKey(m.ID)); err == nil {
+			var l protocol.Lease
+			if protocol.Unmarshal(le.Value(), &l) == nil && s.hosts.IsLive(l.HostID, l.Session) {
+				it.Awake, it.HostID = true, l.HostID
+			}
+		}
+		out.Actors = append(out.Actors, it)
+		if len(out.Actors) == limit && i+1 < len(keys) {
+			out.Cursor = keys[i]
+		}
+	}
+	return out, nil
+}
+
+// listKeys lists a bucket's keys matching filter (none is no error).
+func listKeys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]string, error) {
+	lister, err := kv.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	defer func() { _ = lister.Stop() }()
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// HostItem is one live host of GET /hosts.
+type HostItem struct {
+	ID       string   `json:"id"`
+	Session  string   `json:"session"`
+	Version  string   `json:"version"`
+	Names    []string `json:"names"`
+	Active   int      `json:"active"`
+	Capacity int      `json:"capacity,omitempty"`
+	Draining bool     `json:"draining"`
+}
+
+func (s *Inspector) handleHosts(w http.ResponseWriter, r *http.Request) {
+	keys, err := listKeys(r.Context(), s.kv.Hosts, ">")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	slices.Sort(keys)
+	out := []HostItem{}
+	for _, k := range keys {
+		e, err := s.kv.Hosts.Get(r.Context(), k)
+		if err != nil {
+			continue // expired meanwhile
+		}
+		var h protocol.HostInfo
+		if protocol.Unmarshal(e.Value(), &h) != nil {
+			continue
+		}
+		names := h.Names
+		if names == nil {
+			names = []string{}
+		}
+		out = append(out, HostItem{ID: h.HostID, Session: h.Session, Version: h.Version, Names: names,
+			Active: h.Active, Capacity: h.Capacity, Draining: h.Draining})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"hosts": out})
+}
+
+// SchedulerItem is one live scheduler replica of GET /schedulers; Status
+// is its status endpoint's answer (null when it did not answer in time).
+type SchedulerItem struct {
+	ID     string          `json:"id"`
+	Status json.RawMessage `json:"status"`
+}
+
+func (s *Inspector) handleSchedulers(w http.ResponseWriter, r *http.Request) {
+	keys, err := listKeys(r.Context(), s.kv.Schedulers, ">")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	slices.Sort(keys)
+	out := []SchedulerItem{}
+	for _, id := range keys {
+		it := SchedulerItem{ID: id, Status: json.RawMessage("null")}
+		if !strings.ContainsAny(id, ".*> ") {
+			msg, err := s.cfg.Conn.RequestWithContext(withTimeout(r.Context(), 2*time.Second), s.names.SchedulerStatus(id), nil)
+			if err == nil && json.Valid(msg.Data) {
+				it.Status = msg.Data
+			}
+		}
+		out = append(out, it)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"schedulers": out})
+}
+
+// withTimeout bounds ctx by d; the timer is released when ctx ends.
+func withTimeout(ctx context.Context, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(ctx, d)
+	context.AfterFunc(c, cancel)
+	return c
+}

@@ -1,0 +1,37 @@
+package inspector
+
+import (
+	"net/http"
+)
+
+// handler returns the inspector's HTTP handler: the API (behind the admin
+// token when one is set), /health and the dashboard. Run builds it once
+// the dispatcher exists.
+func (s *Inspector) handler() http.Handler {
+	mux := http.NewServeMux()
+	api := func(pattern, route string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.m.observe(route, s.requireToken(h)))
+	}
+	api("GET /actors", "actors", s.handleActors)
+	api("GET /hosts", "hosts", s.handleHosts)
+	api("GET /schedulers", "schedulers", s.handleSchedulers)
+	a := &ActorAPI{Disp: s.disp, Log: s.log, Timeout: s.cfg.RequestTimeout}
+	mux.HandleFunc("/actors/{id}/inspector/{rest...}", func(w http.ResponseWriter, r *http.Request) {
+		rest := r.PathValue("rest")
+		s.m.observe(Route(rest), s.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.Serve(w, r, r.PathValue("id"), rest)
+		}))).ServeHTTP(w, r)
+	})
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	web := webHandler()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeJSON(w, http.StatusNotFound, routeNotFound(r))
+			return
+		}
+		web.ServeHTTP(w, r)
+	})
+	return mux
+}
