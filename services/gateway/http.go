@@ -13,9 +13,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/rivetgo/rivetgo/pkg/inspect"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/rkproto"
-	"github.com/rivetgo/rivetgo/services/inspector"
 )
 
 // Handler returns the gateway's HTTP handler.
@@ -422,8 +422,8 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.HasPrefix(rest, "/inspector/") {
 		// Checked before the actor is resolved (or created).
-		if e := inspector.Authorize(g.cfg.AdminToken, r); e != nil {
-			inspector.WriteDenied(w, e)
+		if e := inspect.Authorize(g.cfg.AdminToken, r); e != nil {
+			inspect.WriteDenied(w, e)
 			return
 		}
 	}

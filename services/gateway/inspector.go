@@ -3,8 +3,8 @@ package gateway
 import (
 	"net/http"
 
+	"github.com/rivetgo/rivetgo/pkg/inspect"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
-	"github.com/rivetgo/rivetgo/services/inspector"
 )
 
 // The actor inspector routes, RivetKit's /gateway/{actor}/inspector/*:
@@ -14,6 +14,6 @@ import (
 // is resolved.
 
 func (g *Gateway) handleInspector(w http.ResponseWriter, r *http.Request, m *protocol.ActorMeta, rest string) {
-	api := inspector.ActorAPI{Disp: g.disp, Log: g.log, Timeout: g.cfg.RequestTimeout, MaxOutput: g.cfg.MaxOutgoing}
+	api := inspect.ActorAPI{Disp: g.disp, Log: g.log, Timeout: g.cfg.RequestTimeout, MaxOutput: g.cfg.MaxOutgoing}
 	api.Serve(w, r, m.ID, rest)
 }

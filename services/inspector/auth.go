@@ -1,50 +1,10 @@
 package inspector
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
-	"strings"
 
-	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/inspect"
 )
-
-// The admin token. With a token configured, every API route needs
-// "Authorization: Bearer <token>": none (or another scheme) is 401, a
-// wrong token 403, both auth/forbidden with nothing about the actor or
-// the mesh in the answer. The dashboard's static files and /health carry
-// no data and are served to anyone; the page asks for the token and sends
-// it with every API call.
-
-// Authorize checks r's bearer token against token (empty: dev mode, every
-// request passes). It returns nil or the auth/forbidden error to answer,
-// with status 401 (no token) or 403 (a wrong one).
-func Authorize(token string, r *http.Request) *protocol.Error {
-	if token == "" {
-		return nil
-	}
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		e := *protocol.ErrForbidden
-		e.Status = http.StatusUnauthorized
-		return &e
-	}
-	// Compare digests: constant time whatever the lengths.
-	got, want := sha256.Sum256([]byte(tok)), sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		return protocol.ErrForbidden
-	}
-	return nil
-}
-
-// WriteDenied answers a request [Authorize] refused.
-func WriteDenied(w http.ResponseWriter, e *protocol.Error) {
-	if e.HTTPStatus() == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="rivetgo-inspector"`)
-	}
-	writeJSON(w, e.HTTPStatus(), e)
-}
 
 // requireToken wraps an API handler with the token check.
 func (s *Inspector) requireToken(next http.Handler) http.Handler {
@@ -52,9 +12,9 @@ func (s *Inspector) requireToken(next http.Handler) http.Handler {
 		return next // dev mode
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if e := Authorize(s.cfg.AdminToken, r); e != nil {
+		if e := inspect.Authorize(s.cfg.AdminToken, r); e != nil {
 			s.m.denied.Inc()
-			WriteDenied(w, e)
+			inspect.WriteDenied(w, e)
 			return
 		}
 		next.ServeHTTP(w, r)

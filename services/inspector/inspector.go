@@ -32,6 +32,7 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/buckets"
 	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
+	"github.com/rivetgo/rivetgo/pkg/inspect"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -41,9 +42,7 @@ const Version = "0.1.0"
 // Defaults of [Config].
 const (
 	DefaultAddr           = ":6421"
-	DefaultRequestTimeout = 30 * time.Second
-	// MaxBody bounds a request body.
-	MaxBody = 1 << 20
+	DefaultRequestTimeout = inspect.DefaultRequestTimeout
 )
 
 // Config configures an [Inspector].

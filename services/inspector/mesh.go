@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rivetgo/rivetgo/pkg/inspect"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -44,7 +45,7 @@ type ActorList struct {
 
 func (s *Inspector) handleActors(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, err := intParam(q.Get("limit"), "limit")
+	limit, err := inspect.IntParam(q.Get("limit"), "limit")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -65,7 +66,7 @@ func (s *Inspector) handleActors(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	inspect.WriteJSON(w, http.StatusOK, out)
 }
 
 // listActors reads the index keys of name (every name when empty) in
@@ -173,7 +174,7 @@ func (s *Inspector) handleHosts(w http.ResponseWriter, r *http.Request) {
 		out = append(out, HostItem{ID: h.HostID, Session: h.Session, Version: h.Version, Names: names,
 			Active: h.Active, Capacity: h.Capacity, Draining: h.Draining})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"hosts": out})
+	inspect.WriteJSON(w, http.StatusOK, map[string]any{"hosts": out})
 }
 
 // SchedulerItem is one live scheduler replica of GET /schedulers; Status
@@ -201,7 +202,7 @@ func (s *Inspector) handleSchedulers(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, it)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"schedulers": out})
+	inspect.WriteJSON(w, http.StatusOK, map[string]any{"schedulers": out})
 }
 
 // withTimeout bounds ctx by d; the timer is released when ctx ends.

@@ -2,6 +2,8 @@ package inspector
 
 import (
 	"net/http"
+
+	"github.com/rivetgo/rivetgo/pkg/inspect"
 )
 
 // handler returns the inspector's HTTP handler: the API (behind the admin
@@ -15,20 +17,20 @@ func (s *Inspector) handler() http.Handler {
 	api("GET /actors", "actors", s.handleActors)
 	api("GET /hosts", "hosts", s.handleHosts)
 	api("GET /schedulers", "schedulers", s.handleSchedulers)
-	a := &ActorAPI{Disp: s.disp, Log: s.log, Timeout: s.cfg.RequestTimeout}
+	a := &inspect.ActorAPI{Disp: s.disp, Log: s.log, Timeout: s.cfg.RequestTimeout}
 	mux.HandleFunc("/actors/{id}/inspector/{rest...}", func(w http.ResponseWriter, r *http.Request) {
 		rest := r.PathValue("rest")
-		s.m.observe(Route(rest), s.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.m.observe(inspect.Route(rest), s.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			a.Serve(w, r, r.PathValue("id"), rest)
 		}))).ServeHTTP(w, r)
 	})
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		inspect.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	web := webHandler()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			writeJSON(w, http.StatusNotFound, routeNotFound(r))
+			inspect.WriteJSON(w, http.StatusNotFound, inspect.RouteNotFound(r))
 			return
 		}
 		web.ServeHTTP(w, r)

@@ -1,4 +1,4 @@
-package inspector
+package inspect
 
 import (
 	"context"
@@ -50,7 +50,7 @@ func (a *ActorAPI) Serve(w http.ResponseWriter, r *http.Request, id, rest string
 		if e == protocol.ErrInternal {
 			a.Log.Error().Err(err).Str("actor_id", id).Str("route", rest).Msg("inspector request failed")
 		}
-		writeJSON(w, e.HTTPStatus(), e)
+		WriteJSON(w, e.HTTPStatus(), e)
 	}
 }
 
@@ -96,7 +96,7 @@ func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Req
 	case "GET rpcs":
 		req, wrap = &protocol.InspectRequest{What: protocol.InspectRPCs}, "rpcs"
 	case "GET queue":
-		n, err := intParam(q.Get("limit"), "limit")
+		n, err := IntParam(q.Get("limit"), "limit")
 		if err != nil {
 			return err
 		}
@@ -108,11 +108,11 @@ func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Req
 	case "GET database/schema":
 		req, wrap = &protocol.InspectRequest{What: protocol.InspectDBSchema}, "tables"
 	case "GET database/rows":
-		limit, err := intParam(q.Get("limit"), "limit")
+		limit, err := IntParam(q.Get("limit"), "limit")
 		if err != nil {
 			return err
 		}
-		offset, err := intParam(q.Get("offset"), "offset")
+		offset, err := IntParam(q.Get("offset"), "offset")
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Req
 	case "POST action/":
 		return a.action(ctx, w, r, id, strings.TrimPrefix(rest, "action/"))
 	default:
-		return routeNotFound(r)
+		return RouteNotFound(r)
 	}
 	m, err := a.resolve(ctx, id)
 	if err != nil {
@@ -171,7 +171,7 @@ func (a *ActorAPI) resolve(ctx context.Context, id string) (*protocol.ActorMeta,
 // Call, as a client's HTTP action would; the answer is {"output": ...}.
 func (a *ActorAPI) action(ctx context.Context, w http.ResponseWriter, r *http.Request, id, name string) error {
 	if name == "" || strings.Contains(name, "/") {
-		return routeNotFound(r)
+		return RouteNotFound(r)
 	}
 	var body struct {
 		Args json.RawMessage `json:"args"`
@@ -208,9 +208,9 @@ func writeCBOR(w http.ResponseWriter, out []byte, wrap string) error {
 		return err
 	}
 	if wrap != "" {
-		writeJSON(w, http.StatusOK, map[string]json.RawMessage{wrap: j})
+		WriteJSON(w, http.StatusOK, map[string]json.RawMessage{wrap: j})
 	} else {
-		writeJSON(w, http.StatusOK, j)
+		WriteJSON(w, http.StatusOK, j)
 	}
 	return nil
 }
@@ -250,7 +250,7 @@ func jsonArray(raw json.RawMessage) ([]byte, error) {
 	return b, nil
 }
 
-func intParam(s, name string) (int, error) {
+func IntParam(s, name string) (int, error) {
 	if s == "" {
 		return 0, nil
 	}
