@@ -266,6 +266,35 @@ func (g *Gateway) handleList(w http.ResponseWriter, r *http.Request) {
 			}
 			actors = append(actors, g.withStatus(r.Context(), toAPIActor(m)))
 		}
+	case q.Has("name") && !q.Has("key"):
+		// Every actor of the kind, paged (RivetKit's list by name).
+		if err := protocol.ValidateName(q.Get("name")); err != nil {
+			g.writeError(w, err, nil)
+			return
+		}
+		limit := 100
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				g.writeError(w, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "limit must be a positive integer"), nil)
+				return
+			}
+			limit = min(n, 1000)
+		}
+		metas, next, err := g.disp.Directory().List(r.Context(), q.Get("name"), q.Get("cursor"), limit)
+		if err != nil {
+			g.writeError(w, err, nil)
+			return
+		}
+		for _, m := range metas {
+			actors = append(actors, g.withStatus(r.Context(), toAPIActor(m)))
+		}
+		var cursor any
+		if next != "" {
+			cursor = next
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"actors": actors, "pagination": map[string]any{"cursor": cursor}})
+		return
 	case q.Has("name"):
 		key, err := protocol.ParseKey(q.Get("key"))
 		if err != nil {

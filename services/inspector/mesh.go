@@ -69,41 +69,15 @@ func (s *Inspector) handleActors(w http.ResponseWriter, r *http.Request) {
 	inspect.WriteJSON(w, http.StatusOK, out)
 }
 
-// listActors reads the index keys of name (every name when empty) in
-// order, after cursor, and up to limit of their actors.
+// listActors lists up to limit actors of name (every name when empty)
+// after cursor, with whether a live host holds each.
 func (s *Inspector) listActors(ctx context.Context, name, cursor string, limit int) (*ActorList, error) {
-	filter := "key.>"
-	if name != "" {
-		filter = "key." + protocol.EncodeKeyPart(name) + ".>"
-	}
-	keys, err := listKeys(ctx, s.kv.Actors, filter)
+	metas, next, err := s.disp.Directory().List(ctx, name, cursor, limit)
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(keys)
-	start, _ := slices.BinarySearch(keys, cursor)
-	if start < len(keys) && keys[start] == cursor {
-		start++
-	}
-	out := &ActorList{Actors: []ActorItem{}}
-	for i := start; i < len(keys) && len(out.Actors) < limit; i++ {
-		e, err := s.kv.Actors.Get(ctx, keys[i])
-		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		m, err := s.disp.Directory().Meta(ctx, string(e.Value()))
-		if errors.Is(err, protocol.ErrActorNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if m.Destroyed() {
-			continue
-		}
+	out := &ActorList{Actors: []ActorItem{}, Cursor: next}
+	for _, m := range metas {
 		it := ActorItem{ID: m.ID, Name: m.Name, Key: m.Key, CreateMS: m.CreateMS}
 		if it.Key == nil {
 			it.Key = []string{}
@@ -115,9 +89,6 @@ func (s *Inspector) listActors(ctx context.Context, name, cursor string, limit i
 			}
 		}
 		out.Actors = append(out.Actors, it)
-		if len(out.Actors) == limit && i+1 < len(keys) {
-			out.Cursor = keys[i]
-		}
 	}
 	return out, nil
 }
