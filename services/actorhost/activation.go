@@ -149,7 +149,7 @@ func (h *Host) activate(ctx context.Context, id string, meta *protocol.ActorMeta
 		return nil, err
 	}
 	a.meta.Input = nil // used once; not kept in memory
-	a.ev(h.log.Debug()).Uint64("gen", a.gen).Msg("actor activated")
+	a.ev(h.log.Info()).Uint64("gen", a.gen).Msg("actor activated")
 	h.metrics.activations.WithLabelValues(a.meta.Name).Inc()
 	return a, nil
 }

@@ -66,7 +66,7 @@ func (h *Host) teardown(ctx context.Context, a *active, kind stopKind) error {
 	if err != nil {
 		a.ev(h.log.Warn()).Err(err).Stringer("stop", kind).Msg("actor stopped with an error")
 	} else {
-		a.ev(h.log.Debug()).Stringer("stop", kind).Msg("actor stopped")
+		a.ev(h.log.Info()).Stringer("stop", kind).Msg("actor stopped")
 	}
 	return err
 }

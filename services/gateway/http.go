@@ -29,7 +29,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("DELETE /actors/{id}", g.handleDestroy)
 	mux.HandleFunc("/gateway/", g.handleGateway)
 	mux.Handle("GET /metrics", g.metricsHandler())
-	return g.metrics.instrument(g.withBodyDeadline(withCORS(mux)))
+	return g.metrics.instrument(&g.log, g.withBodyDeadline(withCORS(mux)))
 }
 
 // withCORS adds CORS headers to every response and answers preflight

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 )
 
 // metrics are the gateway's Prometheus collectors (rivetgo_gateway_*).
@@ -84,8 +85,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // WebSocket hijacking).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// instrument counts and times every request.
-func (m *metrics) instrument(next http.Handler) http.Handler {
+// instrument counts, times and logs every request: the request log is at
+// debug level for successes, info for client errors and warn for server
+// errors (method, route, path, status, duration).
+func (m *metrics) instrument(log *zerolog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -95,8 +98,19 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusSwitchingProtocols // hijacked (WebSocket)
 		}
+		took := time.Since(start)
 		m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-		m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		m.duration.WithLabelValues(route).Observe(took.Seconds())
+		ev := log.Debug()
+		switch {
+		case status >= 500:
+			ev = log.Warn()
+		case status >= 400:
+			ev = log.Info()
+		}
+		if ev.Enabled() {
+			ev.Str("method", r.Method).Str("route", route).Str("path", r.URL.Path).Int("status", status).Dur("took", took).Msg("request")
+		}
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 )
 
 // BenchmarkInstrument is the cost the metrics add to a request, beside the
@@ -21,7 +22,8 @@ func BenchmarkInstrument(b *testing.B) {
 	})
 	b.Run("with", func(b *testing.B) {
 		m := newMetrics(prometheus.NewRegistry())
-		ih := m.instrument(h)
+		nop := zerolog.Nop()
+		ih := m.instrument(&nop, h)
 		for range b.N {
 			ih.ServeHTTP(httptest.NewRecorder(), req)
 		}
