@@ -205,6 +205,17 @@ func (i *instance[S, V]) takeSched() []SchedOp {
 // cancelled before). An error means the outcome must be asked again: the
 // activation stopped or no longer owns the actor.
 func (i *instance[S, V]) Fire(ctx context.Context, id, action string, args []byte) (string, CallResult, error) {
+	// The request must name the action the actor's index holds for the
+	// schedule: a fire request comes over NATS, the index is the actor's own.
+	if err := i.begin(); err != nil {
+		return "", CallResult{}, err
+	}
+	ref, pending := i.schedView()[id]
+	i.turn.Unlock()
+	if pending && ref.Action != action {
+		return "", CallResult{}, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed,
+			"schedule %s runs action %q, not %q", id, ref.Action, action)
+	}
 	if action != "" {
 		res, err := i.CallWith(ctx, action, args, CallOptions{schedule: id})
 		switch {
@@ -225,7 +236,7 @@ func (i *instance[S, V]) Fire(ctx context.Context, id, action string, args []byt
 	if err := i.begin(); err != nil {
 		return "", CallResult{}, err
 	}
-	_, pending := i.schedView()[id]
+	_, pending = i.schedView()[id]
 	if pending {
 		i.stepSched = append(i.stepSched, stepSchedOp{SchedOp: SchedOp{ID: id}})
 	}

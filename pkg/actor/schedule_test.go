@@ -183,3 +183,21 @@ func callErrArgs(t *testing.T, inst actor.Instance, action string, args ...any) 
 	t.Helper()
 	return callErr(t, inst, action, cborArgs(t, args...))
 }
+
+// TestScheduleFireMustNameTheIndexedAction: a fire request naming another
+// action than the actor's index holds (it comes over NATS) runs nothing and
+// leaves the schedule pending.
+func TestScheduleFireMustNameTheIndexedAction(t *testing.T) {
+	env := &fakeEnv{}
+	inst := start(t, scheduled, env)
+	id := callOut[string](t, inst, "set", "a", 10)
+	if _, _, err := inst.Fire(context.Background(), id, "setFail", cborArgs(t, "x")); err == nil {
+		t.Fatal("a fire naming another action was accepted")
+	}
+	eq(t, "pending", len(callOut[[]string](t, inst, "list")), 1)
+	out, _, err := inst.Fire(context.Background(), id, "ring", cborArgs(t, "a"))
+	if err != nil || out != protocol.FireRan {
+		t.Fatalf("Fire = %q, %v", out, err)
+	}
+	deepEq(t, "rang", callOut[[]string](t, inst, "rang"), []string{"a"})
+}

@@ -21,8 +21,7 @@ type metrics struct {
 	stops       *prometheus.CounterVec // by kind, how (sleep, destroy, drop)
 	active      prometheus.GaugeFunc
 
-	mu    sync.Mutex
-	byKey map[string]prometheus.Observer // kind → actionTime child (hot path)
+	byKey sync.Map // kind → actionTime child (prometheus.Observer), read on every action
 }
 
 func newMetrics(h *Host, reg prometheus.Registerer) *metrics {
@@ -56,7 +55,6 @@ func newMetrics(h *Host, reg prometheus.Registerer) *metrics {
 			Namespace: "rivetgo", Subsystem: "host", Name: "active_actors",
 			Help: "Actors active on this host.",
 		}, func() float64 { return float64(h.activeCount.Load()) }),
-		byKey: map[string]prometheus.Observer{},
 	}
 	if reg != nil {
 		reg.MustRegister(m.actions, m.actionTime, m.commits, m.batchRetry, m.activations, m.stops, m.active)
@@ -71,12 +69,9 @@ func (m *metrics) action(kind string, err *protocol.Error, took time.Duration) {
 		outcome = err.Group + "/" + err.Code
 	}
 	m.actions.WithLabelValues(kind, outcome).Inc()
-	m.mu.Lock()
-	o := m.byKey[kind]
-	if o == nil {
-		o = m.actionTime.WithLabelValues(kind)
-		m.byKey[kind] = o
+	o, ok := m.byKey.Load(kind)
+	if !ok {
+		o, _ = m.byKey.LoadOrStore(kind, m.actionTime.WithLabelValues(kind))
 	}
-	m.mu.Unlock()
-	o.Observe(took.Seconds())
+	o.(prometheus.Observer).Observe(took.Seconds())
 }

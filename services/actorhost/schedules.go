@@ -23,7 +23,7 @@ import (
 // removed the schedule is acknowledged.
 func (h *Host) ctlFire(a *active, msg *nats.Msg, req *protocol.CtlRequest) {
 	rep := a.callReply()
-	if req.Fire == nil || req.Fire.ID == "" {
+	if req.Fire == nil || !protocol.ValidID(req.Fire.ID) {
 		a.end()
 		rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "fire needs a schedule")
 		h.reply(msg, rep)
