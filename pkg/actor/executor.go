@@ -133,6 +133,7 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		last = i.queue[n-1]
 	}
 	took := i.consumeStep()
+	i.stepDone = nil
 	if i.takeJournal() {
 		changed = true
 	}
@@ -347,5 +348,6 @@ func (i *instance[S, V]) rollback() {
 	i.stepJournal, i.stepJournalSet = nil, false
 	i.stepOut = nil
 	i.dbRollbackStep()
+	i.uncomplete()
 	i.untake()
 }

@@ -134,6 +134,9 @@ type instance[S, V any] struct {
 	// stepTook holds the queue messages the running step received;
 	// consumed the last consumed sequence per queue (guarded by gmu too).
 	stepTook []*QueueMessage
+	// stepDone holds the messages the running step completed: a failed
+	// step makes them completable again (its completion never left).
+	stepDone []*QueueMessage
 	consumed map[string]uint64
 	// db is the local copy of the actor's database (nil until first
 	// use); dbBytes its length as of the last finished step; stepDB the
@@ -154,7 +157,9 @@ type instance[S, V any] struct {
 	qmu   sync.Mutex
 	qbuf  map[string][]*QueueMessage
 	qlast map[string]uint64 // last sequence buffered per queue
-	qwake chan struct{}     // closed when a message arrives
+	// qwait holds the waiting Next calls, each woken only by a message of
+	// a queue it waits for.
+	qwait map[*qwaiter]struct{}
 
 	// gmu guards the commit pipeline.
 	gmu       sync.Mutex

@@ -101,8 +101,10 @@ func (q *Queues[S, V]) NextBatch(n int, opts NextOptions) ([]*QueueMessage, erro
 		var werr error
 		timedOut := false
 		if err := i.yield(q.c, func() {
+			arrived, stop := i.arrival(opts.Names)
+			defer stop()
 			select {
-			case <-i.arrival(opts.Names):
+			case <-arrived:
 			case <-deadline:
 				timedOut = true
 			case <-q.c.Done():
@@ -170,6 +172,7 @@ func (q *Queues[S, V]) Complete(m *QueueMessage, response any) error {
 		return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueCompleteTwice, "message %d of queue %q was already completed", m.Seq, m.Queue)
 	}
 	m.completed = true
+	q.c.inst.stepDone = append(q.c.inst.stepDone, m)
 	if m.Reply == "" {
 		return nil
 	}
@@ -197,29 +200,50 @@ func (i *instance[S, V]) Deliver(msgs []*QueueMessage) {
 		}
 		i.qlast[m.Queue] = m.Seq
 		i.qbuf[m.Queue] = append(i.qbuf[m.Queue], m)
+		i.wakeWaiters(m.Queue)
 	}
-	if i.qwake != nil {
-		close(i.qwake)
-		i.qwake = nil
+}
+
+// qwaiter is one waiting Next: ch is closed by the first message of one of
+// names (any queue when empty).
+type qwaiter struct {
+	names []string
+	ch    chan struct{}
+}
+
+// wakeWaiters wakes the waiters of queue. Called with qmu held.
+func (i *instance[S, V]) wakeWaiters(queue string) {
+	for w := range i.qwait {
+		if len(w.names) == 0 || slices.Contains(w.names, queue) {
+			close(w.ch)
+			delete(i.qwait, w)
+		}
 	}
 }
 
 // arrival returns a channel closed when a message of one of names (all when
-// empty) is buffered, at once if one is.
-func (i *instance[S, V]) arrival(names []string) <-chan struct{} {
+// empty) is buffered, at once if one is, and the func that stops waiting
+// (so a Next that timed out leaves nothing behind).
+func (i *instance[S, V]) arrival(names []string) (<-chan struct{}, func()) {
 	i.qmu.Lock()
 	defer i.qmu.Unlock()
 	for q, b := range i.qbuf {
 		if len(b) > 0 && (len(names) == 0 || slices.Contains(names, q)) {
 			c := make(chan struct{})
 			close(c)
-			return c
+			return c, func() {}
 		}
 	}
-	if i.qwake == nil {
-		i.qwake = make(chan struct{})
+	w := &qwaiter{names: names, ch: make(chan struct{})}
+	if i.qwait == nil {
+		i.qwait = map[*qwaiter]struct{}{}
 	}
-	return i.qwake
+	i.qwait[w] = struct{}{}
+	return w.ch, func() {
+		i.qmu.Lock()
+		delete(i.qwait, w)
+		i.qmu.Unlock()
+	}
 }
 
 // takeMessages takes up to n buffered messages of names (all when empty),
@@ -260,13 +284,20 @@ func (i *instance[S, V]) untake() {
 		m := i.stepTook[j]
 		m.completed = false
 		i.qbuf[m.Queue] = append([]*QueueMessage{m}, i.qbuf[m.Queue]...)
-	}
-	if i.qwake != nil {
-		close(i.qwake)
-		i.qwake = nil
+		i.wakeWaiters(m.Queue)
 	}
 	i.qmu.Unlock()
 	i.stepTook = nil
+}
+
+// uncomplete makes the messages the failed step completed completable
+// again: the completion was dropped with the step's other output. Called
+// with the turn held.
+func (i *instance[S, V]) uncomplete() {
+	for _, m := range i.stepDone {
+		m.completed = false
+	}
+	i.stepDone = nil
 }
 
 // consumeStep records the running step's messages as consumed in the

@@ -146,3 +146,107 @@ func TestQueueTryNextAndTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestQueueCompleteAfterRolledBackStep: a completion made in a step that
+// is rolled back never left, so the message can be completed again, and
+// the sender gets exactly the second one.
+func TestQueueCompleteAfterRolledBackStep(t *testing.T) {
+	done := make(chan error, 1)
+	d := actor.New("qc", actor.Config[counter, vars]{
+		Queues: []string{"jobs"},
+		Run: func(c *cctx) error {
+			msg, err := c.Queue().Next(actor.NextOptions{})
+			if err != nil {
+				return err
+			}
+			c.SaveState(true) // the receiving step is committed
+			if err := c.Queue().Complete(msg, "first"); err != nil {
+				done <- err
+				return err
+			}
+			c.RollbackStep() // e.g. a workflow step that failed
+			err = c.Queue().Complete(msg, "second")
+			if err == nil {
+				err = c.Queue().Complete(msg, "third") // a true second completion
+				if err == nil {
+					err = errors.New("completed twice in one step")
+				} else {
+					err = nil
+				}
+			}
+			c.SaveState(true) // the completion leaves with this commit
+			done <- err
+			<-c.AbortCtx().Done()
+			return nil
+		},
+	})
+	env := &fakeEnv{}
+	inst := start(t, d, env)
+	inst.Deliver([]*actor.QueueMessage{qmsg(t, "jobs", 1, 1, "reply.1")})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		env.mu.Lock()
+		var replies []actor.Event
+		for _, e := range env.events {
+			if e.Reply != "" {
+				replies = append(replies, e)
+			}
+		}
+		env.mu.Unlock()
+		if len(replies) == 1 {
+			eq(t, "the completion that left", decode[string](t, replies[0].Data), "second")
+			break
+		}
+		if len(replies) > 1 || time.Now().After(deadline) {
+			t.Fatalf("completions: %+v", replies)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := inst.Sleep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestQueueNextWakesOnlyItsQueues: Next(b) takes only b's messages while
+// many of a arrive (each of them wakes no waiter of b), and the a messages
+// stay for a later Next(a), in order.
+func TestQueueNextWakesOnlyItsQueues(t *testing.T) {
+	got := make(chan uint64, 64)
+	d := actor.New("qw", actor.Config[counter, vars]{
+		Queues: []string{"a", "b"},
+		Run: func(c *cctx) error {
+			m, err := c.Queue().Next(actor.NextOptions{Names: []string{"b"}})
+			if err != nil {
+				return err
+			}
+			got <- m.Seq
+			for {
+				m, err := c.Queue().Next(actor.NextOptions{Names: []string{"a"}, Timeout: time.Second})
+				if err != nil {
+					return err
+				}
+				if m == nil {
+					got <- 0
+					continue
+				}
+				got <- m.Seq
+			}
+		},
+	})
+	env := &fakeEnv{}
+	inst := start(t, d, env)
+	for s := uint64(1); s <= 50; s++ {
+		inst.Deliver([]*actor.QueueMessage{qmsg(t, "a", s, 1, "")})
+	}
+	inst.Deliver([]*actor.QueueMessage{qmsg(t, "b", 51, 1, "")})
+	eq(t, "first", <-got, uint64(51))
+	for s := uint64(1); s <= 50; s++ {
+		eq(t, "a in order", <-got, s)
+	}
+	if err := inst.Sleep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
