@@ -1,6 +1,9 @@
 package examples
 
-import "github.com/rivetgo/rivetgo/pkg/actor"
+import (
+	"github.com/rivetgo/rivetgo/pkg/actor"
+	"github.com/rivetgo/rivetgo/pkg/ref"
+)
 
 // CounterWorkerState is the state of the counterWorker actor.
 type CounterWorkerState struct {
@@ -10,21 +13,29 @@ type CounterWorkerState struct {
 // CounterWorkerContext is the context type of the counterWorker actor.
 type CounterWorkerContext = actor.Context[CounterWorkerState, struct{}]
 
+// Mutate is a message of counterWorker's queue "mutate".
+type Mutate struct {
+	Delta int64 `cbor:"delta"`
+}
+
+// MutateQueue is counterWorker's queue "mutate", typed: MutateQueue.Send
+// from a Go client or another actor takes a Mutate.
+var MutateQueue = actor.NewQueue[Mutate]("mutate")
+
 // CounterWorker is the reference's run-loop example: its run loop applies
 // every message of the queue "mutate" ({"delta": n}) to its value, in
-// order; getValue reads it; sleep puts it to sleep (a message wakes it). A message counts as handled only when the step
-// that applied it is committed.
+// order; getValue reads it; sleep puts it to sleep (a message wakes it). A
+// message counts as handled only when the step that applied it is
+// committed.
 var CounterWorker = actor.New("counterWorker", actor.Config[CounterWorkerState, struct{}]{
-	Queues: []string{"mutate"},
+	TypedQueues: []ref.AnyQueue{MutateQueue},
 	Run: func(c *CounterWorkerContext) error {
-		for msg, err := range c.Queue().Iter("mutate") {
+		for msg, err := range c.Queue().Iter(MutateQueue.Name) {
 			if err != nil {
 				return err
 			}
-			var m struct {
-				Delta int64 `cbor:"delta"`
-			}
-			if err := msg.Decode(&m); err != nil {
+			m, err := MutateQueue.Decode(msg)
+			if err != nil {
 				c.Log().Warn().Err(err).Uint64("seq", msg.Seq).Msg("mutate: bad body, skipped")
 				continue
 			}
@@ -41,11 +52,11 @@ var CounterWorker = actor.New("counterWorker", actor.Config[CounterWorkerState, 
 	// message exists if and only if the action succeeded.
 	Action("forward", func(c *CounterWorkerContext, key string, delta int64) error {
 		c.State().Value-- // counts the forwards (negative), committed with the send
-		return c.Client().GetOrCreate("counterWorker", key).Send("mutate", map[string]int64{"delta": delta})
+		return MutateQueue.Send(c, c.Client().GetOrCreate("counterWorker", key), Mutate{Delta: delta})
 	}).
 	// forwardThenFail sends and then fails: the message never exists.
 	Action("forwardThenFail", func(c *CounterWorkerContext, key string, delta int64) error {
-		if err := c.Client().GetOrCreate("counterWorker", key).Send("mutate", map[string]int64{"delta": delta}); err != nil {
+		if err := c.Client().GetOrCreate("counterWorker", key).Send(c, "mutate", map[string]int64{"delta": delta}); err != nil {
 			return err
 		}
 		return actor.NewUserError("failed_on_purpose", "the action failed after sending")

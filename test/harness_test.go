@@ -132,6 +132,10 @@ func startProc(tb testing.TB, name, bin string, env []string, args ...string) *p
 		close(p.done)
 	}()
 	tb.Cleanup(func() {
+		if tb.Failed() && os.Getenv("RIVETGO_TEST_SIGQUIT") != "" {
+			p.signal(syscall.SIGQUIT)
+			time.Sleep(time.Second)
+		}
 		p.signal(syscall.SIGKILL)
 		<-p.done
 		if dir := os.Getenv("RIVETGO_TEST_LOGS"); dir != "" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/ref"
 )
 
 // Defaults of [Options].
@@ -118,6 +119,9 @@ type Config[S, V any] struct {
 	// Each queue holds at most protocol.DefaultQueueMaxMessages messages of
 	// at most protocol.DefaultQueueMaxMessageBytes.
 	Queues []string
+	// TypedQueues declares queues made with [NewQueue]: a body type and
+	// their own, lower limits. A name may be in only one of the two lists.
+	TypedQueues []ref.AnyQueue
 
 	// Migrations are the SQL scripts that build the actor's database
 	// (c.DB), in order. On the first use of c.DB in each activation, the
@@ -155,9 +159,10 @@ type Config[S, V any] struct {
 // [Registry]. A Definition is immutable once registered and safe for
 // concurrent use.
 type Definition[S, V any] struct {
-	name    string
-	cfg     Config[S, V]
-	actions map[string]*action
+	name      string
+	cfg       Config[S, V]
+	actions   map[string]*action
+	queueOpts map[string]QueueOptions // queues declared with Queue
 }
 
 // New returns a new actor kind called name.
@@ -166,7 +171,9 @@ func New[S, V any](name string, cfg Config[S, V]) *Definition[S, V] {
 		panic(fmt.Sprintf("actor.New(%q): %v", name, err))
 	}
 	cfg.Options = cfg.Options.withDefaults()
-	return &Definition[S, V]{name: name, cfg: cfg, actions: map[string]*action{}}
+	d := &Definition[S, V]{name: name, cfg: cfg, actions: map[string]*action{}}
+	d.declareQueues()
+	return d
 }
 
 // Action registers an action. fn must be a func whose first parameter is
@@ -201,6 +208,9 @@ func (d *Definition[S, V]) Options() Options { return d.cfg.Options }
 // Queues returns the declared queue names, sorted.
 func (d *Definition[S, V]) Queues() []string {
 	q := slices.Clone(d.cfg.Queues)
+	for n := range d.queueOpts {
+		q = append(q, n)
+	}
 	slices.Sort(q)
 	return slices.Compact(q)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
 // Type is an actor kind as a host sees it. Only [*Definition] implements it.
@@ -13,6 +15,10 @@ type Type interface {
 	Actions() []string
 	// Queues returns the declared queue names, sorted.
 	Queues() []string
+	// QueueLimit returns one queue's own limits (zero: the mesh's), and
+	// QueueLimits those below the mesh's, by queue.
+	QueueLimit(queue string) protocol.QueueLimits
+	QueueLimits() map[string]protocol.QueueLimits
 	activate(ctx context.Context, p ActivateParams) (Instance, error)
 }
 

@@ -1,6 +1,8 @@
 package actor
 
 import (
+	"context"
+
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -36,10 +38,14 @@ type Outgoing struct {
 // Send sends body to the queue of the actor the handle addresses by name
 // and key (created on its first message, like a `nats pub`), in the
 // running step: see the package's notes on sending. The body is encoded as
-// CBOR.
-func (h Handle) Send(queue string, body any) error {
+// CBOR. ctx is checked, not waited on: the send itself waits for nothing.
+// The handle is a [ref.Sender], like pkg/client's.
+func (h Handle) Send(ctx context.Context, queue string, body any) error {
 	if h.err != nil {
 		return h.err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if h.t.ID != "" {
 		return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueInvalidUse, "Send needs the target's name and key, not its id")
@@ -71,8 +77,20 @@ func (h Handle) Send(queue string, body any) error {
 // has sent and not yet published (the host's outbox).
 type outboxFuller interface{ OutboxFull() bool }
 
+// queueChecker is implemented by an Env that knows the target kinds'
+// queues: it refuses a queue the kind does not declare (queue/not_found)
+// and a body over the queue's own limit (queue/message_too_large).
+type queueChecker interface {
+	CheckQueue(name, queue string, size int) error
+}
+
 // queueSend adds a message to the running step. Called with the turn held.
 func (i *instance[S, V]) queueSend(o Outgoing) error {
+	if c, ok := i.env.(queueChecker); ok {
+		if err := c.CheckQueue(o.Name, o.Queue, len(o.Body)); err != nil {
+			return err
+		}
+	}
 	if f, ok := i.env.(outboxFuller); ok && f.OutboxFull() {
 		return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueFull,
 			"the actor's sent messages wait to be published (their target queues are full); send again later")

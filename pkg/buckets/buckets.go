@@ -52,8 +52,11 @@ type Set struct {
 	// HostTTL.
 	Schedulers jetstream.KeyValue
 	// Queues is the stream of every actor queue (protocol.Names.QueueStream).
-	Queues  jetstream.Stream
-	HostTTL time.Duration
+	Queues jetstream.Stream
+	// DeadLetters holds queue messages that could not be handled
+	// (protocol.Names.DeadLetterStream).
+	DeadLetters jetstream.Stream
+	HostTTL     time.Duration
 }
 
 // Open creates the buckets if needed (or updates their replica count and
@@ -144,6 +147,9 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 		s.HostTTL = ttl
 	}
 	if s.Queues, err = openQueues(ctx, js, names, cfg, storage); err != nil {
+		return nil, err
+	}
+	if s.DeadLetters, err = openDeadLetters(ctx, js, names, cfg, storage); err != nil {
 		return nil, err
 	}
 	return s, nil

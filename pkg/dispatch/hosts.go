@@ -38,7 +38,7 @@ type HostView struct {
 	names map[string]protocol.Display
 	// queues holds, per actor kind, the queue names live hosts serving it
 	// declare; rebuilt with names, never modified in place.
-	queues map[string]map[string]bool
+	queues map[string]map[string]protocol.QueueLimits
 	// gone are called (outside mu) with every host session that leaves.
 	gone  []func(hostID, session string)
 	ready chan struct{}
@@ -119,21 +119,31 @@ func (v *HostView) apply(e jetstream.KeyValueEntry) {
 		v.hosts[e.Key()] = hostEntry{info: hi}
 		delete(v.placed, e.Key())
 		if had && old.info.Session == hi.Session && slices.Equal(old.info.Names, hi.Names) &&
-			maps.EqualFunc(old.info.Queues, hi.Queues, slices.Equal) {
+			maps.EqualFunc(old.info.Queues, hi.Queues, slices.Equal) &&
+			maps.EqualFunc(old.info.QueueLimits, hi.QueueLimits, maps.Equal) {
 			v.mu.Unlock()
 			return // a renewal
 		}
 	}
 	names := map[string]protocol.Display{}
-	queues := map[string]map[string]bool{}
+	queues := map[string]map[string]protocol.QueueLimits{}
 	for _, h := range v.hosts {
 		for _, n := range h.info.Names {
 			names[n] = h.info.Display[n]
 			for _, q := range h.info.Queues[n] {
 				if queues[n] == nil {
-					queues[n] = map[string]bool{}
+					queues[n] = map[string]protocol.QueueLimits{}
 				}
-				queues[n][q] = true
+				// Hosts of two versions may disagree (a rolling
+				// deploy): the most permissive limit holds.
+				l := h.info.QueueLimits[n][q]
+				if have, ok := queues[n][q]; ok {
+					l = protocol.QueueLimits{
+						MaxMessages:     max(l.Messages(), have.Messages()),
+						MaxMessageBytes: max(l.MessageBytes(), have.MessageBytes()),
+					}
+				}
+				queues[n][q] = l
 			}
 		}
 	}
@@ -204,9 +214,17 @@ func (v *HostView) Serves(name string) (served, anyHost bool) {
 // QueueDeclared reports whether a live host serving the actor kind name
 // declares the queue (HostInfo.Queues).
 func (v *HostView) QueueDeclared(name, queue string) bool {
+	_, ok := v.QueueLimit(name, queue)
+	return ok
+}
+
+// QueueLimit returns the limits of a queue a live host serving the actor
+// kind name declares (zero fields: the mesh's), and whether one does.
+func (v *HostView) QueueLimit(name, queue string) (protocol.QueueLimits, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.queues[name][queue]
+	l, ok := v.queues[name][queue]
+	return l, ok
 }
 
 // Pick chooses the host for a new activation of an actor kind: among live,

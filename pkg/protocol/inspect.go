@@ -77,6 +77,12 @@ type InspectQueueValue struct {
 	Name     string                `cbor:"name"`
 	Depth    uint64                `cbor:"depth"`
 	Messages []InspectQueueMessage `cbor:"messages"`
+	// MaxMessages and MaxMessageBytes are the queue's limits.
+	MaxMessages     int `cbor:"maxMessages"`
+	MaxMessageBytes int `cbor:"maxMessageBytes"`
+	// DeadLetters counts the queue's messages moved to the dead-letter
+	// stream (kept there for DeadLetterMaxAge).
+	DeadLetters uint64 `cbor:"deadLetters"`
 }
 
 // InspectQueueMessage is one waiting queue message; Body is its decoded

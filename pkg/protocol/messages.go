@@ -86,6 +86,9 @@ type HostInfo struct {
 	Display map[string]Display `cbor:"8,keyasint,omitempty"`
 	// Queues holds the declared queue names of each actor name.
 	Queues map[string][]string `cbor:"9,keyasint,omitempty"`
+	// QueueLimits holds, per actor name and queue, the queues whose own
+	// limits are below the stream's.
+	QueueLimits map[string]map[string]QueueLimits `cbor:"10,keyasint,omitempty"`
 }
 
 // Display is how dashboards show an actor kind.

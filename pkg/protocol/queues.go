@@ -31,6 +31,30 @@ const (
 	MaxQueueNameBytes = 64
 )
 
+// QueueLimits are one queue's own limits, at most the stream's
+// (DefaultQueueMaxMessages, DefaultQueueMaxMessageBytes, which every
+// publisher meets). Zero means the stream's.
+type QueueLimits struct {
+	MaxMessages     int `cbor:"1,keyasint,omitempty" json:"maxMessages,omitempty"`
+	MaxMessageBytes int `cbor:"2,keyasint,omitempty" json:"maxMessageBytes,omitempty"`
+}
+
+// Messages is the queue's message limit, the stream's when unset.
+func (l QueueLimits) Messages() int {
+	if l.MaxMessages <= 0 || l.MaxMessages > DefaultQueueMaxMessages {
+		return DefaultQueueMaxMessages
+	}
+	return l.MaxMessages
+}
+
+// MessageBytes is the queue's message size limit, the stream's when unset.
+func (l QueueLimits) MessageBytes() int {
+	if l.MaxMessageBytes <= 0 || l.MaxMessageBytes > DefaultQueueMaxMessageBytes {
+		return DefaultQueueMaxMessageBytes
+	}
+	return l.MaxMessageBytes
+}
+
 // Queue message headers.
 const (
 	// HeaderQueueEncoding says how the body is encoded: "json" (the

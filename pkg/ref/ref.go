@@ -11,7 +11,11 @@
 //	n, err := Increment.Call(ctx, h, 5) // n is an int64; a string argument does not compile
 package ref
 
-import "context"
+import (
+	"context"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
 
 // Caller is a handle that calls an action by name and decodes its output
 // into out: *client.Handle and actor.Handle both are.
@@ -47,4 +51,45 @@ func (r Action2[A, B, R]) Call(ctx context.Context, h Caller, a A, b B) (R, erro
 	var out R
 	err := h.Call(ctx, r.Name, &out, a, b)
 	return out, err
+}
+
+// Sender is a handle that puts a message in one of the actor's queues:
+// *client.Handle and actor.Handle both are.
+type Sender interface {
+	Send(ctx context.Context, queue string, body any) error
+}
+
+// Queue is a queue whose messages have body type T, made with
+// actor.NewQueue and declared in the actor's Config.TypedQueues.
+type Queue[T any] struct {
+	Name string
+	// Limits are the queue's own (zero fields: the mesh's).
+	Limits protocol.QueueLimits
+}
+
+// AnyQueue is a Queue of any body type, as an actor declares it.
+type AnyQueue interface {
+	QueueName() string
+	QueueLimits() protocol.QueueLimits
+}
+
+// QueueName returns the queue's name.
+func (q Queue[T]) QueueName() string { return q.Name }
+
+// QueueLimits returns the queue's own limits.
+func (q Queue[T]) QueueLimits() protocol.QueueLimits { return q.Limits }
+
+// Send puts body in the queue of the actor h addresses.
+func (q Queue[T]) Send(ctx context.Context, h Sender, body T) error {
+	return h.Send(ctx, q.Name, body)
+}
+
+// Decoder is a received queue message (*actor.QueueMessage).
+type Decoder interface{ Decode(v any) error }
+
+// Decode decodes a message received from the queue into a T.
+func (q Queue[T]) Decode(m Decoder) (T, error) {
+	var v T
+	err := m.Decode(&v)
+	return v, err
 }

@@ -54,7 +54,7 @@ func startHost(t *testing.T) (*Host, jetstream.JetStream) {
 	t.Helper()
 	s := natstest.RunServer(t)
 	nc := natstest.Connect(t, s)
-	h, err := New(Config{Conn: nc, Registry: actor.MustRegistry(stepper, caller, outSender), Buckets: buckets.Config{HostTTL: 2 * time.Second}})
+	h, err := New(Config{Conn: nc, Registry: actor.MustRegistry(stepper, caller, outSender, limited), Buckets: buckets.Config{HostTTL: 2 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

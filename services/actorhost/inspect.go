@@ -199,8 +199,17 @@ func (h *Host) inspectQueues(ctx context.Context, a *active, consumed map[string
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	dl, err := h.kv.DeadLetters.Info(ctx, jetstream.WithSubjectFilter(h.names.DeadLetterSubject(h.names.QueueActorFilter(a.meta.Name, a.meta.Key))))
+	if err != nil {
+		return nil, err
+	}
 	for _, q := range declared {
-		v := protocol.InspectQueueValue{Name: q, Messages: []protocol.InspectQueueMessage{}}
+		lim := a.typ.QueueLimit(q)
+		v := protocol.InspectQueueValue{
+			Name: q, Messages: []protocol.InspectQueueMessage{},
+			MaxMessages: lim.Messages(), MaxMessageBytes: lim.MessageBytes(),
+			DeadLetters: dl.State.Subjects[h.names.DeadLetterSubject(h.names.QueueSubject(a.meta.Name, q, a.meta.Key))],
+		}
 		cc := jetstream.ConsumerConfig{
 			FilterSubject:     h.names.QueueSubject(a.meta.Name, q, a.meta.Key),
 			DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,

@@ -97,9 +97,12 @@ func (h *Host) purgeStorage(ctx context.Context, m *protocol.ActorMeta) error {
 	return h.kv.State.Purge(ctx, protocol.StateKey(id))
 }
 
-// sleep puts an idle actor to sleep.
+// sleep puts an idle actor to sleep. An actor that asked to sleep while a
+// request is in flight (a poll, a wake of the queue waker) keeps the wish:
+// the sleep sweep puts it to sleep once it is idle.
 func (h *Host) sleep(a *active) {
 	if !a.close(false) {
+		a.RequestSleep()
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.GracePeriod)

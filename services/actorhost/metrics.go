@@ -20,6 +20,7 @@ type metrics struct {
 	activations *prometheus.CounterVec // by kind
 	stops       *prometheus.CounterVec // by kind, how (sleep, destroy, drop)
 	active      prometheus.GaugeFunc
+	deadLetters *prometheus.CounterVec // by code
 
 	byKey sync.Map // kind → actionTime child (prometheus.Observer), read on every action
 }
@@ -55,9 +56,13 @@ func newMetrics(h *Host, reg prometheus.Registerer) *metrics {
 			Namespace: "rivetgo", Subsystem: "host", Name: "active_actors",
 			Help: "Actors active on this host.",
 		}, func() float64 { return float64(h.activeCount.Load()) }),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "rivetgo", Subsystem: "host", Name: "queue_dead_letters_total",
+			Help: "Queue messages moved to the dead-letter stream, by reason code.",
+		}, []string{"code"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.actions, m.actionTime, m.commits, m.batchRetry, m.activations, m.stops, m.active)
+		reg.MustRegister(m.actions, m.actionTime, m.commits, m.batchRetry, m.activations, m.stops, m.active, m.deadLetters)
 	}
 	return m
 }
@@ -75,3 +80,6 @@ func (m *metrics) action(kind string, err *protocol.Error, took time.Duration) {
 	}
 	o.(prometheus.Observer).Observe(took.Seconds())
 }
+
+// deadLetter counts one queue message moved to the dead letters.
+func (m *metrics) deadLetter(code string) { m.deadLetters.WithLabelValues(code).Inc() }

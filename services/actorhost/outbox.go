@@ -74,6 +74,25 @@ func (a *active) OutboxFull() bool {
 	return a.outBytes >= maxOutboxBytes
 }
 
+// CheckQueue refuses a send to a queue the target kind's live hosts do not
+// declare, or over the queue's own size limit (see actor.Handle.Send). A
+// kind no live host serves is let through: its messages wait in the
+// stream, as a `nats pub` would, until a host of the kind starts.
+func (a *active) CheckQueue(name, queue string, size int) error {
+	h := a.h
+	if l, ok := h.hosts.QueueLimit(name, queue); ok {
+		if size > l.MessageBytes() {
+			return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueTooLarge,
+				"the queue message is %d bytes; queue %q of %q takes at most %d", size, queue, name, l.MessageBytes())
+		}
+		return nil
+	}
+	if served, _ := h.hosts.Serves(name); served {
+		return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueNotFound, "The actor kind %q declares no queue named %q.", name, queue)
+	}
+	return nil
+}
+
 // awaitOutbox waits, at most d, until every committed message is published.
 func (a *active) awaitOutbox(ctx context.Context, d time.Duration) {
 	deadline := time.Now().Add(d)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
@@ -22,8 +23,12 @@ import (
 // same commit as the step that handled a message, says what was handled)
 // and hands the messages to the instance. Once a commit that consumed
 // messages is acknowledged, the host purges them from the stream. Messages
-// of undeclared queues and undecodable bodies are deleted with a log line
-// (they could never be handled).
+// that can never be handled (an undecodable body, an unknown encoding, a
+// body over the queue's own limit, a queue no live host of the kind
+// declares) are moved to the dead-letter stream with the reason, with a
+// log line. A queue this host's version does not declare but another live
+// host's does (a rolling deploy) is left alone: the actor's next
+// activation on a newer host handles it.
 //
 // Waking sleeping actors for published messages is the scheduler service's
 // (services/scheduler); a host only checks, when it puts an actor to sleep,
@@ -88,23 +93,30 @@ func (h *Host) deliver(a *active, declared []string, m jetstream.Msg) {
 	case !ok:
 		return
 	case !slices.Contains(declared, queue):
-		h.dropMessage(a, seq, queue, "the actor declares no queue of this name (queue/not_found)")
+		if h.hosts.QueueDeclared(a.meta.Name, queue) {
+			return // another version's queue: left for it
+		}
+		h.deadLetter(a, m, seq, queue, protocol.CodeQueueNotFound, "no live host of the actor's kind declares this queue")
 		return
 	}
 	body := m.Data()
+	if lim := a.typ.QueueLimit(queue).MessageBytes(); len(body) > lim {
+		h.deadLetter(a, m, seq, queue, protocol.CodeQueueTooLarge, "the body is "+strconv.Itoa(len(body))+" bytes; the queue takes at most "+strconv.Itoa(lim))
+		return
+	}
 	switch enc := m.Headers().Get(protocol.HeaderQueueEncoding); enc {
 	case "", "json":
 		if body, err = rkproto.JSONToCBOR(body); err != nil {
-			h.dropMessage(a, seq, queue, "the body is not JSON: "+err.Error())
+			h.deadLetter(a, m, seq, queue, protocol.CodeQueueInvalidBody, "the body is not JSON: "+err.Error())
 			return
 		}
 	case "cbor":
 		if body, err = rkproto.CheckValue(body); err != nil {
-			h.dropMessage(a, seq, queue, "the body is not CBOR: "+err.Error())
+			h.deadLetter(a, m, seq, queue, protocol.CodeQueueInvalidBody, "the body is not CBOR: "+err.Error())
 			return
 		}
 	default:
-		h.dropMessage(a, seq, queue, "unknown "+protocol.HeaderQueueEncoding+" "+strconv.Quote(enc))
+		h.deadLetter(a, m, seq, queue, protocol.CodeQueueInvalidBody, "unknown "+protocol.HeaderQueueEncoding+" "+strconv.Quote(enc))
 		return
 	}
 	a.touch() // an actor receiving messages is in use: it does not sleep
@@ -113,15 +125,33 @@ func (h *Host) deliver(a *active, declared []string, m jetstream.Msg) {
 	}})
 }
 
-// dropMessage deletes a message that can never be handled, with the reason
-// in the log (the dead-letter record).
-func (h *Host) dropMessage(a *active, seq uint64, queue, reason string) {
-	a.ev(h.log.Warn()).Uint64("seq", seq).Str("queue", queue).Str("reason", reason).Msg("queue message dropped")
+// deadLetter moves a message that can never be handled to the dead-letter
+// stream, with the reason, and then deletes it from its queue; a move that
+// fails leaves it queued (it is looked at again on the next activation).
+// The message id makes a repeated move one dead letter.
+func (h *Host) deadLetter(a *active, m jetstream.Msg, seq uint64, queue, code, reason string) {
+	a.ev(h.log.Warn()).Uint64("seq", seq).Str("queue", queue).Str("code", code).Str("reason", reason).Msg("queue message moved to the dead letters")
+	h.metrics.deadLetter(code)
+	dl := nats.NewMsg(h.names.DeadLetterSubject(m.Subject()))
+	dl.Data = m.Data()
+	for k, v := range m.Headers() {
+		if k == protocol.HeaderQueueEncoding || k == protocol.HeaderQueueReply {
+			dl.Header[k] = v
+		}
+	}
+	dl.Header.Set(protocol.HeaderDeadCode, protocol.GroupQueue+"/"+code)
+	dl.Header.Set(protocol.HeaderDeadReason, reason)
+	dl.Header.Set(protocol.HeaderDeadSeq, strconv.FormatUint(seq, 10))
 	h.spawn(func() {
 		ctx, cancel := context.WithTimeout(h.baseCtx, 5*time.Second)
 		defer cancel()
+		if _, err := h.js.PublishMsg(ctx, dl, jetstream.WithMsgID("dl."+strconv.FormatUint(seq, 10)),
+			jetstream.WithExpectStream(h.names.DeadLetterStream())); err != nil {
+			a.ev(h.log.Warn()).Err(err).Uint64("seq", seq).Msg("move a queue message to the dead letters (it stays queued)")
+			return
+		}
 		if err := h.kv.Queues.DeleteMsg(ctx, seq); err != nil {
-			a.ev(h.log.Debug()).Err(err).Uint64("seq", seq).Msg("delete dropped queue message")
+			a.ev(h.log.Debug()).Err(err).Uint64("seq", seq).Msg("delete a dead-lettered queue message")
 		}
 	})
 }
@@ -222,6 +252,23 @@ func (h *Host) rewakeIfQueued(a *active) {
 	h.spawn(func() {
 		ctx, cancel := context.WithTimeout(h.baseCtx, 10*time.Second)
 		defer cancel()
+		// What the last commits consumed may not be purged yet (the
+		// purger runs at most every purgeEvery): purge it first, or the
+		// handled messages would wake the actor again.
+		a.purgeMu.Lock()
+		todo := map[string]uint64{}
+		for q, s := range a.purgeWant {
+			if s > a.purged[q] {
+				todo[q] = s
+			}
+		}
+		a.purgeMu.Unlock()
+		for q, s := range todo {
+			subj := h.names.QueueSubject(a.meta.Name, q, a.meta.Key)
+			if err := h.kv.Queues.Purge(ctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(s+1)); err != nil {
+				a.ev(h.log.Debug()).Err(err).Str("queue", q).Msg("purge consumed messages before sleeping")
+			}
+		}
 		info, err := h.kv.Queues.Info(ctx, jetstream.WithSubjectFilter(h.names.QueueActorFilter(a.meta.Name, a.meta.Key)))
 		if err != nil {
 			return

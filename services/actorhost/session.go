@@ -28,6 +28,7 @@ func (h *Host) hostInfo(session string) protocol.HostInfo {
 	reg := h.cfg.Registry
 	display := map[string]protocol.Display{}
 	var queues map[string][]string
+	var limits map[string]map[string]protocol.QueueLimits
 	for _, n := range reg.Names() {
 		t, _ := reg.Lookup(n)
 		o := t.Options()
@@ -37,6 +38,12 @@ func (h *Host) hostInfo(session string) protocol.HostInfo {
 			}
 			queues[n] = q
 		}
+		if l := t.QueueLimits(); len(l) > 0 {
+			if limits == nil {
+				limits = map[string]map[string]protocol.QueueLimits{}
+			}
+			limits[n] = l
+		}
 		if o.DisplayName != "" || o.Icon != "" {
 			display[n] = protocol.Display{Name: o.DisplayName, Icon: o.Icon}
 		}
@@ -45,15 +52,16 @@ func (h *Host) hostInfo(session string) protocol.HostInfo {
 	draining := h.draining
 	h.mu.Unlock()
 	return protocol.HostInfo{
-		HostID:   h.cfg.HostID,
-		Session:  session,
-		Version:  h.cfg.Version,
-		Names:    reg.Names(),
-		Queues:   queues,
-		Active:   int(h.activeCount.Load()),
-		Capacity: h.cfg.Capacity,
-		Draining: draining,
-		Display:  display,
+		HostID:      h.cfg.HostID,
+		Session:     session,
+		Version:     h.cfg.Version,
+		Names:       reg.Names(),
+		Queues:      queues,
+		QueueLimits: limits,
+		Active:      int(h.activeCount.Load()),
+		Capacity:    h.cfg.Capacity,
+		Draining:    draining,
+		Display:     display,
 	}
 }
 

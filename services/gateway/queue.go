@@ -92,18 +92,22 @@ func (g *Gateway) parseQueueSend(r *http.Request, t target, escQueue string) (*q
 		if err := g.checkName(t.name); err != nil {
 			return nil, err
 		}
-		if err := g.checkQueue(t.name, queue); err != nil {
+		if err := g.checkQueue(t.name, queue, len(msg.Body)); err != nil {
 			return nil, err
 		}
 	}
 	return &queueSend{queue: queue, enc: enc, msg: msg}, nil
 }
 
-// checkQueue rejects queues no live host serving the kind declares. With
-// no live host serving the kind, the declarations are unknown: the send is
-// refused as unavailable (retried by RivetKit's client), like an action.
-func (g *Gateway) checkQueue(name, queue string) error {
-	if g.hosts.QueueDeclared(name, queue) {
+// checkQueue rejects queues no live host serving the kind declares, and
+// bodies over the queue's own size limit. With no live host serving the
+// kind, the declarations are unknown: the send is refused as unavailable
+// (retried by RivetKit's client), like an action.
+func (g *Gateway) checkQueue(name, queue string, size int) error {
+	if l, ok := g.hosts.QueueLimit(name, queue); ok {
+		if size > l.MessageBytes() {
+			return queueTooLargeFor(l.MessageBytes())
+		}
 		return nil
 	}
 	if served, _ := g.hosts.Serves(name); !served {
@@ -114,16 +118,39 @@ func (g *Gateway) checkQueue(name, queue string) error {
 	return e
 }
 
-func queueTooLarge() error {
-	return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueTooLarge,
-		"the queue message is larger than %d bytes", protocol.DefaultQueueMaxMessageBytes)
+// checkQueueRoom refuses a send to a queue whose own message limit (below
+// the stream's, which the stream enforces) is reached. The count is read
+// before the publish, so concurrent senders may pass the limit by a few.
+func (g *Gateway) checkQueueRoom(ctx context.Context, name, queue, subj string) error {
+	l, _ := g.hosts.QueueLimit(name, queue)
+	if l.Messages() >= protocol.DefaultQueueMaxMessages {
+		return nil
+	}
+	info, err := g.kv.Queues.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		return fmt.Errorf("queue: read the queue's depth: %w", err)
+	}
+	if info.State.Subjects[subj] >= uint64(l.Messages()) {
+		return queueFull(l.Messages())
+	}
+	return nil
+}
+
+func queueFull(n int) error {
+	return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueFull, "the queue holds its maximum of %d messages", n)
+}
+
+func queueTooLarge() error { return queueTooLargeFor(protocol.DefaultQueueMaxMessageBytes) }
+
+func queueTooLargeFor(n int) error {
+	return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueTooLarge, "the queue message is larger than %d bytes", n)
 }
 
 // sendQueue stores the message in actor m's queue and answers the send,
 // after the completion when the client waits.
 func (g *Gateway) sendQueue(ctx context.Context, w http.ResponseWriter, t target, m *protocol.ActorMeta, qs *queueSend) {
 	if t.id != "" {
-		if err := g.checkQueue(m.Name, qs.queue); err != nil {
+		if err := g.checkQueue(m.Name, qs.queue, len(qs.msg.Body)); err != nil {
 			g.writeError(w, err, nil)
 			return
 		}
@@ -132,7 +159,12 @@ func (g *Gateway) sendQueue(ctx context.Context, w http.ResponseWriter, t target
 	h.Set("x-rivet-actor", m.ID)
 	h.Set("x-rivet-actor-key", protocol.SerializeKey(m.Key))
 
-	msg := nats.NewMsg(g.names.QueueSubject(m.Name, qs.queue, m.Key))
+	subj := g.names.QueueSubject(m.Name, qs.queue, m.Key)
+	if err := g.checkQueueRoom(ctx, m.Name, qs.queue, subj); err != nil {
+		g.writeError(w, err, nil)
+		return
+	}
+	msg := nats.NewMsg(subj)
 	msg.Data = qs.msg.Body
 	msg.Header.Set(protocol.HeaderQueueEncoding, "cbor")
 	var sub *reply
@@ -229,8 +261,7 @@ func publishError(err error) error {
 		desc := strings.ToLower(api.Description)
 		switch {
 		case api.ErrorCode == jsErrCodeStoreFailed && strings.Contains(desc, "maximum messages per subject"):
-			return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueFull,
-				"the queue holds its maximum of %d messages", protocol.DefaultQueueMaxMessages)
+			return queueFull(protocol.DefaultQueueMaxMessages)
 		case api.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum,
 			api.ErrorCode == jsErrCodeStoreFailed && strings.Contains(desc, "too large"):
 			return queueTooLarge()

@@ -391,7 +391,7 @@ func TestQueueSchedulesWorkflowDB(t *testing.T) {
 	}
 	var q queues
 	m.do("GET", "/actors/"+mb+"/inspector/queue?limit=2", testToken, nil, http.StatusOK, &q)
-	if len(q.Queues) != 1 || q.Queues[0].Depth != 3 || len(q.Queues[0].Messages) != 2 || q.Queues[0].Messages[0].Body["n"] != float64(1) {
+	if len(q.Queues) != 2 || q.Queues[0].Name != "inbox" || q.Queues[0].Depth != 3 || len(q.Queues[0].Messages) != 2 || q.Queues[0].Messages[0].Body["n"] != float64(1) {
 		t.Fatalf("queue: %+v", q)
 	}
 	// The host delivers messages to the actor asynchronously: take() may
