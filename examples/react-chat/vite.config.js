@@ -6,5 +6,14 @@ export default defineConfig({
 	// Relative asset URLs: dist/ can be served from any path.
 	base: "./",
 	esbuild: { jsx: "automatic" },
-	build: { outDir: "dist", emptyOutDir: true },
+	build: {
+		outDir: "dist",
+		emptyOutDir: true,
+		rollupOptions: {
+			// zod (a rivetkit dependency) has comments Rollup cannot place: noise.
+			onwarn(warning, warn) {
+				if (warning.code !== "INVALID_ANNOTATION") warn(warning);
+			},
+		},
+	},
 });
