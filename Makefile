@@ -6,7 +6,7 @@ export CGO_ENABLED := 1
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -ldflags "-X github.com/rivetgo/rivetgo/pkg/svc.buildVersion=$(VERSION)"
 
-.PHONY: help build run test test-unit js-deps nats-cli chromium bench bench-go bench-compare fuzz lint clean
+.PHONY: help build run test test-unit js-deps react-chat nats-cli chromium bench bench-go bench-compare fuzz lint clean
 
 # The nats CLI, built from the Go module proxy for the test that publishes
 # to an actor's queue with it (and for you: bin/nats).
@@ -42,7 +42,21 @@ test/js/node_modules/.installed: test/js/package.json test/js/package-lock.json
 	cd test/js && npm ci --no-audit --no-fund --omit=optional
 	@touch $@
 
-test: build js-deps nats-cli chromium ## run every test (unit, race, fuzz seeds, multi-process integration, RivetKit JS client, dashboard in headless Chromium)
+# The React chat page (examples/react-chat): @rivetkit/react's useActor on
+# the chat room, built with Vite into examples/react-chat/dist (not in git).
+REACT_CHAT := examples/react-chat
+
+react-chat: $(REACT_CHAT)/dist/index.html ## build the React chat page (npm ci, vite build) for its browser test
+
+$(REACT_CHAT)/node_modules/.installed: $(REACT_CHAT)/package.json $(REACT_CHAT)/package-lock.json
+	cd $(REACT_CHAT) && npm ci --no-audit --no-fund
+	@touch $@
+
+$(REACT_CHAT)/dist/index.html: $(REACT_CHAT)/node_modules/.installed $(REACT_CHAT)/index.html $(REACT_CHAT)/vite.config.js $(wildcard $(REACT_CHAT)/src/*)
+	cd $(REACT_CHAT) && npm run --silent build
+	@touch $@
+
+test: build js-deps react-chat nats-cli chromium ## run every test (unit, race, fuzz seeds, multi-process integration, RivetKit JS client, dashboard and React chat in headless Chromium)
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 12m ./...
 
 test-unit: ## unit tests only (no processes, no Node)
@@ -72,4 +86,4 @@ lint: ## go vet and gofmt
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 
 clean: ## remove build output and dev data
-	rm -rf $(BIN) .rivetgo bench/.bin bench/out
+	rm -rf $(BIN) .rivetgo bench/.bin bench/out $(REACT_CHAT)/dist
