@@ -30,6 +30,12 @@
 //	<prefix>_leases   which host session owns each active actor
 //	<prefix>_hosts    one entry per live host session; entries expire after the host lease TTL
 //	<prefix>_gateways one entry per live gateway; entries expire after the same TTL
+//	<prefix>_schedulers one entry per live scheduler replica
+//
+// # Streams
+//
+//	<prefix>_queues       every actor queue (queues.go)
+//	<prefix>_deadletters  queue messages that can never be handled (deadletter.go)
 //
 // # CBOR messages
 //
