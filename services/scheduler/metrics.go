@@ -11,14 +11,17 @@ import (
 
 // Metrics are the scheduler's Prometheus collectors.
 type Metrics struct {
-	fired    prometheus.Counter
-	failed   prometheus.Counter
-	gone     prometheus.Counter
-	late     prometheus.Counter
-	retries  prometheus.Counter
-	wakes    prometheus.Counter
-	lateness prometheus.Histogram
-	duration prometheus.Histogram
+	fired   prometheus.Counter
+	failed  prometheus.Counter
+	gone    prometheus.Counter
+	late    prometheus.Counter
+	retries prometheus.Counter
+	wakes   prometheus.Counter
+	// deadLetters counts messages of subjects that name no actor moved
+	// to the dead letters.
+	deadLetters prometheus.Counter
+	lateness    prometheus.Histogram
+	duration    prometheus.Histogram
 
 	nFired, nFailed, nGone, nRetries atomic.Int64
 }
@@ -54,6 +57,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "rivetgo", Subsystem: "scheduler", Name: "queue_wakes_total",
 			Help: "Wake requests sent for actors with queued messages.",
 		}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "rivetgo", Subsystem: "scheduler", Name: "queue_dead_letters_total",
+			Help: "Queue messages on subjects that name no actor, moved to the dead-letter stream.",
+		}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "rivetgo", Subsystem: "scheduler", Name: "lateness_seconds",
 			Help:    "Fire start minus due time.",
@@ -66,7 +73,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.fired, m.failed, m.gone, m.late, m.retries, m.wakes, m.lateness, m.duration)
+		reg.MustRegister(m.fired, m.failed, m.gone, m.late, m.retries, m.wakes, m.deadLetters, m.lateness, m.duration)
 	}
 	return m
 }

@@ -85,6 +85,7 @@ type Scheduler struct {
 	names protocol.Names
 	log   zerolog.Logger
 	nc    *nats.Conn
+	js    jetstream.JetStream
 	kv    *buckets.Set
 	disp  *dispatch.Dispatcher
 	hosts *dispatch.HostView
@@ -162,7 +163,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
-	s.kv = kv
+	s.kv, s.js = kv, js
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.baseCtx = runCtx
 	var wg sync.WaitGroup

@@ -132,7 +132,15 @@ func (w *waker) scan(ctx context.Context) {
 			continue
 		}
 		name, _, key, ok := w.s.names.ParseQueueSubject(subj)
-		if !ok || !w.s.members.owns(protocol.IndexKey(name, key)) {
+		if !ok {
+			// No actor reads it: its messages go to the dead letters
+			// (one replica moves them).
+			if w.s.members.owns(subj) {
+				w.s.deadLetterSubject(ctx, subj)
+			}
+			continue
+		}
+		if !w.s.members.owns(protocol.IndexKey(name, key)) {
 			continue
 		}
 		mk := w.marks[subj]
@@ -159,8 +167,7 @@ func (w *waker) wakeFor(subj string, woke *atomic.Bool) {
 	force := woke != nil
 	name, _, key, ok := w.s.names.ParseQueueSubject(subj)
 	if !ok {
-		w.s.log.Warn().Str("subject", subj).Msg("queue message on a subject no key encodes; it is never delivered")
-		return
+		return // the scan moves it to the dead letters
 	}
 	if served, _ := w.s.hosts.Serves(name); !served {
 		return // the scan wakes it once a host serves the kind
