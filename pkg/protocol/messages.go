@@ -245,11 +245,18 @@ func init() {
 	if err != nil {
 		panic(err)
 	}
+	// Text that is not valid UTF-8 decodes as it is, instead of failing
+	// the whole message: what rivetgo decodes with this mode it wrote
+	// itself, and an entry stored before keys were checked for UTF-8 (an
+	// older version took them) must stay readable, listable and
+	// destroyable. Input from clients is checked for UTF-8 where it
+	// enters (ValidateKey, rkproto's decoders).
 	decMode, err = cbor.DecOptions{
 		MaxNestedLevels:  64,
 		MaxArrayElements: 1 << 20,
 		MaxMapPairs:      1 << 20,
 		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		UTF8:             cbor.UTF8DecodeInvalid,
 	}.DecMode()
 	if err != nil {
 		panic(err)
