@@ -220,6 +220,10 @@ type ConnCloseMsg struct {
 	ConnID  string `cbor:"2,keyasint"`
 	Code    int    `cbor:"3,keyasint"`
 	Reason  string `cbor:"4,keyasint,omitempty"`
+	// Session is the host session of the activation that asks: a gateway
+	// ignores a close from an activation that no longer holds the
+	// connection (it moved the connection to the actor's new host).
+	Session string `cbor:"5,keyasint,omitempty"`
 }
 
 // GatewayInfo is a gateway's live entry in the gateways bucket.

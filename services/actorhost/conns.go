@@ -75,7 +75,7 @@ func (a *active) removeConn(id string) {
 // closeConn asks a connection's gateway to close it. The gateway reports the
 // close back (conn.close), which runs OnDisconnect.
 func (a *active) closeConn(id, gw string, code int, reason string) {
-	b, err := protocol.Marshal(&protocol.ConnCloseMsg{ActorID: a.meta.ID, ConnID: id, Code: code, Reason: reason})
+	b, err := protocol.Marshal(&protocol.ConnCloseMsg{ActorID: a.meta.ID, ConnID: id, Code: code, Reason: reason, Session: a.session})
 	if err == nil {
 		err = a.h.nc.Publish(a.h.names.GatewayClose(gw), b)
 	}

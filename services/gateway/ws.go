@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -51,6 +52,14 @@ type wsConn struct {
 	mu     sync.Mutex
 	subs   map[string]bool
 	holder protocol.Lease
+	// rehoming is closed when a re-open on the actor's new host (its
+	// holder died, see rehome) is done; nil when none runs.
+	rehoming chan struct{}
+
+	// ctx is the connection's (the request's) context; params its
+	// connection parameters, sent again when the connection is re-opened.
+	ctx    context.Context
+	params []byte
 
 	// wctx bounds writes: cancelled when the client is too slow, or 10 s
 	// after the connection was closed, so a stuck write cannot hold the
@@ -186,6 +195,12 @@ func (h *hub) onGatewayMsg(msg *nats.Msg) {
 		rc := h.raws[cm.ConnID]
 		h.mu.Unlock()
 		if c != nil {
+			c.mu.Lock()
+			stale := cm.Session != "" && c.holder.Session != "" && cm.Session != c.holder.Session
+			c.mu.Unlock()
+			if stale {
+				return // an activation the connection moved away from
+			}
 			c.close(websocket.StatusCode(cm.Code), cm.Reason)
 		}
 		if rc != nil {
@@ -215,7 +230,9 @@ func (h *hub) watchHolders(ctx context.Context) {
 			l := c.holder
 			c.mu.Unlock()
 			if l.HostID != "" && !h.g.hosts.IsLive(l.HostID, l.Session) {
-				c.close(websocket.StatusInternalError, "actor.stopped")
+				// The host died: open the connection on the actor's
+				// next host; the client keeps its socket.
+				go h.g.rehome(c, l)
 			}
 		}
 		for _, c := range deadRaw {
@@ -372,7 +389,7 @@ func (g *Gateway) handleConnect(w http.ResponseWriter, r *http.Request, t target
 		fail(err)
 		return
 	}
-	c.actor = m
+	c.actor, c.ctx, c.params = m, ctx, params
 	if err := g.hub.add(c); err != nil {
 		fail(err)
 		return
@@ -387,7 +404,14 @@ func (g *Gateway) handleConnect(w http.ResponseWriter, r *http.Request, t target
 	c.holder = holder
 	c.mu.Unlock()
 	defer func() {
-		// Tell the host, unless the actor is gone anyway.
+		// Tell the host, unless the actor is gone anyway. A re-open still
+		// running ends with the request's context first.
+		c.mu.Lock()
+		ch := c.rehoming
+		c.mu.Unlock()
+		if ch != nil {
+			<-ch
+		}
 		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer ccancel()
 		_, _ = g.disp.ControlNoActivate(cctx, m, &protocol.CtlRequest{Op: protocol.OpConnClose, ConnID: c.id})
@@ -450,9 +474,25 @@ func (g *Gateway) connError(c *wsConn, e *protocol.Error) {
 func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRequest) {
 	cctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
 	defer cancel()
-	rep, err := g.disp.Call(cctx, c.actor, &protocol.CallRequest{Action: a.Name, Args: a.Args, ConnID: c.id, MaxOutput: g.cfg.MaxOutgoing})
+	req := &protocol.CallRequest{Action: a.Name, Args: a.Args, ConnID: c.id, MaxOutput: g.cfg.MaxOutgoing}
+	rep, err := g.disp.Call(cctx, c.actor, req)
 	if err == nil && rep.Err != nil {
 		err = rep.Err
+	}
+	if isConnNotFound(err) {
+		// The activation that answered does not know the connection (the
+		// actor moved: its host died) and refused before running the
+		// action, so it may be sent again, as the HTTP path does: open
+		// the connection there and send it once more.
+		c.mu.Lock()
+		dead := c.holder
+		c.mu.Unlock()
+		if g.rehome(c, dead) {
+			rep, err = g.disp.Call(cctx, c.actor, req)
+			if err == nil && rep.Err != nil {
+				err = rep.Err
+			}
+		}
 	}
 	var frame []byte
 	if err == nil {
@@ -460,9 +500,8 @@ func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRe
 	}
 	if err != nil {
 		e := g.clientError(err)
-		if e.Is(&protocol.Error{Group: protocol.GroupActor, Code: protocol.CodeConnNotFound}) {
-			// The actor lost this connection (it moved to another host):
-			// the client reconnects.
+		if isConnNotFound(e) {
+			// Still unknown after a re-open: the client reconnects.
 			c.close(websocket.StatusInternalError, "actor.stopped")
 			return
 		}
@@ -473,4 +512,55 @@ func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRe
 		}
 	}
 	c.send(frame)
+}
+
+func isConnNotFound(err error) bool {
+	var e *protocol.Error
+	return errors.As(err, &e) && e.Group == protocol.GroupActor && e.Code == protocol.CodeConnNotFound
+}
+
+// rehome opens connection c again on the actor's current host after the
+// session that held it (dead) went away, so the client keeps its socket
+// and its in-flight actions are sent again (they provably did not run:
+// the new activation refused them for not knowing the connection). The
+// actor sees a new connection with the same id: OnBeforeConnect,
+// CreateConnState and OnConnect run again with the same parameters (the
+// old activation's OnDisconnect never runs: its host is gone). Concurrent
+// callers share one re-open. It reports whether the connection is open on
+// a new holder; when the re-open fails, the client gets the error and the
+// socket is closed.
+func (g *Gateway) rehome(c *wsConn, dead protocol.Lease) bool {
+	c.mu.Lock()
+	if ch := c.rehoming; ch != nil {
+		c.mu.Unlock()
+		<-ch
+		c.mu.Lock()
+		ok := c.holder != dead
+		c.mu.Unlock()
+		return ok
+	}
+	if c.holder != dead {
+		c.mu.Unlock()
+		return true // re-opened meanwhile
+	}
+	ch := make(chan struct{})
+	c.rehoming = ch
+	c.mu.Unlock()
+	holder, err := g.open(c.ctx, c.actor, &protocol.CtlRequest{Op: protocol.OpConnOpen, ConnID: c.id, Gateway: g.hub.id, Params: c.params})
+	c.mu.Lock()
+	if err == nil {
+		c.holder = holder
+	}
+	c.rehoming = nil
+	c.mu.Unlock()
+	close(ch)
+	if err != nil {
+		if c.ctx.Err() == nil {
+			g.log.Info().Err(err).Str("actor_id", c.actor.ID).Str("conn_id", c.id).Msg("re-open of a connection whose host died failed; closing it")
+			g.connError(c, g.clientError(err))
+		}
+		return false
+	}
+	g.log.Debug().Str("actor_id", c.actor.ID).Str("conn_id", c.id).Str("host_id", holder.HostID).Msg("connection moved to the actor's new host")
+	return true
 }
