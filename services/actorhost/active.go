@@ -79,6 +79,10 @@ type active struct {
 	purged    map[string]uint64
 	purgeWant map[string]uint64
 	purging   bool
+	// purgeKick wakes a waiting purger early: the consumed messages not
+	// yet purged reached purgeBacklog (they count against the queue's
+	// message limit).
+	purgeKick chan struct{}
 	// wantDestroy is set when the actor asked to be destroyed before it
 	// was registered (in OnCreate or OnWake); registered says it is.
 	wantDestroy, registered bool
