@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
+	"github.com/rivetgo/rivetgo/pkg/deadletter"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/rkproto"
 )
@@ -132,26 +132,11 @@ func (h *Host) deliver(a *active, declared []string, m jetstream.Msg) {
 func (h *Host) deadLetter(a *active, m jetstream.Msg, seq uint64, queue, code, reason string) {
 	a.ev(h.log.Warn()).Uint64("seq", seq).Str("queue", queue).Str("code", code).Str("reason", reason).Msg("queue message moved to the dead letters")
 	h.metrics.deadLetter(code)
-	dl := nats.NewMsg(h.names.DeadLetterSubject(m.Subject()))
-	dl.Data = m.Data()
-	for k, v := range m.Headers() {
-		if k == protocol.HeaderQueueEncoding || k == protocol.HeaderQueueReply {
-			dl.Header[k] = v
-		}
-	}
-	dl.Header.Set(protocol.HeaderDeadCode, protocol.GroupQueue+"/"+code)
-	dl.Header.Set(protocol.HeaderDeadReason, reason)
-	dl.Header.Set(protocol.HeaderDeadSeq, strconv.FormatUint(seq, 10))
 	h.spawn(func() {
 		ctx, cancel := context.WithTimeout(h.baseCtx, 5*time.Second)
 		defer cancel()
-		if _, err := h.js.PublishMsg(ctx, dl, jetstream.WithMsgID("dl."+strconv.FormatUint(seq, 10)),
-			jetstream.WithExpectStream(h.names.DeadLetterStream())); err != nil {
+		if err := deadletter.Move(ctx, h.js, h.kv.Queues, h.names, m, seq, protocol.GroupQueue+"/"+code, reason); err != nil {
 			a.ev(h.log.Warn()).Err(err).Uint64("seq", seq).Msg("move a queue message to the dead letters (it stays queued)")
-			return
-		}
-		if err := h.kv.Queues.DeleteMsg(ctx, seq); err != nil {
-			a.ev(h.log.Debug()).Err(err).Uint64("seq", seq).Msg("delete a dead-lettered queue message")
 		}
 	})
 }

@@ -2,11 +2,10 @@ package scheduler
 
 import (
 	"context"
-	"strconv"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rivetgo/rivetgo/pkg/deadletter"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -35,21 +34,10 @@ func (s *Scheduler) deadLetterSubject(ctx context.Context, subj string) {
 			continue
 		}
 		seq := md.Sequence.Stream
-		dl := nats.NewMsg(s.names.DeadLetterSubject(subj))
-		dl.Data = m.Data()
-		if enc := m.Headers().Get(protocol.HeaderQueueEncoding); enc != "" {
-			dl.Header.Set(protocol.HeaderQueueEncoding, enc)
-		}
-		dl.Header.Set(protocol.HeaderDeadCode, protocol.GroupActor+"/"+protocol.CodeInvalidKey)
-		dl.Header.Set(protocol.HeaderDeadReason, "the subject names no actor: its name or key tokens do not decode (see rivetgo queue-subject)")
-		dl.Header.Set(protocol.HeaderDeadSeq, strconv.FormatUint(seq, 10))
-		if _, err := s.js.PublishMsg(ctx, dl, jetstream.WithMsgID("dl."+strconv.FormatUint(seq, 10)),
-			jetstream.WithExpectStream(s.names.DeadLetterStream())); err != nil {
+		if err := deadletter.Move(ctx, s.js, s.kv.Queues, s.names, m, seq, protocol.GroupActor+"/"+protocol.CodeInvalidKey,
+			"the subject names no actor: its name or key tokens do not decode (see rivetgo queue-subject)"); err != nil {
 			s.log.Warn().Err(err).Str("subject", subj).Msg("move a queue message to the dead letters (it stays queued)")
 			return
-		}
-		if err := s.kv.Queues.DeleteMsg(ctx, seq); err != nil {
-			s.log.Debug().Err(err).Uint64("seq", seq).Msg("delete a dead-lettered queue message")
 		}
 		s.log.Warn().Str("subject", subj).Uint64("seq", seq).Msg("queue message on a subject that names no actor moved to the dead letters")
 		s.m.deadLetters.Inc()

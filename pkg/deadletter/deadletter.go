@@ -1,0 +1,43 @@
+// Package deadletter moves queue messages that can never be handled to the
+// mesh's dead-letter stream (see protocol.Names.DeadLetterStream): hosts for
+// the messages of their actors, the scheduler for subjects that name no
+// actor.
+package deadletter
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rivetgo/rivetgo/pkg/protocol"
+)
+
+// Move publishes queue message m (of the queue stream, at sequence seq) to
+// the dead-letter stream with its reason and then deletes it from queues.
+// The dead letter is stored before the delete, and its message id (the
+// sequence) makes a repeated move one dead letter; when the publish fails
+// the message stays queued and Move returns the error. code is the reason's
+// error code ("queue/invalid_body").
+func Move(ctx context.Context, js jetstream.JetStream, queues jetstream.Stream, names protocol.Names, m jetstream.Msg, seq uint64, code, reason string) error {
+	dl := nats.NewMsg(names.DeadLetterSubject(m.Subject()))
+	dl.Data = m.Data()
+	for _, k := range []string{protocol.HeaderQueueEncoding, protocol.HeaderQueueReply} {
+		if v := m.Headers().Get(k); v != "" {
+			dl.Header.Set(k, v)
+		}
+	}
+	dl.Header.Set(protocol.HeaderDeadCode, code)
+	dl.Header.Set(protocol.HeaderDeadReason, reason)
+	dl.Header.Set(protocol.HeaderDeadSeq, strconv.FormatUint(seq, 10))
+	if _, err := js.PublishMsg(ctx, dl, jetstream.WithMsgID("dl."+strconv.FormatUint(seq, 10)),
+		jetstream.WithExpectStream(names.DeadLetterStream())); err != nil {
+		return err
+	}
+	if err := queues.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return err
+	}
+	return nil
+}
