@@ -244,6 +244,13 @@ for (const encoding of ["json", "cbor", "bare"]) {
 			}
 			assertGroupCode(await rejection(h.send("inbox", 1000)), "queue", "full");
 			assert.equal(await h.take(), 0); // the oldest, and a slot frees up
+			// The urgent queue's own limits: 1 KiB a note, 5 notes.
+			assertGroupCode(await rejection(h.send("urgent", "x".repeat(2000))), "queue", "message_too_large");
+			for (let i = 0; i < 5; i++) {
+				await h.send("urgent", `note ${i}`);
+			}
+			assertGroupCode(await rejection(h.send("urgent", "one too many")), "queue", "full");
+			assert.deepEqual(await h.take(), { urgent: "note 0" }); // urgent first
 		});
 	});
 }
