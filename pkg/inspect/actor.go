@@ -33,20 +33,27 @@ type ActorAPI struct {
 func Route(rest string) string {
 	first, _, _ := strings.Cut(rest, "/")
 	switch first {
-	case "summary", "state", "connections", "rpcs", "queue", "schedules", "workflow-history", "action", "database":
+	case "summary", "state", "connections", "rpcs", "queue", "schedules", "workflow-history", "action", "database", "token":
 		return first
 	}
 	return "unknown"
 }
 
 // Serve answers one per-actor inspector request for actor id; rest is the
-// path after "inspector/".
-func (a *ActorAPI) Serve(w http.ResponseWriter, r *http.Request, id, rest string) {
+// path after "inspector/". actorToken is what [AuthorizeActor] returned:
+// "" for a request already authorized (admin token, dev mode), else the
+// bearer token the actor's host must accept as the actor's inspector
+// token. Such a request is refused with auth/forbidden, the same answer
+// whether the actor exists or not.
+func (a *ActorAPI) Serve(w http.ResponseWriter, r *http.Request, id, rest, actorToken string) {
 	ctx, cancel := context.WithTimeout(r.Context(), a.timeout())
 	defer cancel()
-	err := a.serve(ctx, w, r, id, rest)
+	err := a.serve(ctx, w, r, id, rest, actorToken)
 	if err != nil {
 		e := protocol.AsError(err)
+		if actorToken != "" && e.Group == protocol.GroupActor && e.Code == protocol.CodeNotFound {
+			e = protocol.ErrActorForbidden // tell nothing about the actor
+		}
 		if e == protocol.ErrInternal {
 			a.Log.Error().Err(err).Str("actor_id", id).Str("route", rest).Msg("inspector request failed")
 		}
@@ -61,7 +68,7 @@ func (a *ActorAPI) timeout() time.Duration {
 	return a.Timeout
 }
 
-func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, id, rest string) error {
+func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, id, rest, actorToken string) error {
 	route := r.Method + " " + rest
 	if strings.HasPrefix(rest, "action/") && r.Method == http.MethodPost {
 		route = "POST action/"
@@ -140,8 +147,13 @@ func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return err
 		}
 		req = &protocol.InspectRequest{What: protocol.InspectDBExecute, SQL: body.SQL, Args: args}
+	case "GET token":
+		if actorToken != "" {
+			return protocol.ErrActorForbidden // the admin token only
+		}
+		req, wrap = &protocol.InspectRequest{What: protocol.InspectToken}, "token"
 	case "POST action/":
-		return a.action(ctx, w, r, id, strings.TrimPrefix(rest, "action/"))
+		return a.action(ctx, w, r, id, strings.TrimPrefix(rest, "action/"), actorToken)
 	default:
 		return RouteNotFound(r)
 	}
@@ -149,14 +161,26 @@ func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return err
 	}
-	rep, err := a.Disp.Control(ctx, m, &protocol.CtlRequest{Op: protocol.OpInspect, Inspect: req})
+	out, err := a.inspect(ctx, m, req, actorToken)
 	if err != nil {
 		return err
 	}
-	if rep.Err != nil {
-		return rep.Err
+	return writeCBOR(w, out, wrap)
+}
+
+// inspect sends req to the actor's host, with the actor token to check.
+func (a *ActorAPI) inspect(ctx context.Context, m *protocol.ActorMeta, req *protocol.InspectRequest, actorToken string) ([]byte, error) {
+	if actorToken != "" {
+		req.Check, req.Token = true, actorToken
 	}
-	return writeCBOR(w, rep.Output, wrap)
+	rep, err := a.Disp.Control(ctx, m, &protocol.CtlRequest{Op: protocol.OpInspect, Inspect: req})
+	if err != nil {
+		return nil, err
+	}
+	if rep.Err != nil {
+		return nil, rep.Err
+	}
+	return rep.Output, nil
 }
 
 // resolve finds a live actor by id.
@@ -169,7 +193,7 @@ func (a *ActorAPI) resolve(ctx context.Context, id string) (*protocol.ActorMeta,
 
 // action runs an action with {"args": [...]} through the dispatcher's
 // Call, as a client's HTTP action would; the answer is {"output": ...}.
-func (a *ActorAPI) action(ctx context.Context, w http.ResponseWriter, r *http.Request, id, name string) error {
+func (a *ActorAPI) action(ctx context.Context, w http.ResponseWriter, r *http.Request, id, name, actorToken string) error {
 	if name == "" || strings.Contains(name, "/") {
 		return RouteNotFound(r)
 	}
@@ -186,6 +210,12 @@ func (a *ActorAPI) action(ctx context.Context, w http.ResponseWriter, r *http.Re
 	m, err := a.resolve(ctx, id)
 	if err != nil {
 		return err
+	}
+	if actorToken != "" {
+		// The host checks the token before the action runs.
+		if _, err := a.inspect(ctx, m, &protocol.InspectRequest{What: protocol.InspectAuth}, actorToken); err != nil {
+			return err
+		}
 	}
 	maxOut := a.MaxOutput
 	if maxOut <= 0 {

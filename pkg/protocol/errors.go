@@ -115,6 +115,8 @@ func (e *Error) HTTPStatus() int {
 		return http.StatusServiceUnavailable
 	case "rivetkit/internal_error":
 		return http.StatusInternalServerError
+	case "auth/forbidden":
+		return http.StatusForbidden
 	}
 	if e.Group == GroupUser {
 		// RivetKit 2.3 answers a UserError with 500; its client reads only

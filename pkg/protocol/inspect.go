@@ -29,6 +29,8 @@ const (
 	InspectDBRows      = "db-rows"          // actor.DBResult
 	InspectDBExecute   = "db-execute"       // actor.DBResult
 	InspectPatchState  = "patch-state"      // the new state (CBOR value)
+	InspectAuth        = "auth"             // null once Token is checked (before an action)
+	InspectToken       = "token"            // the actor's inspector token (a string); admin only
 )
 
 // InspectRequest is the [CtlRequest.Inspect] of an [OpInspect].
@@ -44,6 +46,13 @@ type InspectRequest struct {
 	Args cbor.RawMessage `cbor:"6,keyasint,omitempty"`
 	// State is the new state of patch-state (a CBOR value).
 	State cbor.RawMessage `cbor:"7,keyasint,omitempty"`
+	// Check says the request is authorized only by Token, the bearer
+	// token it carried: the host answers auth/forbidden unless Token is
+	// the actor's inspector token ([StateRecord.InspectorToken]). Without
+	// Check the inspector or gateway authorized the request itself (the
+	// admin token, or dev mode).
+	Check bool   `cbor:"8,keyasint,omitempty"`
+	Token string `cbor:"9,keyasint,omitempty"`
 }
 
 // InspectSummaryValue is the reply of [InspectSummary]: RivetKit's
@@ -122,6 +131,10 @@ const (
 // Sentinels of the inspector's errors.
 var (
 	ErrForbidden  = &Error{Group: GroupAuth, Code: CodeForbidden, Message: "a valid admin token is required", Status: http.StatusForbidden}
+	// ErrActorForbidden refuses a per-actor inspector request: neither the
+	// admin token nor the actor's inspector token. The same answer for an
+	// actor that does not exist, so it tells nothing.
+	ErrActorForbidden = &Error{Group: GroupAuth, Code: CodeForbidden, Message: "a valid admin or actor inspector token is required", Status: http.StatusForbidden}
 	ErrNoWorkflow = &Error{Group: GroupInspector, Code: CodeNoWorkflow, Message: "the actor runs no workflow", Status: http.StatusNotFound}
 )
 

@@ -2,6 +2,11 @@ package actorhost
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
 	"encoding/json"
 	"time"
 
@@ -29,6 +34,8 @@ func (h *Host) ctlInspect(a *active, msg *nats.Msg, req *protocol.CtlRequest) {
 	)
 	if req.Inspect == nil {
 		err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "inspect needs a request")
+	} else if req.Inspect.Check && !tokenEqual(req.Inspect.Token, a.inspToken) {
+		err = protocol.ErrActorForbidden
 	} else {
 		out, err = h.inspect(h.baseCtx, a, req.Inspect)
 	}
@@ -44,6 +51,26 @@ func (h *Host) ctlInspect(a *active, msg *nats.Msg, req *protocol.CtlRequest) {
 	}
 	h.reply(msg, rep)
 	a.end()
+}
+
+// newInspectorToken makes an actor's inspector token: 32 random bytes,
+// base64url.
+func newInspectorToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("inspector token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// tokenEqual compares tokens in constant time (on their digests); an
+// empty token matches nothing.
+func tokenEqual(got, want string) bool {
+	if got == "" || want == "" {
+		return false
+	}
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
 // rawValue is an output already encoded as CBOR.
@@ -101,6 +128,14 @@ func (h *Host) inspect(ctx context.Context, a *active, r *protocol.InspectReques
 			}
 		}
 		return a.inst.DBExecute(ctx, r.SQL, args)
+	case protocol.InspectAuth:
+		return rawValue{0xf6}, nil
+	case protocol.InspectToken:
+		if r.Check {
+			// Only the admin token (or dev mode) reads the token.
+			return nil, protocol.ErrActorForbidden
+		}
+		return a.inspToken, nil
 	case protocol.InspectPatchState:
 		if err := a.inst.PatchState(ctx, r.State); err != nil {
 			return nil, err

@@ -449,11 +449,18 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err, nil)
 		return
 	}
+	var actorToken string
 	if strings.HasPrefix(rest, "/inspector/") {
-		// Checked before the actor is resolved (or created).
-		if e := inspect.Authorize(g.cfg.AdminToken, r); e != nil {
+		// Checked before the actor is resolved (or created): the admin
+		// token passes; another bearer token is the actor's to check, so
+		// the request may not create the actor.
+		var e *protocol.Error
+		if actorToken, e = inspect.AuthorizeActor(g.cfg.AdminToken, r); e != nil {
 			inspect.WriteDenied(w, e)
 			return
+		}
+		if actorToken != "" {
+			t.create, t.input = false, nil
 		}
 	}
 	var (
@@ -488,6 +495,9 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	m, err := g.resolveTarget(ctx, t, nil)
 	if err != nil {
+		if e := protocol.AsError(err); actorToken != "" && e.HTTPStatus() < 500 {
+			err = protocol.ErrActorForbidden // tell nothing about the actor
+		}
 		g.writeError(w, err, nil)
 		return
 	}
@@ -497,7 +507,7 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p, ok := strings.CutPrefix(rest, "/inspector/"); ok {
-		g.handleInspector(w, r, m, p)
+		g.handleInspector(w, r, m, p, actorToken)
 		return
 	}
 	switch {

@@ -20,9 +20,15 @@ func (s *Inspector) handler() http.Handler {
 	a := &inspect.ActorAPI{Disp: s.disp, Log: s.log, Timeout: s.cfg.RequestTimeout}
 	mux.HandleFunc("/actors/{id}/inspector/{rest...}", func(w http.ResponseWriter, r *http.Request) {
 		rest := r.PathValue("rest")
-		s.m.observe(inspect.Route(rest), s.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			a.Serve(w, r, r.PathValue("id"), rest)
-		}))).ServeHTTP(w, r)
+		s.m.observe(inspect.Route(rest), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok, e := inspect.AuthorizeActor(s.cfg.AdminToken, r)
+			if e != nil {
+				s.m.denied.Inc()
+				inspect.WriteDenied(w, e)
+				return
+			}
+			a.Serve(w, r, r.PathValue("id"), rest, tok)
+		})).ServeHTTP(w, r)
 	})
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		inspect.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
