@@ -130,12 +130,12 @@ const (
 
 // Sentinels of the inspector's errors.
 var (
-	ErrForbidden  = &Error{Group: GroupAuth, Code: CodeForbidden, Message: "a valid admin token is required", Status: http.StatusForbidden}
+	ErrForbidden = &Error{Group: GroupAuth, Code: CodeForbidden, Message: "a valid admin token is required", Status: http.StatusForbidden}
 	// ErrActorForbidden refuses a per-actor inspector request: neither the
 	// admin token nor the actor's inspector token. The same answer for an
 	// actor that does not exist, so it tells nothing.
 	ErrActorForbidden = &Error{Group: GroupAuth, Code: CodeForbidden, Message: "a valid admin or actor inspector token is required", Status: http.StatusForbidden}
-	ErrNoWorkflow = &Error{Group: GroupInspector, Code: CodeNoWorkflow, Message: "the actor runs no workflow", Status: http.StatusNotFound}
+	ErrNoWorkflow     = &Error{Group: GroupInspector, Code: CodeNoWorkflow, Message: "the actor runs no workflow", Status: http.StatusNotFound}
 )
 
 var strictDec cbor.DecMode
