@@ -2,7 +2,10 @@ package inspect
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"net/url"
+	"unicode/utf8"
 
 	"io"
 	"net/http"
@@ -33,7 +36,7 @@ type ActorAPI struct {
 func Route(rest string) string {
 	first, _, _ := strings.Cut(rest, "/")
 	switch first {
-	case "summary", "state", "connections", "rpcs", "queue", "schedules", "workflow-history", "action", "database", "token":
+	case "summary", "state", "connections", "rpcs", "queue", "schedules", "workflow-history", "action", "database", "token", "workflow", "kv":
 		return first
 	}
 	return "unknown"
@@ -147,6 +150,78 @@ func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return err
 		}
 		req = &protocol.InspectRequest{What: protocol.InspectDBExecute, SQL: body.SQL, Args: args}
+	case "POST workflow/replay":
+		var body struct {
+			EntryID *string `json:"entryId"`
+		}
+		if err := readJSON(r, &body); err != nil {
+			return err
+		}
+		entry := ""
+		if body.EntryID != nil {
+			if entry = *body.EntryID; entry == "" || len(entry) > 4096 {
+				return malformed(`entryId must name an entry of workflow-history (omit it to replay from the start)`)
+			}
+		}
+		req = &protocol.InspectRequest{What: protocol.InspectReplay, Entry: entry}
+	case "GET kv":
+		prefix, err := kvKeyParam(q, "prefix", false)
+		if err != nil {
+			return err
+		}
+		limit, err := IntParam(q.Get("limit"), "limit")
+		if err != nil {
+			return err
+		}
+		if limit > protocol.MaxInspectKVLimit {
+			return malformed("limit is at most %d", protocol.MaxInspectKVLimit)
+		}
+		var after []byte
+		if c := q.Get("cursor"); c != "" {
+			if after, err = base64.RawURLEncoding.DecodeString(c); err != nil || len(after) == 0 {
+				return malformed("cursor is not one this API returned")
+			}
+		}
+		m, err := a.resolve(ctx, id)
+		if err != nil {
+			return err
+		}
+		out, err := a.inspect(ctx, m, &protocol.InspectRequest{What: protocol.InspectKV, Key: prefix, After: after, Limit: limit}, actorToken)
+		if err != nil {
+			return err
+		}
+		var page protocol.InspectKVPage
+		if err := protocol.Unmarshal(out, &page); err != nil {
+			return err
+		}
+		res := KVPage{Entries: make([]KVEntry, 0, len(page.Entries))}
+		for _, e := range page.Entries {
+			res.Entries = append(res.Entries, kvEntry(e))
+		}
+		if len(page.Next) > 0 {
+			res.Cursor = base64.RawURLEncoding.EncodeToString(page.Next)
+		}
+		WriteJSON(w, http.StatusOK, res)
+		return nil
+	case "GET kv/entry":
+		key, err := kvKeyParam(q, "key", true)
+		if err != nil {
+			return err
+		}
+		m, err := a.resolve(ctx, id)
+		if err != nil {
+			return err
+		}
+		out, err := a.inspect(ctx, m, &protocol.InspectRequest{What: protocol.InspectKVGet, Key: key}, actorToken)
+		if err != nil {
+			return err
+		}
+		var e protocol.InspectKVEntry
+		if err := protocol.Unmarshal(out, &e); err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, kvEntry(e))
+		return nil
 	case "GET token":
 		if actorToken != "" {
 			return protocol.ErrActorForbidden // the admin token only
@@ -181,6 +256,55 @@ func (a *ActorAPI) inspect(ctx context.Context, m *protocol.ActorMeta, req *prot
 		return nil, rep.Err
 	}
 	return rep.Output, nil
+}
+
+// KVPage is the answer of GET kv: entries in key order and, when more
+// follow, the cursor of the next page.
+type KVPage struct {
+	Entries []KVEntry `json:"entries"`
+	Cursor  string    `json:"cursor,omitempty"`
+}
+
+// KVEntry is one KV entry: key and value in base64 (standard, padded),
+// and as text too when they are valid UTF-8.
+type KVEntry struct {
+	Key         string  `json:"key,omitempty"`
+	KeyBase64   string  `json:"keyBase64"`
+	Value       *string `json:"value,omitempty"`
+	ValueBase64 string  `json:"valueBase64"`
+	Size        int     `json:"size"`
+}
+
+func kvEntry(e protocol.InspectKVEntry) KVEntry {
+	out := KVEntry{KeyBase64: base64.StdEncoding.EncodeToString(e.Key), ValueBase64: base64.StdEncoding.EncodeToString(e.Value), Size: len(e.Value)}
+	if utf8.Valid(e.Key) {
+		out.Key = string(e.Key)
+	}
+	if utf8.Valid(e.Value) {
+		v := string(e.Value)
+		out.Value = &v
+	}
+	return out
+}
+
+// kvKeyParam reads a key (or prefix) given as text (?name=) or base64
+// (?nameBase64=, standard or URL alphabet), not both.
+func kvKeyParam(q url.Values, name string, required bool) ([]byte, error) {
+	text, b64 := q.Get(name), q.Get(name+"Base64")
+	switch {
+	case text != "" && b64 != "":
+		return nil, malformed("give %s or %sBase64, not both", name, name)
+	case b64 != "":
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(b64); err == nil {
+				return b, nil
+			}
+		}
+		return nil, malformed("%sBase64 is not base64", name)
+	case text == "" && required:
+		return nil, malformed("kv/entry needs ?%s= (text) or ?%sBase64=", name, name)
+	}
+	return []byte(text), nil
 }
 
 // resolve finds a live actor by id.

@@ -30,6 +30,9 @@ const (
 	InspectDBExecute   = "db-execute"       // actor.DBResult
 	InspectPatchState  = "patch-state"      // the new state (CBOR value)
 	InspectAuth        = "auth"             // null once Token is checked (before an action)
+	InspectReplay      = "workflow-replay"  // the new workflow.History, once committed
+	InspectKV          = "kv"               // InspectKVPage
+	InspectKVGet       = "kv-get"           // InspectKVEntry
 	InspectToken       = "token"            // the actor's inspector token (a string); admin only
 )
 
@@ -53,7 +56,32 @@ type InspectRequest struct {
 	// admin token, or dev mode).
 	Check bool   `cbor:"8,keyasint,omitempty"`
 	Token string `cbor:"9,keyasint,omitempty"`
+	// Entry is the entry a workflow-replay starts from ("": the start).
+	Entry string `cbor:"10,keyasint,omitempty"`
+	// Key is the key of kv-get, the prefix of kv; After pages kv (the
+	// entries after that key; Limit bounds the page).
+	Key   []byte `cbor:"11,keyasint,omitempty"`
+	After []byte `cbor:"12,keyasint,omitempty"`
 }
+
+// InspectKVPage is a page of an actor's KV entries, in key order; Next,
+// when set, is the After of the next page.
+type InspectKVPage struct {
+	Entries []InspectKVEntry `cbor:"entries"`
+	Next    []byte           `cbor:"next,omitempty"`
+}
+
+// InspectKVEntry is one KV entry.
+type InspectKVEntry struct {
+	Key   []byte `cbor:"key"`
+	Value []byte `cbor:"value"`
+}
+
+// Limits of the KV browser.
+const (
+	DefaultInspectKVLimit = 100
+	MaxInspectKVLimit     = 1000
+)
 
 // InspectSummaryValue is the reply of [InspectSummary]: RivetKit's
 // inspector summary (state, connections, rpcs, queue) plus the pending
@@ -136,6 +164,7 @@ var (
 	// actor that does not exist, so it tells nothing.
 	ErrActorForbidden = &Error{Group: GroupAuth, Code: CodeForbidden, Message: "a valid admin or actor inspector token is required", Status: http.StatusForbidden}
 	ErrNoWorkflow     = &Error{Group: GroupInspector, Code: CodeNoWorkflow, Message: "the actor runs no workflow", Status: http.StatusNotFound}
+	ErrKVNotFound     = &Error{Group: GroupKV, Code: CodeNotFound, Message: "the actor has no KV entry with that key", Status: http.StatusNotFound}
 )
 
 var strictDec cbor.DecMode

@@ -1,6 +1,7 @@
 package actorhost
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -73,6 +74,32 @@ func tokenEqual(got, want string) bool {
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
+// inspectKV answers a page of the actor's KV entries under r.Key (the
+// prefix), after r.After, at most r.Limit of them.
+func inspectKV(ctx context.Context, a *active, r *protocol.InspectRequest) (*protocol.InspectKVPage, error) {
+	limit := r.Limit
+	if limit <= 0 {
+		limit = protocol.DefaultInspectKVLimit
+	}
+	limit = min(limit, protocol.MaxInspectKVLimit)
+	ents, err := a.inst.KVEntries(ctx, r.Key)
+	if err != nil {
+		return nil, err
+	}
+	page := &protocol.InspectKVPage{Entries: []protocol.InspectKVEntry{}}
+	for _, e := range ents {
+		if len(r.After) > 0 && bytes.Compare(e.Key, r.After) <= 0 {
+			continue
+		}
+		if len(page.Entries) == limit {
+			page.Next = page.Entries[limit-1].Key
+			break
+		}
+		page.Entries = append(page.Entries, protocol.InspectKVEntry{Key: e.Key, Value: e.Value})
+	}
+	return page, nil
+}
+
 // rawValue is an output already encoded as CBOR.
 type rawValue []byte
 
@@ -128,6 +155,29 @@ func (h *Host) inspect(ctx context.Context, a *active, r *protocol.InspectReques
 			}
 		}
 		return a.inst.DBExecute(ctx, r.SQL, args)
+	case protocol.InspectReplay:
+		err := a.inst.RewriteJournal(ctx, func(j []byte) ([]byte, error) { return workflow.Replay(j, r.Entry) })
+		if err != nil {
+			return nil, err
+		}
+		s, err := a.inst.Snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return workflowValue(s.Journal)
+	case protocol.InspectKV:
+		return inspectKV(ctx, a, r)
+	case protocol.InspectKVGet:
+		ents, err := a.inst.KVEntries(ctx, r.Key)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			if bytes.Equal(e.Key, r.Key) {
+				return protocol.InspectKVEntry{Key: e.Key, Value: e.Value}, nil
+			}
+		}
+		return nil, protocol.ErrKVNotFound
 	case protocol.InspectAuth:
 		return rawValue{0xf6}, nil
 	case protocol.InspectToken:
