@@ -17,6 +17,7 @@ func (s *Inspector) handler() http.Handler {
 	api("GET /actors", "actors", s.handleActors)
 	api("GET /hosts", "hosts", s.handleHosts)
 	api("GET /schedulers", "schedulers", s.handleSchedulers)
+	api("GET /gateways", "gateways", s.handleGateways)
 	a := &inspect.ActorAPI{Disp: s.disp, Log: s.log, Timeout: s.cfg.RequestTimeout}
 	mux.HandleFunc("/actors/{id}/inspector/{rest...}", func(w http.ResponseWriter, r *http.Request) {
 		rest := r.PathValue("rest")
