@@ -72,9 +72,10 @@ func (a *ActorAPI) timeout() time.Duration {
 }
 
 func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, id, rest, actorToken string) error {
-	route := r.Method + " " + rest
-	if strings.HasPrefix(rest, "action/") && r.Method == http.MethodPost {
-		route = "POST action/"
+	// ActorOps (the OpenAPI documents' table) decides what is served.
+	route := actorRoute(r.Method, rest)
+	if route == "" {
+		return RouteNotFound(r)
 	}
 	var (
 		req  *protocol.InspectRequest

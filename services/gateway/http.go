@@ -20,16 +20,29 @@ import (
 
 // Handler returns the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metadata", g.handleMetadata)
-	mux.HandleFunc("GET /health", g.handleHealth)
-	mux.HandleFunc("PUT /actors", g.handleGetOrCreate)
-	mux.HandleFunc("POST /actors", g.handleCreate)
-	mux.HandleFunc("GET /actors", g.handleList)
-	mux.HandleFunc("DELETE /actors/{id}", g.handleDestroy)
-	mux.HandleFunc("/gateway/", g.handleGateway)
-	mux.Handle("GET /metrics", g.metricsHandler())
+	mux, _ := g.routes()
 	return g.metrics.instrument(&g.log, g.withBodyDeadline(withCORS(mux)))
+}
+
+// routes builds the router and returns it with the patterns it registered
+// (the OpenAPI test compares them with the document, see openapi.go).
+func (g *Gateway) routes() (*http.ServeMux, []string) {
+	mux := http.NewServeMux()
+	var patterns []string
+	handle := func(pattern string, h http.HandlerFunc) {
+		patterns = append(patterns, pattern)
+		mux.HandleFunc(pattern, h)
+	}
+	handle("GET /metadata", g.handleMetadata)
+	handle("GET /health", g.handleHealth)
+	handle("PUT /actors", g.handleGetOrCreate)
+	handle("POST /actors", g.handleCreate)
+	handle("GET /actors", g.handleList)
+	handle("DELETE /actors/{id}", g.handleDestroy)
+	handle("/gateway/", g.handleGateway)
+	handle("GET /metrics", g.metricsHandler().ServeHTTP)
+	handle("GET /openapi.json", inspect.ServeDoc(OpenAPI()))
+	return mux, patterns
 }
 
 // withCORS adds CORS headers to every response and answers preflight
