@@ -22,7 +22,7 @@ import (
 func docOps(t *testing.T, doc []byte) []string {
 	t.Helper()
 	var d struct {
-		OpenAPI string                     `json:"openapi"`
+		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`
 	}
 	if err := json.Unmarshal(doc, &d); err != nil || !strings.HasPrefix(d.OpenAPI, "3.") {
