@@ -60,7 +60,7 @@ func (a *ActorAPI) Serve(w http.ResponseWriter, r *http.Request, id, rest, actor
 		if e == protocol.ErrInternal {
 			a.Log.Error().Err(err).Str("actor_id", id).Str("route", rest).Msg("inspector request failed")
 		}
-		WriteJSON(w, e.HTTPStatus(), e)
+		WriteJSON(w, e.HTTPStatus(), jsonError(e))
 	}
 }
 
@@ -306,6 +306,30 @@ func kvKeyParam(q url.Values, name string, required bool) ([]byte, error) {
 		return nil, malformed("kv/entry needs ?%s= (text) or ?%sBase64=", name, name)
 	}
 	return []byte(text), nil
+}
+
+// jsonError makes e's metadata JSON-encodable: metadata decoded from a
+// host's CBOR reply has maps with interface keys, which encoding/json
+// refuses; it goes through RivetKit's JSON layer like any value.
+func jsonError(e *protocol.Error) *protocol.Error {
+	if e.Metadata == nil {
+		return e
+	}
+	if _, err := json.Marshal(e.Metadata); err == nil {
+		return e
+	}
+	c := *e
+	b, err := protocol.Marshal(e.Metadata)
+	if err == nil {
+		var j []byte
+		if j, err = rkproto.CBORToJSON(b); err == nil {
+			c.Metadata = json.RawMessage(j)
+		}
+	}
+	if err != nil {
+		c.Metadata = nil
+	}
+	return &c
 }
 
 // resolve finds a live actor by id.

@@ -103,3 +103,4 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatalf("an undocumented route: %s", b)
 	}
 }
+
