@@ -103,4 +103,3 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatalf("an undocumented route: %s", b)
 	}
 }
-
