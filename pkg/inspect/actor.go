@@ -164,7 +164,21 @@ func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Req
 				return malformed(`entryId must name an entry of workflow-history (omit it to replay from the start)`)
 			}
 		}
-		req = &protocol.InspectRequest{What: protocol.InspectReplay, Entry: entry}
+		m, err := a.resolve(ctx, id)
+		if err != nil {
+			return err
+		}
+		out, err := a.inspect(ctx, m, &protocol.InspectRequest{What: protocol.InspectReplay, Entry: entry}, actorToken)
+		if err != nil {
+			return err
+		}
+		hist, err := rkproto.CBORToJSON(out)
+		if err != nil {
+			return err
+		}
+		// RivetKit's answer: the new history and isWorkflowEnabled.
+		WriteJSON(w, http.StatusOK, map[string]any{"history": json.RawMessage(hist), "isWorkflowEnabled": true})
+		return nil
 	case "GET kv":
 		prefix, err := kvKeyParam(q, "prefix", false)
 		if err != nil {

@@ -133,7 +133,7 @@ func (e *Error) HTTPStatus() int {
 var (
 	ErrActorNotFound = &Error{Group: GroupActor, Code: CodeNotFound, Message: MsgActorNotFound}
 	// ErrWorkflowInFlight refuses a workflow replay while it runs.
-	ErrWorkflowInFlight = &Error{Group: GroupActor, Code: CodeWorkflowInFlight, Message: "the workflow is still running; replay it once it completed or failed"}
+	ErrWorkflowInFlight = &Error{Group: GroupActor, Code: CodeWorkflowInFlight, Message: "Workflow replay is unavailable while the workflow is currently in flight."}
 	ErrActionNotFound   = &Error{Group: GroupActor, Code: CodeActionNotFound}
 	ErrDuplicateKey     = &Error{Group: GroupActor, Code: CodeDuplicateKey}
 	ErrInvalidKey       = &Error{Group: GroupActor, Code: CodeInvalidKey}
