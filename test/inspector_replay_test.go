@@ -196,13 +196,14 @@ func TestInspector_KV(t *testing.T) {
 		t.Fatalf("prefix b: %+v", p)
 	}
 	var e struct {
-		Key         string `json:"key"`
-		ValueBase64 string `json:"valueBase64"`
+		Key         string         `json:"key"`
+		ValueBase64 string         `json:"valueBase64"`
+		CBOR        map[string]int `json:"cbor"`
 	}
 	c.get("/actors/"+inv+"/inspector/kv/entry?key=cherry", &e)
 	raw, _ := base64.StdEncoding.DecodeString(e.ValueBase64)
 	var val map[string]int
-	if err := protocol.Unmarshal(raw, &val); err != nil || e.Key != "cherry" || val["n"] != 3 {
+	if err := protocol.Unmarshal(raw, &val); err != nil || e.Key != "cherry" || val["n"] != 3 || e.CBOR["n"] != 3 {
 		t.Fatalf("entry cherry: %+v", e)
 	}
 	c.get("/actors/"+inv+"/inspector/kv/entry?keyBase64=Ym9sdA==", &e) // "bolt"

@@ -287,7 +287,11 @@ type KVEntry struct {
 	KeyBase64   string  `json:"keyBase64"`
 	Value       *string `json:"value,omitempty"`
 	ValueBase64 string  `json:"valueBase64"`
-	Size        int     `json:"size"`
+	// CBOR is the value decoded as one CBOR item, as JSON, when it is one
+	// (what the Go SDK's protocol.Marshal writes); a guess, since KV values
+	// are plain bytes.
+	CBOR json.RawMessage `json:"cbor,omitempty"`
+	Size int             `json:"size"`
 }
 
 func kvEntry(e protocol.InspectKVEntry) KVEntry {
@@ -298,6 +302,13 @@ func kvEntry(e protocol.InspectKVEntry) KVEntry {
 	if utf8.Valid(e.Value) {
 		v := string(e.Value)
 		out.Value = &v
+	}
+	if len(e.Value) > 0 {
+		if b, err := rkproto.CheckValue(e.Value); err == nil {
+			if j, err := rkproto.CBORToJSON(b); err == nil {
+				out.CBOR = j
+			}
+		}
 	}
 	return out
 }
