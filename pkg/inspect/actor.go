@@ -270,6 +270,11 @@ func (a *ActorAPI) inspect(ctx context.Context, m *protocol.ActorMeta, req *prot
 	if rep.Err != nil {
 		return nil, rep.Err
 	}
+	if req.Check && !rep.TokenChecked {
+		// A host that does not know actor tokens (an older version)
+		// answered without checking: refuse, never serve unchecked.
+		return nil, protocol.ErrActorForbidden
+	}
 	return rep.Output, nil
 }
 

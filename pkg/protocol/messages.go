@@ -140,6 +140,11 @@ type CallReply struct {
 	// HostID and Session name the host session that answered.
 	HostID  string `cbor:"6,keyasint,omitempty"`
 	Session string `cbor:"7,keyasint,omitempty"`
+	// TokenChecked says the host compared the inspect request's Token
+	// with the actor's inspector token (InspectRequest.Check) and it
+	// matched. A caller that asked for the check refuses a reply without
+	// it: a host too old to know the check would serve anyone.
+	TokenChecked bool `cbor:"8,keyasint,omitempty"`
 }
 
 // CtlRequest is a control request sent to [Names.ActorCtl].

@@ -38,6 +38,7 @@ func (h *Host) ctlInspect(a *active, msg *nats.Msg, req *protocol.CtlRequest) {
 	} else if req.Inspect.Check && !tokenEqual(req.Inspect.Token, a.inspToken) {
 		err = protocol.ErrActorForbidden
 	} else {
+		rep.TokenChecked = req.Inspect.Check
 		out, err = h.inspect(h.baseCtx, a, req.Inspect)
 	}
 	if err == nil {
