@@ -33,6 +33,8 @@ func TestInspector_Dashboard(t *testing.T) {
 	}
 	gwActor(t, m, "leaderboard", "dash", "submitScore", "ann", 7)
 	gwActor(t, m, "leaderboard", "dash", "submitScore", "bob", 9)
+	gwActor(t, m, "inventory", "dash", "put", "apple", "red")
+	gwActor(t, m, "inventory", "dash", "put", "banana", "yellow")
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser),
 		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 800))
@@ -92,6 +94,25 @@ func TestInspector_Dashboard(t *testing.T) {
 			}
 		}
 	}
+	waitGone := func(sel, gone string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			for {
+				got, err := chromedp.Text(chromedp.CSS(sel))(ctx, tg)
+				if err != nil {
+					return chromedp.Void{}, err
+				}
+				if !strings.Contains(got, gone) {
+					return chromedp.Void{}, nil
+				}
+				select {
+				case <-ctx.Done():
+					t.Errorf("%s still shows %q", sel, gone)
+					return chromedp.Void{}, ctx.Err()
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}
+	}
 	err = chromedp.Do(ctx,
 		step("chromedp.Navigate(url+'/')", chromedp.Navigate(url+"/")),
 		step("chromedp.SetValue(chromedp.CSS('#name'), 'counter')", chromedp.SetValue(chromedp.CSS("#name"), "counter")),
@@ -128,6 +149,20 @@ func TestInspector_Dashboard(t *testing.T) {
 		step("open the scores table", chromedp.Click(chromedp.CSS(`#tables button[data-table="scores"]`))),
 		step("waitText('#rows', 'bob')", waitText("#rows", "bob")),
 		step("shot('inspector-database.png')", shot("inspector-database.png")),
+		// The KV browser and the gateways.
+		step("waitText('#gateways', gateway address)", waitText("#gateways", strings.TrimPrefix(m.url(), "http://"))),
+		step("chromedp.SetValue(chromedp.CSS('#name'), 'inventory')", chromedp.SetValue(chromedp.CSS("#name"), "inventory")),
+		step("chromedp.Click(chromedp.CSS('#search button'))", chromedp.Click(chromedp.CSS("#search button"))),
+		step("waitText('#actors', 'inventory')", waitText("#actors", "inventory")),
+		step("chromedp.Click(chromedp.CSS('#actors li'))", chromedp.Click(chromedp.CSS("#actors li"))),
+		step("chromedp.Click(chromedp.CSS(#tabs button[data-tab='kv']))", chromedp.Click(chromedp.CSS(`#tabs button[data-tab="kv"]`))),
+		step("waitText('#kv', 'banana')", waitText("#kv", "banana")),
+		step("chromedp.SetValue(chromedp.CSS('#kvprefix'), 'a')", chromedp.SetValue(chromedp.CSS("#kvprefix"), "a")),
+		step("chromedp.Click(chromedp.CSS('#kvsearch button'))", chromedp.Click(chromedp.CSS("#kvsearch button"))),
+		step("wait for the prefix's page", waitGone("#kv", "banana")),
+		step("waitText('#kv', 'apple')", waitText("#kv", "apple")),
+		step("waitText('#kv', the value decoded)", waitText("#kv", `"red"`)),
+		step("shot('inspector-kv.png')", shot("inspector-kv.png")),
 	)
 	if err != nil {
 		t.Fatal(err)

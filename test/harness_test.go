@@ -253,11 +253,11 @@ func (m *mesh) addHost(env ...string) *proc {
 	return p
 }
 
-func (m *mesh) addGateway() string {
+func (m *mesh) addGateway(env ...string) string {
 	m.tb.Helper()
 	port := freePort(m.tb)
 	p := startProc(m.tb, fmt.Sprintf("gateway-%d", len(m.gws)), filepath.Join(m.bin, "gateway"),
-		append(append([]string{}, m.env...), fmt.Sprintf("RIVETGO_HTTP_ADDR=127.0.0.1:%d", port)))
+		append(append(append([]string{}, m.env...), env...), fmt.Sprintf("RIVETGO_HTTP_ADDR=127.0.0.1:%d", port)))
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	m.gws = append(m.gws, p)
 	m.gwURLs = append(m.gwURLs, url)

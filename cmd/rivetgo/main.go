@@ -3,6 +3,10 @@
 // with the example actors, the scheduler, the gateway on :6420 and the
 // inspector (API and dashboard, dev mode: no token) on :6421. Stop it with Ctrl-C;
 // start it again and every actor keeps its state.
+//
+// Subcommands: `rivetgo queue-subject ACTOR QUEUE [KEY...]` prints a queue's
+// NATS subject; `rivetgo actors ls|get|state|token NAME [KEY...]` reads
+// actors through a gateway's HTTP API (see docs/INSPECTOR.md).
 package main
 
 import (
@@ -33,6 +37,9 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "queue-subject" {
 		return queueSubject(args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "actors" {
+		return actorsCmd(ctx, args[1:], getenv, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("rivetgo", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -69,3 +69,74 @@ func (i *instance[S, V]) PatchState(ctx context.Context, state []byte) error {
 		return nil
 	})
 }
+
+// runReturned reports whether the kind has a Run loop and it returned.
+func (i *instance[S, V]) runReturned() bool {
+	i.runMu.Lock()
+	done := i.runDone
+	i.runMu.Unlock()
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// RewriteJournal replaces the journal with rewrite(journal) in a step of
+// its own and, once that is committed, starts the Run loop again, which
+// reads the new journal (a workflow replays from it). It refuses with
+// actor/workflow_in_flight while the Run loop runs and with
+// inspector/no_workflow when the kind has none or the journal is empty; an error of rewrite
+// changes nothing.
+func (i *instance[S, V]) RewriteJournal(ctx context.Context, rewrite func(journal []byte) ([]byte, error)) error {
+	if i.def.cfg.Run == nil {
+		return protocol.ErrNoWorkflow
+	}
+	var refused error // answered as is (the step's own errors are masked)
+	err := i.inspectDB(ctx, func(c *Context[S, V]) error {
+		switch {
+		case len(c.Journal()) == 0:
+			refused = protocol.ErrNoWorkflow // a Run loop that keeps no journal
+		case !i.runReturned():
+			refused = protocol.ErrWorkflowInFlight
+		}
+		if refused != nil {
+			return refused
+		}
+		b, err := rewrite(c.Journal())
+		if err == nil {
+			err = c.SetJournal(b)
+		}
+		refused = err
+		return err
+	})
+	if refused != nil {
+		return refused
+	}
+	if err != nil {
+		return err
+	}
+	// Committed. A second replay that ran meanwhile saw this journal's
+	// running workflow and was refused, so Run starts once; if the actor
+	// stops first, Run returns at once and the next activation runs it.
+	if i.runReturned() {
+		i.startRun()
+	}
+	return nil
+}
+
+// KVEntries lists the KV entries under prefix as a step of its own (it
+// sees every finished step's writes, answered once they are committed).
+func (i *instance[S, V]) KVEntries(ctx context.Context, prefix []byte) ([]KVEntry, error) {
+	var out []KVEntry
+	err := i.inspectDB(ctx, func(c *Context[S, V]) error {
+		var err error
+		out, err = c.KV().List(prefix, ListOptions{})
+		return err
+	})
+	return out, err
+}

@@ -92,6 +92,14 @@ type Instance interface {
 	// own committed like an action's; an undecodable value is refused
 	// (state/invalid) and changes nothing.
 	PatchState(ctx context.Context, state []byte) error
+	// RewriteJournal replaces the journal with rewrite(journal) in a step
+	// of its own, once the Run loop has returned (else
+	// actor/workflow_in_flight), and starts the Run loop again after the
+	// commit (the inspector's workflow replay).
+	RewriteJournal(ctx context.Context, rewrite func(journal []byte) ([]byte, error)) error
+	// KVEntries lists the KV entries whose keys start with prefix, in key
+	// order, as a step of its own (the inspector's KV browser).
+	KVEntries(ctx context.Context, prefix []byte) ([]KVEntry, error)
 }
 
 // Activate starts an activation of an actor kind: it runs CreateState and
@@ -179,6 +187,7 @@ type instance[S, V any] struct {
 	// actors never ask), guarded by gmu.
 	life    context.Context
 	abortFn context.CancelFunc
+	runMu   sync.Mutex    // guards runDone (RewriteJournal starts Run again)
 	runDone chan struct{} // closed when Run returned; nil without Run
 	tasks   sync.WaitGroup
 	// taskCtx is given to WaitUntil work; cancelled when the grace ends.

@@ -14,9 +14,12 @@ func (i *instance[S, V]) startRun() {
 	if run == nil {
 		return
 	}
-	i.runDone = make(chan struct{})
+	done := make(chan struct{})
+	i.runMu.Lock()
+	i.runDone = done
+	i.runMu.Unlock()
 	go func() {
-		defer close(i.runDone)
+		defer close(done)
 		if i.enter() != nil {
 			return
 		}
@@ -66,9 +69,12 @@ func (i *instance[S, V]) shutdown(ctx context.Context, what string, hook func(c 
 		}
 	}()
 	defer close(stopGrace)
-	if i.runDone != nil {
+	i.runMu.Lock()
+	runDone := i.runDone
+	i.runMu.Unlock()
+	if runDone != nil {
 		select {
-		case <-i.runDone:
+		case <-runDone:
 		case <-graceDone:
 			i.ev(i.log.Warn()).Msg("run loop did not return within the grace period; stopping anyway")
 		case <-ctx.Done():

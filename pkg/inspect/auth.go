@@ -38,6 +38,30 @@ func Authorize(token string, r *http.Request) *protocol.Error {
 	return nil
 }
 
+// AuthorizeActor checks the bearer token of a per-actor inspector request
+// against the admin token. With no admin token (dev mode) or the admin
+// token, it returns "", nil: the request is authorized. Without a bearer
+// token it returns the 401 auth/forbidden. Any other bearer token is
+// returned as actorToken for the actor's host to check against the
+// actor's inspector token (pass it to [ActorAPI.Serve]); until then
+// nothing may be created or told about the actor.
+func AuthorizeActor(admin string, r *http.Request) (actorToken string, e *protocol.Error) {
+	if admin == "" {
+		return "", nil
+	}
+	e = Authorize(admin, r)
+	if e == nil {
+		return "", nil
+	}
+	if e.HTTPStatus() == http.StatusUnauthorized {
+		e2 := *protocol.ErrActorForbidden
+		e2.Status = http.StatusUnauthorized
+		return "", &e2
+	}
+	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return strings.TrimSpace(tok), nil
+}
+
 // WriteDenied answers a request [Authorize] refused.
 func WriteDenied(w http.ResponseWriter, e *protocol.Error) {
 	if e.HTTPStatus() == http.StatusUnauthorized {

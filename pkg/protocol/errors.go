@@ -48,6 +48,7 @@ const (
 	CodeUserDefault         = "user_error"           // user/user_error when a UserError has no code
 	CodeNamespaceNotFound   = "not_found"            // namespace/not_found
 	CodeConnNotFound        = "conn_not_found"       // actor/conn_not_found
+	CodeWorkflowInFlight    = "workflow_in_flight"   // actor/workflow_in_flight (409): a replay while the workflow runs
 )
 
 // Messages of the errors RivetKit clients know by heart.
@@ -115,6 +116,10 @@ func (e *Error) HTTPStatus() int {
 		return http.StatusServiceUnavailable
 	case "rivetkit/internal_error":
 		return http.StatusInternalServerError
+	case "actor/workflow_in_flight":
+		return http.StatusConflict
+	case "auth/forbidden":
+		return http.StatusForbidden
 	}
 	if e.Group == GroupUser {
 		// RivetKit 2.3 answers a UserError with 500; its client reads only
@@ -126,20 +131,22 @@ func (e *Error) HTTPStatus() int {
 
 // Sentinels for errors.Is. Compare by group and code only.
 var (
-	ErrActorNotFound   = &Error{Group: GroupActor, Code: CodeNotFound, Message: MsgActorNotFound}
-	ErrActionNotFound  = &Error{Group: GroupActor, Code: CodeActionNotFound}
-	ErrDuplicateKey    = &Error{Group: GroupActor, Code: CodeDuplicateKey}
-	ErrInvalidKey      = &Error{Group: GroupActor, Code: CodeInvalidKey}
-	ErrInvalidArg      = &Error{Group: GroupActor, Code: CodeInvalidArgument}
-	ErrUnknownName     = &Error{Group: GroupActor, Code: CodeUnknownName}
-	ErrNotOwner        = &Error{Group: GroupActor, Code: CodeNotOwner, Message: "this host does not own the actor"}
-	ErrOwnerLost       = &Error{Group: GroupActor, Code: CodeOwnerLost, Message: "the actor's host was lost while the call was in flight; the call may or may not have taken effect"}
-	ErrInternal        = &Error{Group: GroupRivetKit, Code: CodeInternal, Message: MsgInternal}
-	ErrNoHosts         = &Error{Group: GroupGuard, Code: CodeServiceUnavailable, Message: "no actor host is available"}
-	ErrTimedOut        = &Error{Group: GroupActor, Code: CodeActionTimedOut, Message: "the action timed out"}
-	ErrStateTooLarge   = &Error{Group: GroupState, Code: CodeStateTooLarge}
-	ErrIncomingTooLong = &Error{Group: GroupMessage, Code: CodeIncomingTooLong, Message: "the request body is larger than the limit"}
-	ErrOutgoingTooLong = &Error{Group: GroupMessage, Code: CodeOutgoingTooLong, Message: "the response is larger than the limit"}
+	ErrActorNotFound = &Error{Group: GroupActor, Code: CodeNotFound, Message: MsgActorNotFound}
+	// ErrWorkflowInFlight refuses a workflow replay while it runs.
+	ErrWorkflowInFlight = &Error{Group: GroupActor, Code: CodeWorkflowInFlight, Message: "Workflow replay is unavailable while the workflow is currently in flight."}
+	ErrActionNotFound   = &Error{Group: GroupActor, Code: CodeActionNotFound}
+	ErrDuplicateKey     = &Error{Group: GroupActor, Code: CodeDuplicateKey}
+	ErrInvalidKey       = &Error{Group: GroupActor, Code: CodeInvalidKey}
+	ErrInvalidArg       = &Error{Group: GroupActor, Code: CodeInvalidArgument}
+	ErrUnknownName      = &Error{Group: GroupActor, Code: CodeUnknownName}
+	ErrNotOwner         = &Error{Group: GroupActor, Code: CodeNotOwner, Message: "this host does not own the actor"}
+	ErrOwnerLost        = &Error{Group: GroupActor, Code: CodeOwnerLost, Message: "the actor's host was lost while the call was in flight; the call may or may not have taken effect"}
+	ErrInternal         = &Error{Group: GroupRivetKit, Code: CodeInternal, Message: MsgInternal}
+	ErrNoHosts          = &Error{Group: GroupGuard, Code: CodeServiceUnavailable, Message: "no actor host is available"}
+	ErrTimedOut         = &Error{Group: GroupActor, Code: CodeActionTimedOut, Message: "the action timed out"}
+	ErrStateTooLarge    = &Error{Group: GroupState, Code: CodeStateTooLarge}
+	ErrIncomingTooLong  = &Error{Group: GroupMessage, Code: CodeIncomingTooLong, Message: "the request body is larger than the limit"}
+	ErrOutgoingTooLong  = &Error{Group: GroupMessage, Code: CodeOutgoingTooLong, Message: "the response is larger than the limit"}
 )
 
 // AsError returns err as an *Error. Errors that are not *Error are masked as

@@ -29,6 +29,11 @@ const (
 	InspectDBRows      = "db-rows"          // actor.DBResult
 	InspectDBExecute   = "db-execute"       // actor.DBResult
 	InspectPatchState  = "patch-state"      // the new state (CBOR value)
+	InspectAuth        = "auth"             // null once Token is checked (before an action)
+	InspectReplay      = "workflow-replay"  // the new workflow.History, once committed
+	InspectKV          = "kv"               // InspectKVPage
+	InspectKVGet       = "kv-get"           // InspectKVEntry
+	InspectToken       = "token"            // the actor's inspector token (a string); admin only
 )
 
 // InspectRequest is the [CtlRequest.Inspect] of an [OpInspect].
@@ -44,7 +49,39 @@ type InspectRequest struct {
 	Args cbor.RawMessage `cbor:"6,keyasint,omitempty"`
 	// State is the new state of patch-state (a CBOR value).
 	State cbor.RawMessage `cbor:"7,keyasint,omitempty"`
+	// Check says the request is authorized only by Token, the bearer
+	// token it carried: the host answers auth/forbidden unless Token is
+	// the actor's inspector token ([StateRecord.InspectorToken]). Without
+	// Check the inspector or gateway authorized the request itself (the
+	// admin token, or dev mode).
+	Check bool   `cbor:"8,keyasint,omitempty"`
+	Token string `cbor:"9,keyasint,omitempty"`
+	// Entry is the entry a workflow-replay starts from ("": the start).
+	Entry string `cbor:"10,keyasint,omitempty"`
+	// Key is the key of kv-get, the prefix of kv; After pages kv (the
+	// entries after that key; Limit bounds the page).
+	Key   []byte `cbor:"11,keyasint,omitempty"`
+	After []byte `cbor:"12,keyasint,omitempty"`
 }
+
+// InspectKVPage is a page of an actor's KV entries, in key order; Next,
+// when set, is the After of the next page.
+type InspectKVPage struct {
+	Entries []InspectKVEntry `cbor:"entries"`
+	Next    []byte           `cbor:"next,omitempty"`
+}
+
+// InspectKVEntry is one KV entry.
+type InspectKVEntry struct {
+	Key   []byte `cbor:"key"`
+	Value []byte `cbor:"value"`
+}
+
+// Limits of the KV browser.
+const (
+	DefaultInspectKVLimit = 100
+	MaxInspectKVLimit     = 1000
+)
 
 // InspectSummaryValue is the reply of [InspectSummary]: RivetKit's
 // inspector summary (state, connections, rpcs, queue) plus the pending
@@ -127,8 +164,13 @@ const (
 
 // Sentinels of the inspector's errors.
 var (
-	ErrForbidden  = &Error{Group: GroupAuth, Code: CodeForbidden, Message: "a valid admin token is required", Status: http.StatusForbidden}
-	ErrNoWorkflow = &Error{Group: GroupInspector, Code: CodeNoWorkflow, Message: "the actor runs no workflow", Status: http.StatusNotFound}
+	ErrForbidden = &Error{Group: GroupAuth, Code: CodeForbidden, Message: "a valid admin token is required", Status: http.StatusForbidden}
+	// ErrActorForbidden refuses a per-actor inspector request: neither the
+	// admin token nor the actor's inspector token. The same answer for an
+	// actor that does not exist, so it tells nothing.
+	ErrActorForbidden = &Error{Group: GroupAuth, Code: CodeForbidden, Message: "a valid admin or actor inspector token is required", Status: http.StatusForbidden}
+	ErrNoWorkflow     = &Error{Group: GroupInspector, Code: CodeNoWorkflow, Message: "the actor runs no workflow", Status: http.StatusNotFound}
+	ErrKVNotFound     = &Error{Group: GroupKV, Code: CodeNotFound, Message: "the actor has no KV entry with that key", Status: http.StatusNotFound}
 )
 
 var strictDec cbor.DecMode

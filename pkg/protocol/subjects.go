@@ -82,6 +82,11 @@ func (n Names) HostPlace(hostID string) string { return n.prefix + ".host." + ho
 // ("actorhost", "gateway", ...), visible through $SRV.PING/INFO/STATS.
 func (n Names) ServiceName(kind string) string { return "rivetgo-" + kind }
 
+// ServiceInfoSubject is the NATS micro discovery subject every instance
+// of a service kind answers with its info (name, id, version, metadata,
+// endpoints): "$SRV.INFO.rivetgo-<kind>".
+func (n Names) ServiceInfoSubject(kind string) string { return "$SRV.INFO." + n.ServiceName(kind) }
+
 // BucketActors holds actor metadata and the (name, key) index.
 func (n Names) BucketActors() string { return n.bucket + "_actors" }
 

@@ -151,3 +151,52 @@ func toString(k any) string {
 	}
 	return "?"
 }
+
+// CodeEntryNotFound: a replay names an entry the history does not hold.
+const CodeEntryNotFound = "entry_not_found" // workflow/entry_not_found
+
+// Replay returns journal rewritten so the workflow runs again (RivetKit's
+// inspector replay): from the entry entryID (an [HistoryEntry.ID]), which
+// and every entry recorded after it are forgotten, so they run again while
+// the ones before it replay their recorded results; or, with entryID
+// empty, from the beginning (every entry forgotten). The workflow's status
+// becomes running and its error is cleared. A workflow that is still
+// running (and has not diverged) is refused with actor/workflow_in_flight;
+// the caller must also make sure its Run loop returned.
+//
+// What the forgotten entries did to the state, KV and database stays: a
+// replayed step runs against the state as it is now.
+func Replay(journal []byte, entryID string) ([]byte, error) {
+	if len(journal) == 0 {
+		return nil, protocol.ErrNoWorkflow
+	}
+	h, err := decodeHistory(journal)
+	if err != nil {
+		return nil, err
+	}
+	if h.Status == StatusRunning && h.Err == nil {
+		return nil, protocol.ErrWorkflowInFlight
+	}
+	from := uint64(0)
+	if entryID != "" {
+		e := h.Ents[entryID]
+		if e == nil {
+			return nil, &protocol.Error{Group: GroupWorkflow, Code: CodeEntryNotFound,
+				Message: "the workflow history has no entry " + strconv.Quote(entryID), Status: 404}
+		}
+		from = e.Seq
+	}
+	for loc, e := range h.Ents {
+		if e.Seq >= from {
+			if e.Kind == KindStep && e.Err == nil && h.Done > 0 {
+				h.Done--
+			}
+			delete(h.Ents, loc)
+		}
+	}
+	if entryID == "" {
+		h.Done = 0
+	}
+	h.Status, h.Err = StatusRunning, nil
+	return protocol.Marshal(h)
+}

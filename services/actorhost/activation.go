@@ -184,6 +184,14 @@ func (h *Host) start(ctx context.Context, a *active) error {
 	// Before Activate: it starts the Run loop, whose commits set
 	// a.consumed from then on.
 	a.consumed = rec.Consumed
+	// The inspector token: the first activation makes one, its fencing
+	// commit (in Activate) stores it, and it moves with the record.
+	a.inspToken = rec.InspectorToken
+	if a.inspToken == "" {
+		if a.inspToken, err = newInspectorToken(); err != nil {
+			return err
+		}
+	}
 	inst, err := actor.Activate(ctx, a.typ, actor.ActivateParams{
 		Info:         actor.Info{ID: a.meta.ID, Name: a.meta.Name, Key: a.meta.Key, Gen: a.gen},
 		State:        rec.State,

@@ -30,6 +30,10 @@ type active struct {
 	stateRev  uint64
 	lastState []byte
 	stateVer  int
+	// inspToken is the actor's inspector token (StateRecord.InspectorToken),
+	// set before the first commit and never changed: every record write
+	// carries it.
+	inspToken string
 	dbBytes   int64             // the database length in the last commit
 	dbPages   map[uint32][]byte // and its changed pages
 	// fenced is set when a commit failed because another activation wrote

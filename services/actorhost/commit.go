@@ -53,7 +53,7 @@ func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
 	fresh := a.outgoing(c.Send)
 	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: c.State, Created: true, Ver: c.StateVersion,
 		Consumed: c.Consumed, Sched: c.Schedules, Journal: c.Journal, Outbox: a.outboxWith(fresh),
-		DBBytes: c.DBBytes, DBPages: c.DBPages})
+		DBBytes: c.DBBytes, DBPages: c.DBPages, InspectorToken: a.inspToken})
 	if err != nil {
 		return err
 	}
@@ -309,7 +309,8 @@ func (a *active) rewriteRecord(ctx context.Context, sleepMS int64) error {
 	a.recMu.Lock()
 	defer a.recMu.Unlock()
 	rec, err := protocol.Marshal(&protocol.StateRecord{Gen: a.gen, State: a.lastState, Created: true, SleepMS: sleepMS, Ver: a.stateVer,
-		Consumed: a.consumed, Sched: a.sched, Journal: a.journal, Outbox: a.outboxWith(nil), DBBytes: a.dbBytes, DBPages: a.dbPages})
+		Consumed: a.consumed, Sched: a.sched, Journal: a.journal, Outbox: a.outboxWith(nil), DBBytes: a.dbBytes, DBPages: a.dbPages,
+		InspectorToken: a.inspToken})
 	if err != nil {
 		return err
 	}

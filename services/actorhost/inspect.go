@@ -1,8 +1,14 @@
 package actorhost
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,7 +35,10 @@ func (h *Host) ctlInspect(a *active, msg *nats.Msg, req *protocol.CtlRequest) {
 	)
 	if req.Inspect == nil {
 		err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "inspect needs a request")
+	} else if req.Inspect.Check && !tokenEqual(req.Inspect.Token, a.inspToken) {
+		err = protocol.ErrActorForbidden
 	} else {
+		rep.TokenChecked = req.Inspect.Check
 		out, err = h.inspect(h.baseCtx, a, req.Inspect)
 	}
 	if err == nil {
@@ -44,6 +53,52 @@ func (h *Host) ctlInspect(a *active, msg *nats.Msg, req *protocol.CtlRequest) {
 	}
 	h.reply(msg, rep)
 	a.end()
+}
+
+// newInspectorToken makes an actor's inspector token: 32 random bytes,
+// base64url.
+func newInspectorToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("inspector token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// tokenEqual compares tokens in constant time (on their digests); an
+// empty token matches nothing.
+func tokenEqual(got, want string) bool {
+	if got == "" || want == "" {
+		return false
+	}
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}
+
+// inspectKV answers a page of the actor's KV entries under r.Key (the
+// prefix), after r.After, at most r.Limit of them.
+func inspectKV(ctx context.Context, a *active, r *protocol.InspectRequest) (*protocol.InspectKVPage, error) {
+	limit := r.Limit
+	if limit <= 0 {
+		limit = protocol.DefaultInspectKVLimit
+	}
+	limit = min(limit, protocol.MaxInspectKVLimit)
+	ents, err := a.inst.KVEntries(ctx, r.Key)
+	if err != nil {
+		return nil, err
+	}
+	page := &protocol.InspectKVPage{Entries: []protocol.InspectKVEntry{}}
+	for _, e := range ents {
+		if len(r.After) > 0 && bytes.Compare(e.Key, r.After) <= 0 {
+			continue
+		}
+		if len(page.Entries) == limit {
+			page.Next = page.Entries[limit-1].Key
+			break
+		}
+		page.Entries = append(page.Entries, protocol.InspectKVEntry{Key: e.Key, Value: e.Value})
+	}
+	return page, nil
 }
 
 // rawValue is an output already encoded as CBOR.
@@ -101,6 +156,37 @@ func (h *Host) inspect(ctx context.Context, a *active, r *protocol.InspectReques
 			}
 		}
 		return a.inst.DBExecute(ctx, r.SQL, args)
+	case protocol.InspectReplay:
+		err := a.inst.RewriteJournal(ctx, func(j []byte) ([]byte, error) { return workflow.Replay(j, r.Entry) })
+		if err != nil {
+			return nil, err
+		}
+		s, err := a.inst.Snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return workflowValue(s.Journal)
+	case protocol.InspectKV:
+		return inspectKV(ctx, a, r)
+	case protocol.InspectKVGet:
+		ents, err := a.inst.KVEntries(ctx, r.Key)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			if bytes.Equal(e.Key, r.Key) {
+				return protocol.InspectKVEntry{Key: e.Key, Value: e.Value}, nil
+			}
+		}
+		return nil, protocol.ErrKVNotFound
+	case protocol.InspectAuth:
+		return rawValue{0xf6}, nil
+	case protocol.InspectToken:
+		if r.Check {
+			// Only the admin token (or dev mode) reads the token.
+			return nil, protocol.ErrActorForbidden
+		}
+		return a.inspToken, nil
 	case protocol.InspectPatchState:
 		if err := a.inst.PatchState(ctx, r.State); err != nil {
 			return nil, err

@@ -199,17 +199,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Go(func() { g.renewLoop(runCtx) })
 	wg.Go(func() { g.hub.watchHolders(runCtx) })
 
-	svc, err := micro.AddService(g.cfg.Conn, micro.Config{
-		Name:        g.names.ServiceName("gateway"),
-		Version:     Version,
-		Description: "rivetgo HTTP gateway",
-		Metadata:    map[string]string{"prefix": g.names.Prefix(), "gateway_id": g.hub.id},
-	})
-	if err != nil {
-		return fmt.Errorf("gateway: micro service: %w", err)
-	}
-	defer func() { _ = svc.Stop() }()
-
 	ln := g.cfg.Listener
 	if ln == nil {
 		ln, err = net.Listen("tcp", g.cfg.Addr)
@@ -231,6 +220,19 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.addrMu.Lock()
 	g.addr = ln.Addr()
 	g.addrMu.Unlock()
+	// The micro service (discovered by the inspector's GET /gateways
+	// through $SRV.INFO) names the gateway's id and HTTP address.
+	svc, err := micro.AddService(g.cfg.Conn, micro.Config{
+		Name:        g.names.ServiceName("gateway"),
+		Version:     Version,
+		Description: "rivetgo HTTP gateway",
+		Metadata:    map[string]string{"prefix": g.names.Prefix(), "gateway_id": g.hub.id, "http_addr": ln.Addr().String()},
+	})
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("gateway: micro service: %w", err)
+	}
+	defer func() { _ = svc.Stop() }()
 	close(g.ready)
 	g.log.Info().Str("addr", ln.Addr().String()).Msg("gateway listening")
 

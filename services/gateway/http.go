@@ -20,16 +20,29 @@ import (
 
 // Handler returns the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metadata", g.handleMetadata)
-	mux.HandleFunc("GET /health", g.handleHealth)
-	mux.HandleFunc("PUT /actors", g.handleGetOrCreate)
-	mux.HandleFunc("POST /actors", g.handleCreate)
-	mux.HandleFunc("GET /actors", g.handleList)
-	mux.HandleFunc("DELETE /actors/{id}", g.handleDestroy)
-	mux.HandleFunc("/gateway/", g.handleGateway)
-	mux.Handle("GET /metrics", g.metricsHandler())
+	mux, _ := g.routes()
 	return g.metrics.instrument(&g.log, g.withBodyDeadline(withCORS(mux)))
+}
+
+// routes builds the router and returns it with the patterns it registered
+// (the OpenAPI test compares them with the document, see openapi.go).
+func (g *Gateway) routes() (*http.ServeMux, []string) {
+	mux := http.NewServeMux()
+	var patterns []string
+	handle := func(pattern string, h http.HandlerFunc) {
+		patterns = append(patterns, pattern)
+		mux.HandleFunc(pattern, h)
+	}
+	handle("GET /metadata", g.handleMetadata)
+	handle("GET /health", g.handleHealth)
+	handle("PUT /actors", g.handleGetOrCreate)
+	handle("POST /actors", g.handleCreate)
+	handle("GET /actors", g.handleList)
+	handle("DELETE /actors/{id}", g.handleDestroy)
+	handle("/gateway/", g.handleGateway)
+	handle("GET /metrics", g.metricsHandler().ServeHTTP)
+	handle("GET /openapi.json", inspect.ServeDoc(OpenAPI()))
+	return mux, patterns
 }
 
 // withCORS adds CORS headers to every response and answers preflight
@@ -449,11 +462,18 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err, nil)
 		return
 	}
+	var actorToken string
 	if strings.HasPrefix(rest, "/inspector/") {
-		// Checked before the actor is resolved (or created).
-		if e := inspect.Authorize(g.cfg.AdminToken, r); e != nil {
+		// Checked before the actor is resolved (or created): the admin
+		// token passes; another bearer token is the actor's to check, so
+		// the request may not create the actor.
+		var e *protocol.Error
+		if actorToken, e = inspect.AuthorizeActor(g.cfg.AdminToken, r); e != nil {
 			inspect.WriteDenied(w, e)
 			return
+		}
+		if actorToken != "" {
+			t.create, t.input = false, nil
 		}
 	}
 	var (
@@ -488,6 +508,9 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	m, err := g.resolveTarget(ctx, t, nil)
 	if err != nil {
+		if e := protocol.AsError(err); actorToken != "" && e.HTTPStatus() < 500 {
+			err = protocol.ErrActorForbidden // tell nothing about the actor
+		}
 		g.writeError(w, err, nil)
 		return
 	}
@@ -497,7 +520,7 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p, ok := strings.CutPrefix(rest, "/inspector/"); ok {
-		g.handleInspector(w, r, m, p)
+		g.handleInspector(w, r, m, p, actorToken)
 		return
 	}
 	switch {

@@ -28,14 +28,14 @@ const testToken = "s3cret-admin"
 // mesh is one embedded NATS server with a host serving the examples and an
 // inspector with an admin token.
 type mesh struct {
-	t    *testing.T
+	t    testing.TB
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	host *actorhost.Host
 	url  string
 }
 
-func startMesh(t *testing.T) *mesh {
+func startMesh(t testing.TB) *mesh {
 	t.Helper()
 	s := natstest.RunServer(t)
 	nc := natstest.Connect(t, s)
@@ -61,7 +61,7 @@ func startMesh(t *testing.T) *mesh {
 	return &mesh{t: t, nc: nc, js: js, host: h, url: "http://" + ln.Addr().String()}
 }
 
-func runService(t *testing.T, run func(context.Context) error, ready <-chan struct{}) {
+func runService(t testing.TB, run func(context.Context) error, ready <-chan struct{}) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/rivetgo/rivetgo/pkg/inspect"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
@@ -181,4 +182,75 @@ func withTimeout(ctx context.Context, d time.Duration) context.Context {
 	c, cancel := context.WithTimeout(ctx, d)
 	context.AfterFunc(c, cancel)
 	return c
+}
+
+// GatewayItem is one live gateway of GET /gateways: its id (the gateways
+// bucket's live entry) and, from its micro service's $SRV.INFO answer, its
+// version, HTTP address and micro instance id (empty when it did not
+// answer in time).
+type GatewayItem struct {
+	ID       string `json:"id"`
+	Version  string `json:"version,omitempty"`
+	HTTPAddr string `json:"httpAddr,omitempty"`
+	Instance string `json:"instance,omitempty"`
+}
+
+func (s *Inspector) handleGateways(w http.ResponseWriter, r *http.Request) {
+	keys, err := listKeys(r.Context(), s.kv.Gateways, ">")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	infos := s.discover(r.Context(), "gateway", len(keys))
+	slices.Sort(keys)
+	out := []GatewayItem{}
+	for _, k := range keys {
+		e, err := s.kv.Gateways.Get(r.Context(), k)
+		if err != nil {
+			continue // expired meanwhile
+		}
+		var g protocol.GatewayInfo
+		if protocol.Unmarshal(e.Value(), &g) != nil {
+			continue
+		}
+		it := GatewayItem{ID: g.ID}
+		if in, ok := infos[g.ID]; ok {
+			it.Version, it.HTTPAddr, it.Instance = in.Version, in.Metadata["http_addr"], in.ID
+		}
+		out = append(out, it)
+	}
+	inspect.WriteJSON(w, http.StatusOK, map[string]any{"gateways": out})
+}
+
+// discover asks every instance of a service kind for its micro info
+// ($SRV.INFO) and returns the answers of this mesh's prefix by the id in
+// their metadata ("<kind>_id"). It waits up to 2 s, less once want
+// instances answered.
+func (s *Inspector) discover(ctx context.Context, kind string, want int) map[string]micro.Info {
+	out := map[string]micro.Info{}
+	inbox := s.cfg.Conn.NewRespInbox()
+	sub, err := s.cfg.Conn.SubscribeSync(inbox)
+	if err != nil {
+		return out
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := s.cfg.Conn.PublishRequest(s.names.ServiceInfoSubject(kind), inbox, nil); err != nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for len(out) < want {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			break
+		}
+		var in micro.Info
+		if json.Unmarshal(msg.Data, &in) != nil || in.Metadata["prefix"] != s.names.Prefix() {
+			continue
+		}
+		if id := in.Metadata[kind+"_id"]; id != "" {
+			out[id] = in
+		}
+	}
+	return out
 }

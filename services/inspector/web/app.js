@@ -69,6 +69,17 @@ async function listHosts() {
   } catch (e) { report(e); }
 }
 
+async function listGateways() {
+  try {
+    const data = await api("GET", "/gateways");
+    $("gateways").replaceChildren(...data.gateways.map((g) => {
+      const li = document.createElement("li");
+      li.textContent = `${g.id.slice(0, 8)}${g.version ? " v" + g.version : ""}${g.httpAddr ? " " + g.httpAddr : ""}`;
+      return li;
+    }));
+  } catch (e) { report(e); }
+}
+
 // One actor.
 let current = null;
 let tab = "state";
@@ -112,6 +123,7 @@ async function refresh() {
         try { show($("workflow"), await api("GET", base() + "/workflow-history")); } catch (e) { fail($("workflow"), e); }
         break;
       case "db": await loadTables(); break;
+      case "kv": if (kvFor !== current.id) await loadKV(true); break;
     }
   } catch (e) { report(e); }
 }
@@ -173,5 +185,41 @@ $("run").addEventListener("click", async () => {
   } catch (e) { fail($("sqlout"), e); }
 });
 
+// KV browser: pages of entries under a prefix, in key order.
+let kvFor = null, kvCursor = "";
+async function loadKV(reset) {
+  kvFor = current.id;
+  if (reset) { kvCursor = ""; $("kv").replaceChildren(); }
+  try {
+    const q = new URLSearchParams({ prefix: $("kvprefix").value, limit: "100" });
+    if (kvCursor) q.set("cursor", kvCursor);
+    const page = await api("GET", base() + "/kv?" + q);
+    if (reset) {
+      const head = $("kv").insertRow();
+      for (const c of ["key", "value", "as CBOR", "size"]) { const th = document.createElement("th"); th.textContent = c; head.append(th); }
+    }
+    for (const e of page.entries) {
+      const tr = $("kv").insertRow();
+      tr.insertCell().textContent = e.key !== undefined && e.key !== "" ? e.key : "base64:" + e.keyBase64;
+      tr.insertCell().textContent = e.value !== undefined ? e.value : "base64:" + e.valueBase64;
+      tr.insertCell().textContent = e.cbor !== undefined ? JSON.stringify(e.cbor) : "";
+      tr.insertCell().textContent = String(e.size);
+    }
+    kvCursor = page.cursor || "";
+    $("kvmore").hidden = !kvCursor;
+  } catch (e) { report(e); }
+}
+$("kvsearch").addEventListener("submit", (ev) => { ev.preventDefault(); loadKV(true); });
+$("kvmore").addEventListener("click", () => loadKV(false));
+
+$("replay").addEventListener("click", async () => {
+  try {
+    const entry = $("entry").value.trim();
+    const r = await api("POST", base() + "/workflow/replay", entry ? { entryId: entry } : {});
+    show($("workflow"), r.history);
+  } catch (e) { fail($("workflow"), e); }
+});
+
 listActors(true);
 listHosts();
+listGateways();
