@@ -76,13 +76,16 @@ func TestInspector_WorkflowReplay(t *testing.T) {
 
 	send("control", `{"type":"stop","reason":"done"}`)
 	waitState(func(s workerState) bool { return s.Phase == "stopped" && s.Teardowns == 1 })
-	var hist struct {
-		Status  string `json:"status"`
-		Entries []struct {
-			ID string `json:"id"`
-		} `json:"entries"`
+	var wh struct {
+		History struct {
+			Status  string `json:"status"`
+			Entries []struct {
+				ID string `json:"id"`
+			} `json:"entries"`
+		} `json:"history"`
 	}
-	c.get("/actors/"+wk+"/inspector/workflow-history", &hist)
+	hist := &wh.History
+	c.get("/actors/"+wk+"/inspector/workflow-history", &wh)
 	ids := []string{}
 	for _, e := range hist.Entries {
 		ids = append(ids, e.ID)
@@ -119,7 +122,7 @@ func TestInspector_WorkflowReplay(t *testing.T) {
 		t.Fatalf("after replaying teardown: %+v", st)
 	}
 	waitFor(t, 10*time.Second, func() error {
-		c.get("/actors/"+wk+"/inspector/workflow-history", &hist)
+		c.get("/actors/"+wk+"/inspector/workflow-history", &wh)
 		if hist.Status != "completed" {
 			return fmt.Errorf("history %+v", hist)
 		}

@@ -68,16 +68,17 @@ func TestInspector_ActorToken(t *testing.T) {
 		c      *inspClient
 		prefix string
 	}{{c, "/actors/"}, {gw, "/gateway/"}} {
-		check(cl.c, "GET", cl.prefix+a+"/inspector/state", tb.Token, 403, nil) // another actor's token
-		check(cl.c, "GET", cl.prefix+a+"/inspector/state", "wrong", 403, nil)
+		// A token that is not the actor's: 401, RivetKit's answer.
+		check(cl.c, "GET", cl.prefix+a+"/inspector/state", tb.Token, 401, nil) // another actor's token
+		check(cl.c, "GET", cl.prefix+a+"/inspector/state", "wrong", 401, nil)
 		check(cl.c, "GET", cl.prefix+a+"/inspector/state", "", 401, nil)
-		check(cl.c, "PATCH", cl.prefix+a+"/inspector/state", tb.Token, 403, map[string]any{"state": map[string]any{"count": 0}})
-		check(cl.c, "POST", cl.prefix+a+"/inspector/action/increment", tb.Token, 403, map[string]any{"args": []any{100}})
+		check(cl.c, "PATCH", cl.prefix+a+"/inspector/state", tb.Token, 401, map[string]any{"state": map[string]any{"count": 0}})
+		check(cl.c, "POST", cl.prefix+a+"/inspector/action/increment", tb.Token, 401, map[string]any{"args": []any{100}})
 		check(cl.c, "GET", cl.prefix+a+"/inspector/token", ta.Token, 403, nil) // only the admin reads tokens
-		check(cl.c, "GET", cl.prefix+unknown+"/inspector/state", ta.Token, 403, nil)
+		check(cl.c, "GET", cl.prefix+unknown+"/inspector/state", ta.Token, 401, nil)
 	}
 	// A get-or-create form with an actor token creates nothing.
-	check(gw, "GET", "/gateway/counter/inspector/state?rvt-method=getOrCreate&rvt-key=tok-new", ta.Token, 403, nil)
+	check(gw, "GET", "/gateway/counter/inspector/state?rvt-method=getOrCreate&rvt-key=tok-new", ta.Token, 401, nil)
 	var list struct {
 		Actors []struct {
 			Key []string `json:"key"`

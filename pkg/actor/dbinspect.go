@@ -20,6 +20,19 @@ type DBTable struct {
 	Type    string     `cbor:"type" json:"type"` // "table" or "view"
 	SQL     string     `cbor:"sql" json:"sql"`
 	Columns []DBColumn `cbor:"columns" json:"columns"`
+	// Records is the number of rows.
+	Records int64 `cbor:"records" json:"records"`
+	// ForeignKeys are the table's foreign keys.
+	ForeignKeys []DBForeignKey `cbor:"foreignKeys" json:"foreignKeys"`
+}
+
+// DBForeignKey is one foreign key of a [DBTable]: column From references
+// column To of table Table (ID groups the columns of one key).
+type DBForeignKey struct {
+	ID    int    `cbor:"id" json:"id"`
+	Table string `cbor:"table" json:"table"`
+	From  string `cbor:"from" json:"from"`
+	To    string `cbor:"to" json:"to"`
 }
 
 // DBColumn is one column of a [DBTable].
@@ -97,6 +110,25 @@ func (i *instance[S, V]) DBSchema(ctx context.Context) ([]DBTable, error) {
 				out[k].Columns = append(out[k].Columns, col)
 			}
 			if err := cols.Err(); err != nil {
+				return dbError(err)
+			}
+			fks, err := c.DB().Query(`SELECT id, "table", "from", COALESCE("to", '') FROM pragma_foreign_key_list(?)`, out[k].Name)
+			if err != nil {
+				return err
+			}
+			out[k].ForeignKeys = []DBForeignKey{}
+			for fks.Next() {
+				var fk DBForeignKey
+				if err := fks.Scan(&fk.ID, &fk.Table, &fk.From, &fk.To); err != nil {
+					return dbError(err)
+				}
+				out[k].ForeignKeys = append(out[k].ForeignKeys, fk)
+			}
+			if err := fks.Err(); err != nil {
+				return dbError(err)
+			}
+			q := `SELECT COUNT(*) FROM "` + strings.ReplaceAll(out[k].Name, `"`, `""`) + `"`
+			if err := c.DB().QueryRow(q).Scan(&out[k].Records); err != nil {
 				return dbError(err)
 			}
 		}

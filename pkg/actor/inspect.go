@@ -28,6 +28,9 @@ type Snapshot struct {
 	Journal []byte
 	// Consumed is, per queue, the sequence of the last message handled.
 	Consumed map[string]uint64
+	// Database reports whether the actor has a SQLite database (c.DB was
+	// used, or migrations are declared).
+	Database bool
 }
 
 // Snapshot reads the activation's state, connections, schedules, journal
@@ -36,6 +39,7 @@ func (i *instance[S, V]) Snapshot(ctx context.Context) (*Snapshot, error) {
 	var s Snapshot
 	err := i.inspectDB(ctx, func(c *Context[S, V]) error {
 		s.State = bytes.Clone(i.latest)
+		s.Database = i.hasDB() || len(i.def.cfg.Migrations) > 0
 		for _, conn := range i.sortedConns() {
 			if !conn.Transient() {
 				s.Conns = append(s.Conns, conn.id)

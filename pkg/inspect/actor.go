@@ -57,6 +57,11 @@ func (a *ActorAPI) Serve(w http.ResponseWriter, r *http.Request, id, rest, actor
 		if actorToken != "" && e.Group == protocol.GroupActor && e.Code == protocol.CodeNotFound {
 			e = protocol.ErrActorForbidden // tell nothing about the actor
 		}
+		if actorToken != "" && e.Is(protocol.ErrActorForbidden) && Route(rest) != "token" {
+			// A token that is not the actor's (the admin-only token
+			// route stays 403 for an actor token).
+			e = ErrWrongToken
+		}
 		if e == protocol.ErrInternal {
 			a.Log.Error().Err(err).Str("actor_id", id).Str("route", rest).Msg("inspector request failed")
 		}
@@ -252,10 +257,13 @@ func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return err
 	}
 	out, err := a.inspect(ctx, m, req, actorToken)
+	if route == "GET workflow-history" && noWorkflow(w, err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	return writeCBOR(w, out, wrap)
+	return answer(w, route, out, wrap)
 }
 
 // inspect sends req to the actor's host, with the actor token to check.

@@ -62,6 +62,15 @@ func AuthorizeActor(admin string, r *http.Request) (actorToken string, e *protoc
 	return strings.TrimSpace(tok), nil
 }
 
+// ErrWrongToken answers a per-actor request whose bearer token is neither
+// the admin token nor the actor's inspector token (or names no actor):
+// auth/forbidden with status 401, as RivetKit answers.
+var ErrWrongToken = func() *protocol.Error {
+	e := *protocol.ErrActorForbidden
+	e.Status = http.StatusUnauthorized
+	return &e
+}()
+
 // WriteDenied answers a request [Authorize] refused.
 func WriteDenied(w http.ResponseWriter, e *protocol.Error) {
 	if e.HTTPStatus() == http.StatusUnauthorized {

@@ -100,6 +100,11 @@ type InspectSummaryValue struct {
 	// Workflow is the workflow's status ("running", "completed",
 	// "failed", "diverged", ...); empty when the actor has none.
 	Workflow string `cbor:"workflow,omitempty"`
+	// WorkflowHistory is the workflow's history (as workflow-history),
+	// absent when the actor has none.
+	WorkflowHistory cbor.RawMessage `cbor:"workflowHistory,omitempty"`
+	// Database reports whether the actor has a SQLite database.
+	Database bool `cbor:"database"`
 }
 
 // InspectConn is one open connection.

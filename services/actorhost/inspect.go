@@ -213,9 +213,13 @@ func (h *Host) inspectSummary(ctx context.Context, a *active) (*protocol.Inspect
 	if sum.Key == nil {
 		sum.Key = []string{}
 	}
+	sum.Database = s.Database
 	if len(s.Journal) > 0 {
 		if hist, err := workflow.Inspect(s.Journal); err == nil {
 			sum.Workflow = hist.Status
+		}
+		if wv, err := workflowValue(s.Journal); err == nil {
+			sum.WorkflowHistory = []byte(wv)
 		}
 	}
 	return sum, nil

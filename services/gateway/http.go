@@ -509,7 +509,7 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 	m, err := g.resolveTarget(ctx, t, nil)
 	if err != nil {
 		if e := protocol.AsError(err); actorToken != "" && e.HTTPStatus() < 500 {
-			err = protocol.ErrActorForbidden // tell nothing about the actor
+			err = inspect.ErrWrongToken // tell nothing about the actor
 		}
 		g.writeError(w, err, nil)
 		return

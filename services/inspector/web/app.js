@@ -120,7 +120,10 @@ async function refresh() {
       case "queue": show($("queue"), (await api("GET", base() + "/queue?limit=50")).queues); break;
       case "schedules": show($("schedules"), (await api("GET", base() + "/schedules")).schedules); break;
       case "workflow":
-        try { show($("workflow"), await api("GET", base() + "/workflow-history")); } catch (e) { fail($("workflow"), e); }
+        try {
+          const w = await api("GET", base() + "/workflow-history");
+          if (w.isWorkflowEnabled) show($("workflow"), w.history); else $("workflow").textContent = "No workflow.";
+        } catch (e) { fail($("workflow"), e); }
         break;
       case "db": await loadTables(); break;
       case "kv": if (kvFor !== current.id) await loadKV(true); break;
@@ -134,7 +137,8 @@ setInterval(() => { if (current && tab === "state" && !document.hidden) refresh(
 $("patch").addEventListener("click", async () => {
   try {
     const state = JSON.parse($("newstate").value);
-    show($("state"), (await api("PATCH", base() + "/state", { state })).state);
+    await api("PATCH", base() + "/state", { state }); // {ok: true} once committed
+    show($("state"), (await api("GET", base() + "/state")).state);
   } catch (e) { fail($("state"), e); }
 });
 
@@ -151,7 +155,10 @@ function table(res) {
   for (const c of res.columns || []) { const th = document.createElement("th"); th.textContent = c; head.append(th); }
   for (const r of res.rows || []) {
     const tr = t.insertRow();
-    for (const v of r) tr.insertCell().textContent = typeof v === "object" ? JSON.stringify(v) : String(v);
+    for (const c of res.columns || []) { // rows are objects, by column (RivetKit's shape)
+      const v = r[c];
+      tr.insertCell().textContent = typeof v === "object" ? JSON.stringify(v) : String(v);
+    }
   }
   return t;
 }
