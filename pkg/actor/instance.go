@@ -481,6 +481,11 @@ func (i *instance[S, V]) Connect(ctx context.Context, info ConnInfo) error {
 		return err
 	}
 	c := &Context[S, V]{Context: ctx, inst: i}
+	if _, open := i.conns[info.ID]; open && info.ID != "" {
+		// Already open here (a gateway that sent the open again): one
+		// connection, its hooks run once.
+		return i.settle(c, true)
+	}
 	conn := i.newConn(info)
 	c.conn = conn
 	if err := i.openConn(c, conn); err != nil {

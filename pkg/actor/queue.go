@@ -168,19 +168,24 @@ func (q *Queues[S, V]) Iter(names ...string) iter.Seq2[*QueueMessage, error] {
 // message.complete): response is encoded as CBOR and delivered once the
 // current step is committed. A message nobody waits on ignores it.
 func (q *Queues[S, V]) Complete(m *QueueMessage, response any) error {
+	if q.c.awaiting {
+		return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueInvalidUse, "Queue().Complete inside Await or KeepAwake: complete messages outside the await point")
+	}
 	if m.completed {
 		return protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueCompleteTwice, "message %d of queue %q was already completed", m.Seq, m.Queue)
 	}
+	var b []byte
+	if m.Reply != "" {
+		var err error
+		if b, err = protocol.Marshal(response); err != nil {
+			return err // not completed: it may be completed again
+		}
+	}
 	m.completed = true
 	q.c.inst.stepDone = append(q.c.inst.stepDone, m)
-	if m.Reply == "" {
-		return nil
+	if m.Reply != "" {
+		q.c.inst.queueEvent(Event{Reply: m.Reply, Data: b})
 	}
-	b, err := protocol.Marshal(response)
-	if err != nil {
-		return err
-	}
-	q.c.inst.queueEvent(Event{Reply: m.Reply, Data: b})
 	return nil
 }
 

@@ -32,7 +32,13 @@ func Move(ctx context.Context, js jetstream.JetStream, queues jetstream.Stream, 
 	dl.Header.Set(protocol.HeaderDeadCode, code)
 	dl.Header.Set(protocol.HeaderDeadReason, reason)
 	dl.Header.Set(protocol.HeaderDeadSeq, strconv.FormatUint(seq, 10))
-	if _, err := js.PublishMsg(ctx, dl, jetstream.WithMsgID("dl."+strconv.FormatUint(seq, 10)),
+	// The id names this message, not only its sequence: a queue stream
+	// made anew counts from 1 again.
+	id := "dl." + strconv.FormatUint(seq, 10)
+	if md, err := m.Metadata(); err == nil {
+		id += "." + strconv.FormatInt(md.Timestamp.UnixNano(), 36)
+	}
+	if _, err := js.PublishMsg(ctx, dl, jetstream.WithMsgID(id),
 		jetstream.WithExpectStream(names.DeadLetterStream())); err != nil {
 		return err
 	}

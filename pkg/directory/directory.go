@@ -75,7 +75,7 @@ func (d *Directory) Meta(ctx context.Context, id string) (*protocol.ActorMeta, e
 		return nil, fmt.Errorf("directory: read meta: %w", err)
 	}
 	var m protocol.ActorMeta
-	if err := protocol.Unmarshal(e.Value(), &m); err != nil {
+	if err := protocol.UnmarshalStored(e.Value(), &m); err != nil {
 		return nil, fmt.Errorf("directory: decode meta %s: %w", id, err)
 	}
 	return &m, nil
@@ -170,7 +170,7 @@ func (d *Directory) MarkDestroyed(ctx context.Context, id string) error {
 			return fmt.Errorf("directory: read meta: %w", err)
 		}
 		var m protocol.ActorMeta
-		if err := protocol.Unmarshal(e.Value(), &m); err != nil {
+		if err := protocol.UnmarshalStored(e.Value(), &m); err != nil {
 			return fmt.Errorf("directory: decode meta: %w", err)
 		}
 		if !m.Destroyed() {

@@ -243,8 +243,9 @@ type GatewayInfo struct {
 }
 
 var (
-	encMode cbor.EncMode
-	decMode cbor.DecMode
+	encMode       cbor.EncMode
+	decMode       cbor.DecMode
+	storedDecMode cbor.DecMode
 )
 
 func init() {
@@ -260,20 +261,20 @@ func init() {
 	if err != nil {
 		panic(err)
 	}
-	// Text that is not valid UTF-8 decodes as it is, instead of failing
-	// the whole message: what rivetgo decodes with this mode it wrote
-	// itself, and an entry stored before keys were checked for UTF-8 (an
-	// older version took them) must stay readable, listable and
-	// destroyable. Input from clients is checked for UTF-8 where it
-	// enters (ValidateKey, rkproto's decoders).
-	decMode, err = cbor.DecOptions{
+	do := cbor.DecOptions{
 		MaxNestedLevels:  64,
 		MaxArrayElements: 1 << 20,
 		MaxMapPairs:      1 << 20,
 		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		UTF8:             cbor.UTF8DecodeInvalid,
-	}.DecMode()
-	if err != nil {
+	}
+	if decMode, err = do.DecMode(); err != nil {
+		panic(err)
+	}
+	// Stored records: text that is not valid UTF-8 decodes as it is, so an
+	// entry stored before keys were checked for UTF-8 (an older version
+	// took them) stays readable, listable and destroyable.
+	do.UTF8 = cbor.UTF8DecodeInvalid
+	if storedDecMode, err = do.DecMode(); err != nil {
 		panic(err)
 	}
 }
@@ -281,8 +282,13 @@ func init() {
 // Marshal encodes v as deterministic CBOR.
 func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
 
-// Unmarshal decodes CBOR data into v with rivetgo's decoding limits.
+// Unmarshal decodes CBOR data into v with rivetgo's decoding limits; text
+// must be valid UTF-8.
 func Unmarshal(data []byte, v any) error { return decMode.Unmarshal(data, v) }
+
+// UnmarshalStored is Unmarshal for records rivetgo stored itself (actor
+// metadata): text that is not valid UTF-8 is taken as it is.
+func UnmarshalStored(data []byte, v any) error { return storedDecMode.Unmarshal(data, v) }
 
 // HeaderStarted marks the acknowledgement a host sends to a request's reply
 // subject right before it runs it. A caller that saw no acknowledgement

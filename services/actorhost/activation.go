@@ -28,7 +28,8 @@ type activation struct {
 func (h *Host) handlePlace(r micro.Request) {
 	var req protocol.PlaceRequest
 	var rep protocol.PlaceReply
-	if err := protocol.Unmarshal(r.Data(), &req); err != nil {
+	// The metadata it carries is the directory's record: decoded as stored.
+	if err := protocol.UnmarshalStored(r.Data(), &req); err != nil {
 		rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad place request: %v", err)
 	} else if err := h.ensureActive(req.ActorID, req.Meta); err != nil {
 		var oe *ownedError

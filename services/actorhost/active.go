@@ -2,6 +2,7 @@ package actorhost
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -87,6 +88,11 @@ type active struct {
 	// yet purged reached purgeBacklog (they count against the queue's
 	// message limit).
 	purgeKick chan struct{}
+	// sincePurge counts the messages delivered since the purger last ran;
+	// past kickAt it is woken early. kickAt is set when the queues start:
+	// half the smallest queue limit, at most purgeBacklog.
+	sincePurge atomic.Int64
+	kickAt     int64
 	// wantDestroy is set when the actor asked to be destroyed before it
 	// was registered (in OnCreate or OnWake); registered says it is.
 	wantDestroy, registered bool

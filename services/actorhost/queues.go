@@ -56,6 +56,10 @@ func (h *Host) startQueues(ctx context.Context, a *active, consumed map[string]u
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = low + 1
 	}
+	a.kickAt = purgeBacklog
+	for _, q := range declared {
+		a.kickAt = min(a.kickAt, max(1, int64(a.typ.QueueLimit(q).Messages()/2)))
+	}
 	cons, err := h.js.OrderedConsumer(ctx, h.names.QueueStream(), cfg)
 	if err != nil {
 		return err
@@ -100,7 +104,11 @@ func (h *Host) deliver(a *active, declared []string, m jetstream.Msg) {
 		return
 	}
 	body := m.Data()
-	if lim := a.typ.QueueLimit(queue).MessageBytes(); len(body) > lim {
+	lim := a.typ.QueueLimit(queue).MessageBytes()
+	if l, ok := h.hosts.QueueLimit(a.meta.Name, queue); ok {
+		lim = max(lim, l.MessageBytes()) // what the gateway let in (another version may allow more)
+	}
+	if len(body) > lim {
 		h.deadLetter(a, m, seq, queue, protocol.CodeQueueTooLarge, "the body is "+strconv.Itoa(len(body))+" bytes; the queue takes at most "+strconv.Itoa(lim))
 		return
 	}
@@ -120,32 +128,44 @@ func (h *Host) deliver(a *active, declared []string, m jetstream.Msg) {
 		return
 	}
 	a.touch() // an actor receiving messages is in use: it does not sleep
+	a.sincePurge.Add(1)
 	a.inst.Deliver([]*actor.QueueMessage{{
 		Queue: queue, Seq: seq, Body: body, Reply: safeReply(m.Headers().Get(protocol.HeaderQueueReply)), Time: md.Timestamp,
 	}})
 }
 
 // deadLetter moves a message that can never be handled to the dead-letter
-// stream, with the reason, and then deletes it from its queue; a move that
-// fails leaves it queued (it is looked at again on the next activation).
-// The message id makes a repeated move one dead letter.
+// stream, with the reason, and then deletes it from its queue. It runs in
+// the delivery of the actor's queue messages and retries until the move
+// is done (or the actor stops): the messages after it are not handed to
+// the actor meanwhile, so no later commit's purge can delete this one
+// before its dead letter is stored.
 func (h *Host) deadLetter(a *active, m jetstream.Msg, seq uint64, queue, code, reason string) {
-	a.ev(h.log.Warn()).Uint64("seq", seq).Str("queue", queue).Str("code", code).Str("reason", reason).Msg("queue message moved to the dead letters")
-	h.metrics.deadLetter(code)
-	h.spawn(func() {
+	code = protocol.GroupQueue + "/" + code
+	wait := 100 * time.Millisecond
+	for {
 		ctx, cancel := context.WithTimeout(h.baseCtx, 5*time.Second)
-		defer cancel()
-		if err := deadletter.Move(ctx, h.js, h.kv.Queues, h.names, m, seq, protocol.GroupQueue+"/"+code, reason); err != nil {
-			a.ev(h.log.Warn()).Err(err).Uint64("seq", seq).Msg("move a queue message to the dead letters (it stays queued)")
+		err := deadletter.Move(ctx, h.js, h.kv.Queues, h.names, m, seq, code, reason)
+		cancel()
+		if err == nil {
+			a.ev(h.log.Warn()).Uint64("seq", seq).Str("queue", queue).Str("code", code).Str("reason", reason).Msg("queue message moved to the dead letters")
+			h.metrics.deadLetter(code)
+			return
 		}
-	})
+		if h.baseCtx.Err() != nil || a.isClosing() {
+			return // still queued: looked at again on the next activation
+		}
+		a.ev(h.log.Warn()).Err(err).Uint64("seq", seq).Msg("move a queue message to the dead letters (retried)")
+		time.Sleep(wait)
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // purgeConsumed deletes, after a commit, the messages it consumed. One
 // purger runs per actor: it purges what the latest commit consumed, then
-// waits purgeEvery before looking again (or less, once purgeBacklog
-// messages of a queue wait to be purged: they count against the queue's
-// limit), so under load one purge request covers many commits (the
+// waits purgeEvery before looking again (or less, once a.kickAt messages
+// arrived since: consumed messages count against the queue's limit
+// until purged), so under load one purge request covers many commits (the
 // Consumed mark in the state record, not the purge, is what keeps a
 // message from being handled twice). A purge that fails is retried a
 // second later.
@@ -156,13 +176,10 @@ func (a *active) purgeConsumed(consumed map[string]uint64) {
 		a.purgeKick = make(chan struct{}, 1)
 	}
 	if a.purging {
-		for q, s := range consumed {
-			if s >= a.purged[q]+purgeBacklog {
-				select {
-				case a.purgeKick <- struct{}{}:
-				default:
-				}
-				break
+		if a.sincePurge.Load() >= a.kickAt {
+			select {
+			case a.purgeKick <- struct{}{}:
+			default:
 			}
 		}
 		a.purgeMu.Unlock()
@@ -191,6 +208,7 @@ func (a *active) purgeConsumed(consumed map[string]uint64) {
 				return
 			}
 			a.purgeMu.Unlock()
+			a.sincePurge.Store(0)
 			failed := false
 			ctx, cancel := context.WithTimeout(h.baseCtx, 10*time.Second)
 			for q, s := range todo {
@@ -231,7 +249,8 @@ func (a *active) purgeConsumed(consumed map[string]uint64) {
 }
 
 // purgeEvery is the time between two purges of one actor's queues, unless
-// purgeBacklog consumed messages of one queue wait to be purged. Each purge
+// purgeBacklog messages (or half its smallest queue's limit) arrived since
+// the last one. Each purge
 // is a request the server answers; 100 busy actors purging every 50 ms
 // cost 40 % of the throughput of 250 ms (docs/BENCHMARKS.md).
 const (

@@ -53,8 +53,10 @@ type wsConn struct {
 	subs   map[string]bool
 	holder protocol.Lease
 	// rehoming is closed when a re-open on the actor's new host (its
-	// holder died, see rehome) is done; nil when none runs.
+	// holder died, see rehome) is done; nil when none runs. closing is set
+	// once the handler is ending: no re-open starts after it.
 	rehoming chan struct{}
+	closing  bool
 
 	// ctx is the connection's (the request's) context; params its
 	// connection parameters, sent again when the connection is re-opened.
@@ -229,7 +231,7 @@ func (h *hub) watchHolders(ctx context.Context) {
 			c.mu.Lock()
 			l := c.holder
 			c.mu.Unlock()
-			if l.HostID != "" && !h.g.hosts.IsLive(l.HostID, l.Session) {
+			if l.HostID != "" && !h.g.hosts.IsLive(l.HostID, l.Session) && c.ctx != nil {
 				// The host died: open the connection on the actor's
 				// next host; the client keeps its socket.
 				go h.g.rehome(c, l)
@@ -404,11 +406,14 @@ func (g *Gateway) handleConnect(w http.ResponseWriter, r *http.Request, t target
 	c.holder = holder
 	c.mu.Unlock()
 	defer func() {
-		// Tell the host, unless the actor is gone anyway. A re-open still
-		// running ends with the request's context first.
+		// Tell the host, unless the actor is gone anyway. No re-open
+		// starts from here on; one still running is waited for (it
+		// closes what it opened if it ends after this).
 		c.mu.Lock()
+		c.closing = true
 		ch := c.rehoming
 		c.mu.Unlock()
+		cancel()
 		if ch != nil {
 			<-ch
 		}
@@ -475,6 +480,9 @@ func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRe
 	cctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
 	defer cancel()
 	req := &protocol.CallRequest{Action: a.Name, Args: a.Args, ConnID: c.id, MaxOutput: g.cfg.MaxOutgoing}
+	c.mu.Lock()
+	sentTo := c.holder // the holder when the call left
+	c.mu.Unlock()
 	rep, err := g.disp.Call(cctx, c.actor, req)
 	if err == nil && rep.Err != nil {
 		err = rep.Err
@@ -483,11 +491,9 @@ func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRe
 		// The activation that answered does not know the connection (the
 		// actor moved: its host died) and refused before running the
 		// action, so it may be sent again, as the HTTP path does: open
-		// the connection there and send it once more.
-		c.mu.Lock()
-		dead := c.holder
-		c.mu.Unlock()
-		if g.rehome(c, dead) {
+		// the connection there (unless a re-open already replaced the
+		// holder the call went to) and send it once more.
+		if g.rehome(c, sentTo) {
 			rep, err = g.disp.Call(cctx, c.actor, req)
 			if err == nil && rep.Err != nil {
 				err = rep.Err
@@ -531,6 +537,10 @@ func isConnNotFound(err error) bool {
 // socket is closed.
 func (g *Gateway) rehome(c *wsConn, dead protocol.Lease) bool {
 	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
 	if ch := c.rehoming; ch != nil {
 		c.mu.Unlock()
 		<-ch
@@ -553,6 +563,8 @@ func (g *Gateway) rehome(c *wsConn, dead protocol.Lease) bool {
 	}
 	c.rehoming = nil
 	c.mu.Unlock()
+	// The handler waits for ch before it sends conn.close, so a
+	// connection opened here is closed by it.
 	close(ch)
 	if err != nil {
 		if c.ctx.Err() == nil {
