@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rivetgo/rivetgo/pkg/directory"
+	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -27,7 +28,7 @@ type Config struct {
 	Conn      *nats.Conn
 	Names     protocol.Names
 	Directory *directory.Directory
-	Hosts     *HostView
+	Hosts     *membership.HostView
 	// CacheSize bounds the (name, key) → actor cache. Optional. Default: 100000.
 	CacheSize int
 	// NoHostWait is how long a call waits for a host to serve its actor's
@@ -222,9 +223,6 @@ func (d *Dispatcher) forgetHolder(id string, l protocol.Lease) {
 	}
 	d.mu.Unlock()
 }
-
-// Hosts returns the dispatcher's view of live hosts.
-func (d *Dispatcher) Hosts() *HostView { return d.cfg.Hosts }
 
 // Directory returns the dispatcher's directory.
 func (d *Dispatcher) Directory() *directory.Directory { return d.cfg.Directory }

@@ -23,6 +23,7 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/buckets"
 	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
+	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/ticker"
 )
@@ -87,7 +88,7 @@ type Gateway struct {
 	names   protocol.Names
 	log     zerolog.Logger
 	disp    *dispatch.Dispatcher
-	hosts   *dispatch.HostView
+	hosts   *membership.HostView
 	kv      *buckets.Set
 	js      jetstream.JetStream
 	hub     *hub
@@ -172,7 +173,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stop()
-	g.hosts = dispatch.NewHostView(kv.Hosts, kv.HostTTL, g.log)
+	g.hosts = membership.NewHostView(kv.Hosts, kv.HostTTL, g.log)
 	wg.Go(func() { _ = g.hosts.Run(runCtx) })
 	select {
 	case <-g.hosts.Ready():

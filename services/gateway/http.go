@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/inspect"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/rkproto"
@@ -145,18 +146,12 @@ func (g *Gateway) withStatus(ctx context.Context, a apiActor) apiActor {
 	if a.DestroyTS != nil {
 		return a
 	}
-	if _, err := g.kv.Leases.Get(ctx, protocol.LeaseKey(a.ActorID)); err == nil {
-		return a
+	st, err := directory.NewActivity(g.kv.Leases, g.kv.State).Status(ctx, a.ActorID)
+	if err != nil || st.Awake || st.SleepMS == 0 {
+		return a // awake, never activated, or unknown
 	}
-	e, err := g.kv.State.Get(ctx, protocol.StateKey(a.ActorID))
-	if err != nil {
-		return a // never activated
-	}
-	var rec protocol.StateRecord
-	if protocol.Unmarshal(e.Value(), &rec) == nil && rec.SleepMS != 0 {
-		ts := rec.SleepMS
-		a.SleepTS, a.ConnectableTS = &ts, nil
-	}
+	ts := st.SleepMS
+	a.SleepTS, a.ConnectableTS = &ts, nil
 	return a
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
 	"github.com/rivetgo/rivetgo/pkg/inspect"
+	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -79,7 +80,7 @@ type Inspector struct {
 
 	kv    *buckets.Set
 	disp  *dispatch.Dispatcher
-	hosts *dispatch.HostView
+	hosts *membership.HostView
 
 	ready chan struct{}
 	addr  net.Addr
@@ -138,7 +139,7 @@ func (s *Inspector) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer stop()
 
-	s.hosts = dispatch.NewHostView(kv.Hosts, kv.HostTTL, s.log)
+	s.hosts = membership.NewHostView(kv.Hosts, kv.HostTTL, s.log)
 	wg.Go(func() { _ = s.hosts.Run(runCtx) })
 	select {
 	case <-s.hosts.Ready():

@@ -35,6 +35,7 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/buckets"
 	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
+	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -87,7 +88,7 @@ type Scheduler struct {
 	nc    *nats.Conn
 	kv    *buckets.Set
 	disp  *dispatch.Dispatcher
-	hosts *dispatch.HostView
+	hosts *membership.HostView
 	m     *Metrics
 
 	idx     *index
@@ -189,7 +190,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 	}()
 
-	s.hosts = dispatch.NewHostView(kv.Hosts, kv.HostTTL, s.log)
+	s.hosts = membership.NewHostView(kv.Hosts, kv.HostTTL, s.log)
 	wg.Go(func() { _ = s.hosts.Run(runCtx) })
 	select {
 	case <-s.hosts.Ready():
