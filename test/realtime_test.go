@@ -37,47 +37,21 @@ func rtUniq(what string) string {
 	return fmt.Sprintf("rt-%s-%d", what, time.Now().UnixNano())
 }
 
-// rtHolder returns the live host of m that holds actor id: the one whose
-// logs, for that id, end with "actor activated" (not "actor asleep" or
-// "actor destroyed"). It needs the hosts' debug logs (meshEnv).
+// rtHolder returns the live host process of m that holds actor id: the
+// one whose host id the actor's lease in the leases bucket names.
 func rtHolder(m *mesh, id string) (*proc, error) {
-	var found []*proc
-	var names []string
-	for _, p := range m.hosts {
-		select {
-		case <-p.done:
-			continue
-		default:
-		}
-		holds := false
-		for line := range strings.SplitSeq(p.out.String(), "\n") {
-			if !strings.Contains(line, id) {
-				continue
-			}
-			var rec map[string]any
-			if json.Unmarshal([]byte(line), &rec) != nil || rec["actor_id"] != id {
-				continue
-			}
-			msg := rec["message"]
-			if msg == nil {
-				msg = rec["msg"]
-			}
-			switch msg {
-			case "actor activated":
-				holds = true
-			case "actor asleep", "actor destroyed":
-				holds = false
-			}
-		}
-		if holds {
-			found = append(found, p)
-			names = append(names, p.name)
-		}
+	leases, err := m.leases()
+	if err != nil {
+		return nil, err
 	}
-	if len(found) != 1 {
-		return nil, fmt.Errorf("by their logs, %d live hosts hold actor %q (%v); want exactly one", len(found), id, names)
+	l, ok := leases[id]
+	if !ok {
+		return nil, fmt.Errorf("actor %q has no lease: no host holds it", id)
 	}
-	return found[0], nil
+	if p := m.liveHost(l.HostID); p != nil {
+		return p, nil
+	}
+	return nil, fmt.Errorf("actor %q is leased to host %q, which is no live host of the mesh", id, l.HostID)
 }
 
 // rtOn subscribes to an event and returns a channel of its occurrences.
