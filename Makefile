@@ -15,10 +15,11 @@ NATSCLI_VERSION := v0.5.0
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-build: ## build bin/gateway, bin/actorhost, bin/scheduler, bin/inspector, bin/rivetgo (dev mesh) and bin/nats-server
+build: ## build bin/gateway, bin/actorhost, bin/testhost (the tests' host: examples + fixtures), bin/scheduler, bin/inspector, bin/rivetgo (dev mesh) and bin/nats-server
 	@mkdir -p $(BIN)
 	$(GO) build $(LDFLAGS) -o $(BIN)/gateway ./services/gateway/cmd/gateway
 	$(GO) build $(LDFLAGS) -o $(BIN)/actorhost ./services/actorhost/cmd/actorhost
+	$(GO) build $(LDFLAGS) -o $(BIN)/testhost ./services/actorhost/cmd/testhost
 	$(GO) build $(LDFLAGS) -o $(BIN)/scheduler ./services/scheduler/cmd/scheduler
 	$(GO) build $(LDFLAGS) -o $(BIN)/inspector ./services/inspector/cmd/inspector
 	$(GO) build $(LDFLAGS) -o $(BIN)/rivetgo ./cmd/rivetgo

@@ -53,6 +53,7 @@ func binDir(tb testing.TB) string {
 		for name, pkg := range map[string]string{
 			"gateway":     "./services/gateway/cmd/gateway",
 			"actorhost":   "./services/actorhost/cmd/actorhost",
+			"testhost":    "./services/actorhost/cmd/testhost",
 			"scheduler":   "./services/scheduler/cmd/scheduler",
 			"inspector":   "./services/inspector/cmd/inspector",
 			"nats-server": "github.com/nats-io/nats-server/v2",
@@ -348,7 +349,9 @@ func (m *mesh) addHost(env ...string) *proc {
 			id = v
 		}
 	}
-	p := startProc(m.tb, name, filepath.Join(m.bin, "actorhost"), env)
+	// bin/testhost: bin/actorhost's command line with the examples and the
+	// test fixtures (internal/testactors).
+	p := startProc(m.tb, name, filepath.Join(m.bin, "testhost"), env)
 	p.hostID = id
 	m.hosts = append(m.hosts, p)
 	return p

@@ -96,7 +96,7 @@ func TestMesh_SeparateProcesses(t *testing.T) {
 		if md, _ := e.Metadata.(map[string]any); md == nil || fmt.Sprint(md["limit"]) != "3" {
 			t.Fatalf("failUser metadata: %#v", e.Metadata)
 		}
-		err = h.Action(ctx, "failInternal", nil)
+		err = c.GetOrCreate("fixture", []string{"errors"}).Action(ctx, "failInternal", nil)
 		if !errors.Is(err, client.ErrInternal) || strings.Contains(err.Error(), "hunter2") {
 			t.Fatalf("failInternal must be masked: %v", err)
 		}
