@@ -159,7 +159,7 @@ func (c *Client) GetForID(id string, opts ...HandleOption) *Handle {
 // Create makes a new actor (name, key) with input (which may be nil) and
 // returns a handle to it; it fails with ErrDuplicateKey when the key is taken.
 func (c *Client) Create(ctx context.Context, name string, key []string, input any) (*Handle, error) {
-	id, _, err := c.putActor(ctx, http.MethodPost, name, normKey(key), input)
+	id, err := c.putActor(ctx, http.MethodPost, name, normKey(key), input)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func (h *Handle) Resolve(ctx context.Context) (string, error) {
 		if h.input != nil {
 			input = rawInput(h.input)
 		}
-		id, _, err := h.c.putActor(ctx, http.MethodPut, h.name, h.key, input)
+		id, err := h.c.putActor(ctx, http.MethodPut, h.name, h.key, input)
 		return id, err
 	}
 	q := url.Values{"name": {h.name}, "key": {protocol.SerializeKey(h.key)}, "namespace": {"default"}}
@@ -221,13 +221,13 @@ func (h *Handle) Destroy(ctx context.Context) error {
 // rawInput is CBOR input that is already encoded.
 type rawInput []byte
 
-func (c *Client) putActor(ctx context.Context, method, name string, key []string, input any) (id string, created bool, err error) {
+func (c *Client) putActor(ctx context.Context, method, name string, key []string, input any) (id string, err error) {
 	body := map[string]any{"name": name, "key": protocol.SerializeKey(key), "runner_name_selector": "default", "crash_policy": "sleep"}
 	if input != nil {
 		raw, ok := input.(rawInput)
 		if !ok {
 			if raw, err = protocol.Marshal(input); err != nil {
-				return "", false, fmt.Errorf("client: encode input: %w", err)
+				return "", fmt.Errorf("client: encode input: %w", err)
 			}
 		}
 		body["input"] = base64.StdEncoding.EncodeToString(raw)
@@ -236,12 +236,11 @@ func (c *Client) putActor(ctx context.Context, method, name string, key []string
 		Actor struct {
 			ActorID string `json:"actor_id"`
 		} `json:"actor"`
-		Created bool `json:"created"`
 	}
 	if err := c.doJSON(ctx, method, "/actors?namespace=default", body, &resp); err != nil {
-		return "", false, err
+		return "", err
 	}
-	return resp.Actor.ActorID, resp.Created, nil
+	return resp.Actor.ActorID, nil
 }
 
 func (c *Client) doJSON(ctx context.Context, method, path string, body, out any) error {

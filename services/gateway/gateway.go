@@ -21,10 +21,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/buckets"
-	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
 	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/svc"
 	"github.com/rivetgo/rivetgo/pkg/ticker"
 )
 
@@ -155,38 +155,25 @@ func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 
 // Run serves until ctx is done, then shuts the HTTP server down gracefully.
 func (g *Gateway) Run(ctx context.Context) error {
-	js, err := jetstream.New(g.cfg.Conn)
-	if err != nil {
-		return fmt.Errorf("gateway: jetstream: %w", err)
-	}
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	bcfg := g.cfg.Buckets
 	bcfg.BindExisting = true
-	kv, err := buckets.Open(setupCtx, js, g.names, bcfg)
+	mesh, err := svc.OpenBuckets(setupCtx, g.cfg.Conn, g.names, bcfg)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	g.kv, g.js = kv, js
+	g.kv, g.js = mesh.KV, mesh.JS
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stop()
-	g.hosts = membership.NewHostView(kv.Hosts, kv.HostTTL, g.log)
-	wg.Go(func() { _ = g.hosts.Run(runCtx) })
-	select {
-	case <-g.hosts.Ready():
-	case <-setupCtx.Done():
-		return fmt.Errorf("gateway: reading hosts: %w", setupCtx.Err())
-	}
-	g.disp, err = dispatch.New(dispatch.Config{
-		Conn: g.cfg.Conn, Names: g.names, Directory: directory.New(kv.Actors), Hosts: g.hosts,
-	})
-	if err != nil {
+	defer mesh.Close()
+	if err := mesh.Dispatch(setupCtx, runCtx, &wg, g.cfg.Conn, g.names, g.log); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	defer func() { _ = g.disp.Close() }()
+	g.hosts, g.disp = mesh.Hosts, mesh.Disp
 
 	g.hub = newHub(g, protocol.NewID())
 	gwSub, err := g.cfg.Conn.Subscribe(g.names.GatewayAll(g.hub.id), g.hub.onGatewayMsg)
@@ -200,7 +187,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Go(func() { g.renewLoop(runCtx) })
 	wg.Go(func() { g.hub.watchHolders(runCtx) })
 
-	svc, err := micro.AddService(g.cfg.Conn, micro.Config{
+	ms, err := micro.AddService(g.cfg.Conn, micro.Config{
 		Name:        g.names.ServiceName("gateway"),
 		Version:     Version,
 		Description: "rivetgo HTTP gateway",
@@ -209,7 +196,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: micro service: %w", err)
 	}
-	defer func() { _ = svc.Stop() }()
+	defer func() { _ = ms.Stop() }()
 
 	ln := g.cfg.Listener
 	if ln == nil {

@@ -65,9 +65,10 @@ func (g *Gateway) writeError(w http.ResponseWriter, err error, actor *rkproto.Ac
 	_, _ = w.Write(rkproto.EncodeErrorJSON(e, actor))
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON answers 200 with v as JSON.
+func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
+	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
@@ -76,7 +77,7 @@ func (g *Gateway) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	for n, d := range g.hosts.Names() {
 		names[n] = map[string]any{"metadata": d}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	writeJSON(w, map[string]any{
 		"runtime":    "rivetgo",
 		"version":    Version,
 		"actorNames": names,
@@ -208,7 +209,7 @@ func (g *Gateway) handleGetOrCreate(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"actor": toAPIActor(m), "created": created})
+	writeJSON(w, map[string]any{"actor": toAPIActor(m), "created": created})
 }
 
 func (g *Gateway) handleCreate(w http.ResponseWriter, r *http.Request) {
@@ -222,7 +223,7 @@ func (g *Gateway) handleCreate(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"actor": toAPIActor(m)})
+	writeJSON(w, map[string]any{"actor": toAPIActor(m)})
 }
 
 // maxListIDs is the most actor ids one GET /actors may ask for.
@@ -288,7 +289,7 @@ func (g *Gateway) handleList(w http.ResponseWriter, r *http.Request) {
 		if next != "" {
 			cursor = next
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"actors": actors, "pagination": map[string]any{"cursor": cursor}})
+		writeJSON(w, map[string]any{"actors": actors, "pagination": map[string]any{"cursor": cursor}})
 		return
 	case q.Has("name"):
 		key, err := protocol.ParseKey(q.Get("key"))
@@ -308,7 +309,7 @@ func (g *Gateway) handleList(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "give actor_ids or name and key"), nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"actors": actors, "pagination": map[string]any{"cursor": nil}})
+	writeJSON(w, map[string]any{"actors": actors, "pagination": map[string]any{"cursor": nil}})
 }
 
 func (g *Gateway) handleDestroy(w http.ResponseWriter, r *http.Request) {
@@ -322,7 +323,7 @@ func (g *Gateway) handleDestroy(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{})
+	writeJSON(w, map[string]any{})
 }
 
 // target is the actor a /gateway request addresses.
@@ -503,7 +504,7 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 	case rest == "/health":
 		_, _ = io.WriteString(w, "ok")
 	case rest == "/metadata":
-		writeJSON(w, http.StatusOK, map[string]any{"runtime": "rivetgo", "type": "actor", "version": Version})
+		writeJSON(w, map[string]any{"runtime": "rivetgo", "type": "actor", "version": Version})
 	case rest == "/":
 		_, _ = io.WriteString(w, "This is a rivetgo actor.")
 	default:
