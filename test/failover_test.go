@@ -145,7 +145,7 @@ func foLoad(handles []*client.Handle, l *foLedger, workers int, seed uint64, sto
 func foCounters(c *client.Client, prefix string, n int) []*client.Handle {
 	hs := make([]*client.Handle, n)
 	for i := range hs {
-		hs[i] = c.GetOrCreate("counter", []string{prefix, strconv.Itoa(i)})
+		hs[i] = c.GetOrCreate("counter", prefix, strconv.Itoa(i))
 	}
 	return hs
 }
@@ -444,7 +444,7 @@ func TestDoubleActivation(t *testing.T) {
 	prefix := fmt.Sprint("double-", time.Now().UnixNano())
 	handles := make([]*client.Handle, actors)
 	for i := range handles {
-		handles[i] = c.GetOrCreate("sleepy", []string{prefix, strconv.Itoa(i)})
+		handles[i] = c.GetOrCreate("sleepy", prefix, strconv.Itoa(i))
 	}
 	type result struct {
 		st  examples.SleepyState

@@ -37,7 +37,7 @@ type Outgoing struct {
 // and key (created on its first message, like a `nats pub`), in the
 // running step: see the package's notes on sending. The body is encoded as
 // CBOR.
-func (h Handle) Send(queue string, body any) error {
+func (h *Handle) Send(queue string, body any) error {
 	if h.err != nil {
 		return h.err
 	}
