@@ -26,7 +26,11 @@ build: ## build bin/gateway, bin/actorhost, bin/testhost (the tests' host: examp
 	$(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 
 run: ## run the whole mesh in one process (embedded NATS, example actors, gateway on :6420, inspector on :6421)
-	$(GO) run ./cmd/rivetgo
+	@mkdir -p $(BIN)
+	$(GO) build $(LDFLAGS) -o $(BIN)/rivetgo ./cmd/rivetgo
+	@# Not `go run`: it exits 1 when Ctrl-C interrupts it, even after the
+	@# mesh stopped cleanly, and make would end in "Error 1".
+	@exec $(BIN)/rivetgo
 
 nats-cli: $(BIN)/nats ## build bin/nats, the nats CLI (natscli $(NATSCLI_VERSION)), ~1 min the first time
 
