@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -19,17 +18,7 @@ import (
 func openBuckets(t *testing.T) *buckets.Set {
 	t.Helper()
 	nc := natstest.Connect(t, natstest.RunServer(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	kv, err := buckets.Open(ctx, js, protocol.MustNames("t"), buckets.Config{Memory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kv
+	return natstest.Buckets(t, nc, protocol.MustNames("t"), buckets.Config{Memory: true})
 }
 
 func TestCreateLookupList(t *testing.T) {

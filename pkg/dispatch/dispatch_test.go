@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/buckets"
@@ -34,16 +33,7 @@ type mesh struct {
 func newMesh(t *testing.T) *mesh {
 	t.Helper()
 	nc := natstest.Connect(t, natstest.RunServer(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	kv, err := buckets.Open(ctx, js, names, buckets.Config{Memory: true, HostTTL: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := natstest.Buckets(t, nc, names, buckets.Config{Memory: true, HostTTL: 5 * time.Second})
 	m := &mesh{nc: nc, kv: kv, dir: directory.New(kv.Actors)}
 	m.hosts = membership.NewHostView(kv.Hosts, kv.HostTTL, zerolog.Nop())
 	runCtx, stop := context.WithCancel(context.Background())
@@ -51,6 +41,7 @@ func newMesh(t *testing.T) *mesh {
 	go func() { defer close(done); _ = m.hosts.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-done })
 	<-m.hosts.Ready()
+	var err error
 	m.disp, err = dispatch.New(dispatch.Config{Conn: nc, Names: names, Directory: m.dir, Hosts: m.hosts, NoHostWait: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -17,17 +17,7 @@ import (
 func openBuckets(t *testing.T, ttl time.Duration) *buckets.Set {
 	t.Helper()
 	nc := natstest.Connect(t, natstest.RunServer(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	kv, err := buckets.Open(ctx, js, protocol.MustNames("t"), buckets.Config{Memory: true, HostTTL: ttl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kv
+	return natstest.Buckets(t, nc, protocol.MustNames("t"), buckets.Config{Memory: true, HostTTL: ttl})
 }
 
 // run starts v and waits until it read the bucket.
