@@ -6,7 +6,6 @@ package hostcmd
 
 import (
 	"context"
-	"flag"
 	"io"
 	"time"
 
@@ -18,53 +17,31 @@ import (
 // Run parses args (and RIVETGO_* variables through getenv) as the host
 // binary name and hosts the actors of reg until ctx is done.
 func Run(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, reg *actor.Registry) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f := &svc.Flags{FS: fs, Getenv: getenv}
-	fs.Bool("version", false, "print the version and exit")
+	cmd := svc.NewCommand(name, getenv, stderr, true)
+	f := cmd.Flags
 	var (
-		base     svc.Base
 		hostID   string
 		version  string
 		capacity int
 		grace    time.Duration
 		keep     bool
 		dbDir    string
-		metrics  string
 	)
-	base.Register(f)
 	f.String(&hostID, "host.id", "", "host id (letters, digits, '-'); default: random")
 	f.String(&version, "host.version", getenv("RIVET_RUNNER_VERSION"), "host version (also read from RIVET_RUNNER_VERSION); new activations go to the newest version present")
 	f.Int(&capacity, "host.capacity", 0, "active actors this host aims to hold (placement weight)")
 	f.Duration(&grace, "host.grace", 15*time.Second, "drain grace period on SIGTERM")
 	f.Bool(&keep, "host.keep-on-newer", false, "keep serving when a host with a newer --host.version joins (default: drain)")
-	f.String(&metrics, "metrics.addr", "", "serve Prometheus /metrics on this address (empty: off)")
 	f.String(&dbDir, "db.dir", "", "directory of the local copies of active actors' SQLite databases (default: a temporary directory removed at exit)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := f.Err(); err != nil {
-		return err
-	}
-	log, err := base.Logger(stderr, name)
+	st, err := cmd.Start(ctx, args)
 	if err != nil {
 		return err
 	}
-	metricsReg := svc.NewRegistry()
-	stopMetrics, err := svc.ServeMetrics(metrics, metricsReg, log)
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
-	nc, err := base.Connect(ctx, "rivetgo-"+name, log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
+	defer st.Close()
 	h, err := actorhost.New(actorhost.Config{
-		Conn: nc, Registry: reg, Log: log, Prefix: base.Prefix, Buckets: base.Buckets(),
+		Conn: st.Conn, Registry: reg, Log: st.Log, Prefix: cmd.Base.Prefix, Buckets: cmd.Base.Buckets(),
 		HostID: hostID, Version: version, Capacity: capacity, GracePeriod: grace, KeepOnNewer: keep,
-		DBDir: dbDir, Metrics: metricsReg,
+		DBDir: dbDir, Metrics: st.Metrics,
 	})
 	if err != nil {
 		return err
