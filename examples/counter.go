@@ -2,7 +2,6 @@ package examples
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
@@ -22,7 +21,7 @@ type CounterInput struct {
 type CounterContext = actor.Context[CounterState, struct{}]
 
 // Counter counts. increment(amount) returns the new count and broadcasts it
-// as the event "count"; getCount() reads it. failUser and failInternal show how errors reach clients.
+// as the event "count"; getCount() reads it. failUser shows how a user error reaches clients.
 var Counter = actor.New("counter", actor.Config[CounterState, struct{}]{
 	CreateState: func(c *CounterContext, input actor.Input) (CounterState, error) {
 		var in CounterInput
@@ -88,9 +87,6 @@ var Counter = actor.New("counter", actor.Config[CounterState, struct{}]{
 	}).
 	Action("failUser", func(c *CounterContext) error {
 		return actor.NewUserError("bad_thing", "nope, not allowed").WithMetadata(map[string]any{"limit": 3})
-	}).
-	Action("failInternal", func(c *CounterContext) error {
-		return errors.New("secret database password is hunter2")
 	}).
 	Action("destroy", func(c *CounterContext) {
 		c.Destroy()

@@ -7,7 +7,10 @@ package examples
 import "github.com/rivetgo/rivetgo/pkg/actor"
 
 // Registry returns a registry of every example actor.
-func Registry() *actor.Registry {
-	return actor.MustRegistry(Counter, ChatRoomList, ChatRoom, Sleepy, Inventory, Leaderboard, CounterWorker, Mailbox,
-		Reminder, Alarm, Worker, Napper, LatencyProbe)
+func Registry() *actor.Registry { return actor.MustRegistry(Types()...) }
+
+// Types returns every example actor, to register beside your own.
+func Types() []actor.Type {
+	return []actor.Type{Counter, ChatRoomList, ChatRoom, Sleepy, Inventory, Leaderboard, CounterWorker, Mailbox,
+		Reminder, Alarm, Worker, Napper, LatencyProbe}
 }

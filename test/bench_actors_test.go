@@ -91,7 +91,7 @@ func BenchmarkActivation(b *testing.B) {
 	c := client.New(url)
 	ctx := context.Background()
 	waitFor(b, 30*time.Second, func() error {
-		_, err := client.Call[int64](ctx, c.GetOrCreate("benchIdle", []string{"ready"}), "touch")
+		_, err := client.Call[int64](ctx, c.GetOrCreate("benchIdle", "ready"), "touch")
 		return err
 	})
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -101,7 +101,7 @@ func BenchmarkActivation(b *testing.B) {
 		key := func(i int) []string { return []string{"nap", strconv.Itoa(i)} }
 		if err := parallel(16, func(w int) error {
 			for i := w; i < n; i += 16 {
-				if _, err := client.Call[uint64](ctx, c.GetOrCreate("benchNap", key(i)), "get"); err != nil {
+				if _, err := client.Call[uint64](ctx, c.GetOrCreate("benchNap", key(i)...), "get"); err != nil {
 					return err
 				}
 			}
@@ -112,13 +112,13 @@ func BenchmarkActivation(b *testing.B) {
 		var warm []time.Duration
 		for i := range n {
 			t0 := time.Now()
-			if _, err := client.Call[uint64](ctx, c.GetOrCreate("benchNap", key(i)), "get"); err != nil {
+			if _, err := client.Call[uint64](ctx, c.GetOrCreate("benchNap", key(i)...), "get"); err != nil {
 				b.Fatal(err)
 			}
 			warm = append(warm, time.Since(t0))
 		}
 		for i := range n {
-			if err := c.GetOrCreate("benchNap", key(i)).Action(ctx, "nap", nil); err != nil {
+			if err := c.GetOrCreate("benchNap", key(i)...).Call(ctx, "nap", nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -127,7 +127,7 @@ func BenchmarkActivation(b *testing.B) {
 		var lats []time.Duration
 		for i := range n {
 			t0 := time.Now()
-			gen, err := client.Call[uint64](ctx, c.GetOrCreate("benchNap", key(i)), "get")
+			gen, err := client.Call[uint64](ctx, c.GetOrCreate("benchNap", key(i)...), "get")
 			lats = append(lats, time.Since(t0))
 			if err != nil {
 				b.Fatal(err)
@@ -154,7 +154,7 @@ func BenchmarkActivation(b *testing.B) {
 		if err := parallel(conc, func(w int) error {
 			for i := 0; time.Now().Before(deadline); i++ {
 				k := []string{"new", prefix, strconv.Itoa(w), strconv.Itoa(i)}
-				if _, err := client.Call[int64](ctx, c.GetOrCreate("benchIdle", k), "touch"); err != nil {
+				if _, err := client.Call[int64](ctx, c.GetOrCreate("benchIdle", k...), "touch"); err != nil {
 					return err
 				}
 				made.Add(1)
@@ -181,7 +181,7 @@ func BenchmarkActivation(b *testing.B) {
 				if i >= int64(n) {
 					return nil
 				}
-				if _, err := client.Call[int64](ctx, c.GetOrCreate("benchIdle", []string{"idle", strconv.FormatInt(i, 10)}), "touch"); err != nil {
+				if _, err := client.Call[int64](ctx, c.GetOrCreate("benchIdle", "idle", strconv.FormatInt(i, 10)), "touch"); err != nil {
 					return err
 				}
 			}

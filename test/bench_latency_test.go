@@ -69,8 +69,8 @@ func BenchmarkQueueLatency(b *testing.B) {
 	}
 	b.Run("warm", func(b *testing.B) {
 		key := []string{"lat-warm", strconv.FormatInt(time.Now().UnixNano(), 36)}
-		h := c.GetOrCreate("latencyProbe", key)
-		if err := h.Action(ctx, "reset", nil); err != nil {
+		h := c.GetOrCreate("latencyProbe", key...)
+		if err := h.Call(ctx, "reset", nil); err != nil {
 			b.Fatal(err)
 		}
 		n := max(b.N, 100)
@@ -82,8 +82,8 @@ func BenchmarkQueueLatency(b *testing.B) {
 	})
 	b.Run("asleep", func(b *testing.B) {
 		key := []string{"lat-asleep", strconv.FormatInt(time.Now().UnixNano(), 36)}
-		h := c.GetOrCreate("latencyProbe", key)
-		if err := h.Action(ctx, "reset", nil); err != nil {
+		h := c.GetOrCreate("latencyProbe", key...)
+		if err := h.Call(ctx, "reset", nil); err != nil {
 			b.Fatal(err)
 		}
 		id, err := h.Resolve(ctx)
@@ -92,7 +92,7 @@ func BenchmarkQueueLatency(b *testing.B) {
 		}
 		n := min(max(b.N, 10), 50)
 		for i := range n {
-			if err := h.Action(ctx, "sleep", nil); err != nil {
+			if err := h.Call(ctx, "sleep", nil); err != nil {
 				b.Fatal(err)
 			}
 			benchAwaitSleep(b, m.url(), id)

@@ -44,7 +44,7 @@ func BenchmarkQueue(b *testing.B) {
 	const actors = 100
 	key := func(a int) []string { return []string{"bench-q", strconv.Itoa(a)} }
 	if err := parallel(actors, func(a int) error {
-		_, err := client.Call[int64](ctx, c.GetOrCreate("counterWorker", key(a)), "getValue")
+		_, err := client.Call[int64](ctx, c.GetOrCreate("counterWorker", key(a)...), "getValue")
 		return err
 	}); err != nil {
 		b.Fatal(err)
@@ -73,7 +73,7 @@ func BenchmarkQueue(b *testing.B) {
 		<-js.PublishAsyncComplete()
 		sent += int64(per)
 		for a := range actors {
-			h := c.GetOrCreate("counterWorker", key(a))
+			h := c.GetOrCreate("counterWorker", key(a)...)
 			for {
 				v, err := client.Call[int64](ctx, h, "getValue")
 				if err != nil {
@@ -146,7 +146,7 @@ func BenchmarkQueue(b *testing.B) {
 		}
 	}
 	action := func(w int) func() error {
-		h := c.GetOrCreate("counterWorker", []string{fmt.Sprintf("bench-wait-%d", w)})
+		h := c.GetOrCreate("counterWorker", fmt.Sprintf("bench-wait-%d", w))
 		return func() error {
 			_, err := client.Call[int64](ctx, h, "getValue")
 			return err

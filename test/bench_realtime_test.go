@@ -31,7 +31,7 @@ func BenchmarkRealtime(b *testing.B) {
 	b.Run("broadcast/conns=1000", func(b *testing.B) {
 		const n = 1000
 		key := []string{"fanout", strconv.FormatInt(time.Now().UnixNano(), 36)}
-		h := c.GetOrCreate("counter", key)
+		h := c.GetOrCreate("counter", key...)
 		var (
 			mu   sync.Mutex
 			sent = map[int64]time.Time{} // count value → when its increment was sent
@@ -109,7 +109,7 @@ func BenchmarkRealtime(b *testing.B) {
 		key := func(w int) []string { return []string{"wsbench", strconv.Itoa(w)} }
 		conns := make([]*client.Conn, conc)
 		if err := parallel(conc, func(w int) error {
-			conn, err := c.GetOrCreate("counter", key(w)).Connect(ctx)
+			conn, err := c.GetOrCreate("counter", key(w)...).Connect(ctx)
 			conns[w] = conn
 			return err
 		}); err != nil {
@@ -126,7 +126,7 @@ func BenchmarkRealtime(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("http-action/conc=%d", conc), func(b *testing.B) {
 			measure(b, conc, procs, func(w int) func() error {
-				h := c.GetOrCreate("counter", key(w))
+				h := c.GetOrCreate("counter", key(w)...)
 				return func() error {
 					_, err := client.Call[int64](ctx, h, "increment", 1)
 					return err

@@ -86,7 +86,7 @@ func benchAlarms(b *testing.B, c *client.Client, prefix string, n, per int, wind
 func benchSet(b *testing.B, c *client.Client, prefix string, n, per int, at func(i, j int) time.Time, asleep bool) []*client.Handle {
 	hs := make([]*client.Handle, n)
 	err := parallelN(n, 16, func(i int) error {
-		h := c.GetOrCreate("alarm", []string{"bench-" + prefix, strconv.Itoa(i)})
+		h := c.GetOrCreate("alarm", "bench-"+prefix, strconv.Itoa(i))
 		hs[i] = h
 		alarms := make([]examples.AlarmSet, per)
 		for j := range alarms {
@@ -94,11 +94,11 @@ func benchSet(b *testing.B, c *client.Client, prefix string, n, per int, at func
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := h.Action(ctx, "set", nil, alarms); err != nil {
+		if err := h.Call(ctx, "set", nil, alarms); err != nil {
 			return err
 		}
 		if asleep {
-			return h.Action(ctx, "sleep", nil)
+			return h.Call(ctx, "sleep", nil)
 		}
 		return nil
 	})

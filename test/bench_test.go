@@ -85,7 +85,7 @@ func BenchmarkDevMesh(b *testing.B) {
 		"-data.dir", b.TempDir(), "-http.addr", fmt.Sprintf("127.0.0.1:%d", port), "-nats.port", "-1", "-log.level", "warn")
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitFor(b, 30*time.Second, func() error {
-		_, err := client.Call[int64](context.Background(), client.New(url).GetOrCreate("counter", []string{"ready"}), "getCount")
+		_, err := client.Call[int64](context.Background(), client.New(url).GetOrCreate("counter", "ready"), "getCount")
 		return err
 	})
 	actionRows(b, url, []namedProc{{"mesh", p}}, false)
@@ -102,7 +102,7 @@ func actionRows(b *testing.B, url string, procs []namedProc, all bool) {
 
 	// Create and activate one counter per client up front.
 	if err := parallel(slices.Max(benchConcs), func(w int) error {
-		_, err := client.Call[int64](ctx, cborC.GetOrCreate("counter", key(w)), "increment", 1)
+		_, err := client.Call[int64](ctx, cborC.GetOrCreate("counter", key(w)...), "increment", 1)
 		return err
 	}); err != nil {
 		b.Fatal(err)
@@ -110,7 +110,7 @@ func actionRows(b *testing.B, url string, procs []namedProc, all bool) {
 
 	increment := func(c *client.Client) func(w int) func() error {
 		return func(w int) func() error {
-			h := c.GetOrCreate("counter", key(w))
+			h := c.GetOrCreate("counter", key(w)...)
 			var last int64
 			return func() error {
 				n, err := client.Call[int64](ctx, h, "increment", 1)
@@ -123,7 +123,7 @@ func actionRows(b *testing.B, url string, procs []namedProc, all bool) {
 		}
 	}
 	getCount := func(w int) func() error {
-		h := cborC.GetOrCreate("counter", key(w))
+		h := cborC.GetOrCreate("counter", key(w)...)
 		return func() error {
 			n, err := client.Call[int64](ctx, h, "getCount")
 			if err == nil && n <= 0 {
@@ -145,7 +145,7 @@ func actionRows(b *testing.B, url string, procs []namedProc, all bool) {
 	// hot: every client calls the same counter, so its steps queue on one
 	// actor and share commits (group commit behind the output gate).
 	hot := func(int) func() error {
-		h := cborC.GetOrCreate("counter", []string{"bench", "hot"})
+		h := cborC.GetOrCreate("counter", "bench", "hot")
 		var last int64
 		return func() error {
 			n, err := client.Call[int64](ctx, h, "increment", 1)

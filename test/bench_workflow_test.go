@@ -41,7 +41,7 @@ func BenchmarkWorkflow(b *testing.B) {
 		prefix := strconv.FormatInt(time.Now().UnixNano(), 36)
 		key := func(a int) []string { return []string{"bench-wf", prefix, strconv.Itoa(a)} }
 		if err := parallelN(actors, 16, func(a int) error {
-			_, err := client.Call[examples.WorkerState](ctx, c.GetOrCreate("worker", key(a)), "getState")
+			_, err := client.Call[examples.WorkerState](ctx, c.GetOrCreate("worker", key(a)...), "getState")
 			return err
 		}); err != nil {
 			b.Fatal(err)
@@ -50,7 +50,7 @@ func BenchmarkWorkflow(b *testing.B) {
 		// waitProcessed waits until every actor processed at least n.
 		waitProcessed := func(n int) error {
 			return parallelN(actors, 16, func(a int) error {
-				h := c.GetOrCreate("worker", key(a))
+				h := c.GetOrCreate("worker", key(a)...)
 				deadline := time.Now().Add(2 * time.Minute)
 				for {
 					st, err := client.Call[examples.WorkerState](ctx, h, "getState")
@@ -111,7 +111,7 @@ func BenchmarkWorkflow(b *testing.B) {
 	b.Run("one-actor", func(b *testing.B) { run(b, 1) })
 	b.Run("100-actors", func(b *testing.B) { run(b, 100) })
 	b.Run("action", func(b *testing.B) {
-		h := c.GetOrCreate("counter", []string{"bench-wf-action"})
+		h := c.GetOrCreate("counter", "bench-wf-action")
 		for range b.N {
 			if _, err := client.Call[int64](ctx, h, "increment", 1); err != nil {
 				b.Fatal(err)

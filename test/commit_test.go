@@ -35,7 +35,7 @@ func commitAtomicity(t *testing.T, seed uint64) {
 	const actors, workers = 12, 12
 	handles := make([]*client.Handle, actors)
 	for i := range handles {
-		handles[i] = c.GetOrCreate("inventory", []string{"atomic", strconv.FormatUint(seed, 10), strconv.Itoa(i)})
+		handles[i] = c.GetOrCreate("inventory", "atomic", strconv.FormatUint(seed, 10), strconv.Itoa(i))
 	}
 	var mu sync.Mutex
 	acked := make([]int, actors) // the highest put acknowledged, per actor

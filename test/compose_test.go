@@ -116,7 +116,7 @@ func TestCompose_RunsAsProcesses(t *testing.T) {
 	}
 	// The mesh serves an action, and every replica answers its service's
 	// micro ping.
-	h := client.New(gatewayURL).GetOrCreate("counter", []string{"compose"})
+	h := client.New(gatewayURL).GetOrCreate("counter", "compose")
 	waitFor(t, 30*time.Second, func() error {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

@@ -38,7 +38,7 @@ func dbKillHost(t *testing.T, seed uint64) {
 	const actors, perActor = 4, 250 // 1,000 acknowledged inserts in all
 	handles := make([]*client.Handle, actors)
 	for i := range handles {
-		handles[i] = c.GetOrCreate("leaderboard", []string{"dbkill", strconv.FormatUint(seed, 10), strconv.Itoa(i)})
+		handles[i] = c.GetOrCreate("leaderboard", "dbkill", strconv.FormatUint(seed, 10), strconv.Itoa(i))
 	}
 	var mu sync.Mutex
 	acked := make([]map[string]bool, actors)   // players whose insert was acknowledged

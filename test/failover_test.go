@@ -145,7 +145,7 @@ func foLoad(handles []*client.Handle, l *foLedger, workers int, seed uint64, sto
 func foCounters(c *client.Client, prefix string, n int) []*client.Handle {
 	hs := make([]*client.Handle, n)
 	for i := range hs {
-		hs[i] = c.GetOrCreate("counter", []string{prefix, strconv.Itoa(i)})
+		hs[i] = c.GetOrCreate("counter", prefix, strconv.Itoa(i))
 	}
 	return hs
 }
@@ -320,8 +320,8 @@ func TestFailover_KillHost(t *testing.T) {
 	// Let the load run, then kill the host holding the most actors.
 	time.Sleep(2 * time.Second)
 	victim, most := 0, -1
-	for i, h := range m.hosts {
-		if n := len(foActivations(h)); n > most {
+	for i, n := range m.held() {
+		if n > most {
 			victim, most = i, n
 		}
 	}
@@ -329,7 +329,7 @@ func TestFailover_KillHost(t *testing.T) {
 	m.hosts[victim].kill()
 	killed := time.Now()
 	errsAtKill := l.errCount()
-	t.Logf("killed host %d (it had activated %d of %d actors) at +%s, after %d acknowledged increments", victim, most, actors, l.since(), before)
+	t.Logf("killed host %d (it held %d of %d actors) at +%s, after %d acknowledged increments", victim, most, actors, l.since(), before)
 
 	// Keep the load going through the takeover, well past the host TTL.
 	time.Sleep(6 * time.Second)
@@ -362,8 +362,9 @@ func TestFailover_PausedHost(t *testing.T) {
 	const actors = 20
 	handles := foCounters(c, "paused", actors)
 	foWarm(t, handles)
-	act0, act1 := len(foActivations(m.hosts[0])), len(foActivations(m.hosts[1]))
-	t.Logf("actors activated: host 0: %d, host 1: %d", act0, act1)
+	held := m.held()
+	act0, act1 := held[0], held[1]
+	t.Logf("actors held: host 0: %d, host 1: %d", act0, act1)
 	if act0 == 0 || act1 == 0 {
 		t.Fatalf("placement put every actor on one host (host 0: %d, host 1: %d): the test needs both", act0, act1)
 	}
@@ -443,7 +444,7 @@ func TestDoubleActivation(t *testing.T) {
 	prefix := fmt.Sprint("double-", time.Now().UnixNano())
 	handles := make([]*client.Handle, actors)
 	for i := range handles {
-		handles[i] = c.GetOrCreate("sleepy", []string{prefix, strconv.Itoa(i)})
+		handles[i] = c.GetOrCreate("sleepy", prefix, strconv.Itoa(i))
 	}
 	type result struct {
 		st  examples.SleepyState
@@ -664,7 +665,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	const actors = 50
 	handles := foCounters(c, "drain", actors)
 	foWarm(t, handles)
-	act0 := len(foActivations(m.hosts[0]))
+	act0 := m.held()[0]
 	t.Logf("host 0 holds %d of %d actors", act0, actors)
 	if act0 == 0 {
 		t.Fatalf("host 0 holds no actor: the drain would hand nothing over")

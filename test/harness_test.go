@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,12 +12,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
 var (
@@ -47,6 +53,7 @@ func binDir(tb testing.TB) string {
 		for name, pkg := range map[string]string{
 			"gateway":     "./services/gateway/cmd/gateway",
 			"actorhost":   "./services/actorhost/cmd/actorhost",
+			"testhost":    "./services/actorhost/cmd/testhost",
 			"scheduler":   "./services/scheduler/cmd/scheduler",
 			"inspector":   "./services/inspector/cmd/inspector",
 			"nats-server": "github.com/nats-io/nats-server/v2",
@@ -89,6 +96,10 @@ type proc struct {
 	bin  string
 	env  []string
 	args []string
+	// hostID is an actor host's RIVETGO_HOST_ID, new at every start (as a
+	// random one would be), so the leases bucket tells which process
+	// holds an actor.
+	hostID string
 }
 
 // restart starts a process that exited again, with the same command,
@@ -96,7 +107,93 @@ type proc struct {
 func (p *proc) restart() *proc {
 	p.tb.Helper()
 	<-p.done
-	return startProc(p.tb, p.name, p.bin, p.env, p.args...)
+	if p.hostID == "" {
+		return startProc(p.tb, p.name, p.bin, p.env, p.args...)
+	}
+	env := slices.DeleteFunc(slices.Clone(p.env), func(e string) bool { return strings.HasPrefix(e, "RIVETGO_HOST_ID=") })
+	id := newHostID(p.name)
+	q := startProc(p.tb, p.name, p.bin, append(env, "RIVETGO_HOST_ID="+id), p.args...)
+	q.hostID = id
+	return q
+}
+
+// leases returns the lease of every active actor of m (actor id → the
+// host session holding it), read from the leases bucket.
+func (m *mesh) leases() (map[string]protocol.Lease, error) {
+	nc, err := nats.Connect(m.natsURL)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, protocol.MustNames("rivet").BucketLeases())
+	if err != nil {
+		return nil, err
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]protocol.Lease{}
+	for k := range keys.Keys() {
+		e, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // released meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		var l protocol.Lease
+		if err := protocol.Unmarshal(e.Value(), &l); err != nil {
+			return nil, err
+		}
+		out[k] = l
+	}
+	return out, nil
+}
+
+// held counts the actors each host process of m holds, by the leases
+// bucket.
+func (m *mesh) held() []int {
+	m.tb.Helper()
+	leases, err := m.leases()
+	if err != nil {
+		m.tb.Fatal(err)
+	}
+	n := make([]int, len(m.hosts))
+	for _, l := range leases {
+		for i, p := range m.hosts {
+			if p.hostID == l.HostID {
+				n[i]++
+			}
+		}
+	}
+	return n
+}
+
+// liveHost returns the running host process with host id id, or nil.
+func (m *mesh) liveHost(id string) *proc {
+	for _, p := range m.hosts {
+		select {
+		case <-p.done:
+			continue
+		default:
+		}
+		if p.hostID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// newHostID returns a host id for a start of host process name.
+func newHostID(name string) string {
+	return name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 }
 
 type syncBuffer struct {
@@ -248,7 +345,18 @@ func (m *mesh) addScheduler(env ...string) *proc {
 
 func (m *mesh) addHost(env ...string) *proc {
 	m.tb.Helper()
-	p := startProc(m.tb, fmt.Sprintf("actorhost-%d", len(m.hosts)), filepath.Join(m.bin, "actorhost"), append(append([]string{}, m.env...), env...))
+	name := fmt.Sprintf("actorhost-%d", len(m.hosts))
+	id := newHostID(name)
+	env = append(append(append([]string{}, m.env...), "RIVETGO_HOST_ID="+id), env...)
+	for _, e := range env { // the caller's id, if it sets one
+		if v, ok := strings.CutPrefix(e, "RIVETGO_HOST_ID="); ok {
+			id = v
+		}
+	}
+	// bin/testhost: bin/actorhost's command line with the examples and the
+	// test fixtures (internal/testactors).
+	p := startProc(m.tb, name, filepath.Join(m.bin, "testhost"), env)
+	p.hostID = id
 	m.hosts = append(m.hosts, p)
 	return p
 }

@@ -60,7 +60,7 @@ func TestHouseRules(t *testing.T) {
 				t.Errorf("%s imports the service %s", rel, irel)
 			}
 			if rel == "pkg/actor" || rel == "pkg/workflow" {
-				if strings.HasPrefix(imp, "github.com/nats-io/") || irel == "pkg/dispatch" || irel == "pkg/buckets" || irel == "pkg/directory" {
+				if strings.HasPrefix(imp, "github.com/nats-io/") || irel == "pkg/dispatch" || irel == "pkg/membership" || irel == "pkg/buckets" || irel == "pkg/directory" {
 					t.Errorf("%s imports %s: the actor runtime knows no NATS and no host", rel, imp)
 				}
 			}

@@ -163,7 +163,7 @@ func TestInspector_API(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := conn.Action(testCtx(t, 10*time.Second), "getCount", &n); err != nil || n != 12 {
+	if err := conn.Call(testCtx(t, 10*time.Second), "getCount", &n); err != nil || n != 12 {
 		t.Fatalf("getCount over the connection: %d %v", n, err)
 	}
 	var cs struct {

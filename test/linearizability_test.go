@@ -101,7 +101,7 @@ func linRun(t *testing.T, seed uint64) {
 	c := client.New(m.url())
 	handles := make([]*client.Handle, linKeys)
 	for k := range handles {
-		handles[k] = c.GetOrCreate("counter", []string{"lin", strconv.FormatUint(seed, 10), strconv.Itoa(k)})
+		handles[k] = c.GetOrCreate("counter", "lin", strconv.FormatUint(seed, 10), strconv.Itoa(k))
 		ctx, cancel := context.WithTimeout(context.Background(), foCallTimeout)
 		_, err := client.Call[int64](ctx, handles[k], "getCount")
 		cancel()

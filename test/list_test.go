@@ -20,7 +20,7 @@ func TestGateway_ListActorsByName(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i := range 3 {
-		if _, err := client.Call[int64](ctx, c.GetOrCreate("reminder", []string{"list", strconv.Itoa(i)}), "getSent"); err != nil {
+		if _, err := client.Call[int64](ctx, c.GetOrCreate("reminder", "list", strconv.Itoa(i)), "getSent"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -22,7 +22,7 @@ func TestMesh_SeparateProcesses(t *testing.T) {
 	c := client.New(m.url())
 
 	t.Run("IncrementTwice", func(t *testing.T) {
-		h := c.GetOrCreate("counter", []string{"survivor"})
+		h := c.GetOrCreate("counter", "survivor")
 		for want := int64(1); want <= 2; want++ {
 			got, err := client.Call[int64](ctx, h, "increment", 1)
 			if err != nil {
@@ -37,7 +37,7 @@ func TestMesh_SeparateProcesses(t *testing.T) {
 	t.Run("KillHostKeepsState", func(t *testing.T) {
 		m.hosts[0].kill()
 		m.addHost()
-		h := c.GetOrCreate("counter", []string{"survivor"})
+		h := c.GetOrCreate("counter", "survivor")
 		got, err := client.Call[int64](ctx, h, "getCount")
 		if err != nil {
 			t.Fatal(err)
@@ -56,12 +56,12 @@ func TestMesh_SeparateProcesses(t *testing.T) {
 			wg.Go(func() {
 				// Half resolve through PUT /actors, half through an action
 				// on the query form; all must meet on one actor.
-				h := c.GetOrCreate("counter", key)
+				h := c.GetOrCreate("counter", key...)
 				if i%2 == 0 {
 					ids[i], errs[i] = h.Resolve(ctx)
 					return
 				}
-				if errs[i] = h.Action(ctx, "increment", nil, 1); errs[i] == nil {
+				if errs[i] = h.Call(ctx, "increment", nil, 1); errs[i] == nil {
 					ids[i], errs[i] = h.Resolve(ctx)
 				}
 			})
@@ -87,8 +87,8 @@ func TestMesh_SeparateProcesses(t *testing.T) {
 	})
 
 	t.Run("Errors", func(t *testing.T) {
-		h := c.GetOrCreate("counter", []string{"errors"})
-		err := h.Action(ctx, "failUser", nil)
+		h := c.GetOrCreate("counter", "errors")
+		err := h.Call(ctx, "failUser", nil)
 		var e *client.Error
 		if !errors.As(err, &e) || e.Group != "user" || e.Code != "bad_thing" || e.Message != "nope, not allowed" {
 			t.Fatalf("failUser: %v", err)
@@ -96,24 +96,24 @@ func TestMesh_SeparateProcesses(t *testing.T) {
 		if md, _ := e.Metadata.(map[string]any); md == nil || fmt.Sprint(md["limit"]) != "3" {
 			t.Fatalf("failUser metadata: %#v", e.Metadata)
 		}
-		err = h.Action(ctx, "failInternal", nil)
+		err = c.GetOrCreate("fixture", "errors").Call(ctx, "failInternal", nil)
 		if !errors.Is(err, client.ErrInternal) || strings.Contains(err.Error(), "hunter2") {
 			t.Fatalf("failInternal must be masked: %v", err)
 		}
-		if err := c.Get("counter", []string{"no-such-key"}).Action(ctx, "getCount", nil); !errors.Is(err, client.ErrActorNotFound) {
+		if err := c.Get("counter", "no-such-key").Call(ctx, "getCount", nil); !errors.Is(err, client.ErrActorNotFound) {
 			t.Fatalf("get on a missing key: %v", err)
 		}
-		if err := c.GetOrCreate("nosuchkind", nil).Action(ctx, "x", nil); !errors.Is(err, client.ErrUnknownName) {
+		if err := c.GetOrCreate("nosuchkind").Call(ctx, "x", nil); !errors.Is(err, client.ErrUnknownName) {
 			t.Fatalf("unknown actor name: %v", err)
 		}
-		if err := c.GetForID("00000000000000000000000000").Action(ctx, "getCount", nil); !errors.Is(err, client.ErrActorNotFound) {
+		if err := c.GetForID("00000000000000000000000000").Call(ctx, "getCount", nil); !errors.Is(err, client.ErrActorNotFound) {
 			t.Fatalf("unknown id: %v", err)
 		}
 	})
 
 	t.Run("CreateWithInput", func(t *testing.T) {
 		key := []string{"created", fmt.Sprint(time.Now().UnixNano())}
-		h, err := c.Create(ctx, "counter", key, map[string]any{"start": 40})
+		h, err := c.Get("counter", key...).WithInput(map[string]any{"start": 40}).Create(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,14 +121,14 @@ func TestMesh_SeparateProcesses(t *testing.T) {
 		if err != nil || got != 42 {
 			t.Fatalf("create with input then increment: %d, %v", got, err)
 		}
-		if _, err := c.Create(ctx, "counter", key, nil); !errors.Is(err, client.ErrDuplicateKey) {
+		if _, err := c.Get("counter", key...).Create(ctx); !errors.Is(err, client.ErrDuplicateKey) {
 			t.Fatalf("create on a taken key: %v", err)
 		}
 	})
 
 	t.Run("Destroy", func(t *testing.T) {
 		key := []string{"doomed"}
-		h := c.GetOrCreate("counter", key)
+		h := c.GetOrCreate("counter", key...)
 		if _, err := client.Call[int64](ctx, h, "increment", 7); err != nil {
 			t.Fatal(err)
 		}
@@ -139,14 +139,14 @@ func TestMesh_SeparateProcesses(t *testing.T) {
 		if err := h.Destroy(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.GetForID(id).Action(ctx, "getCount", nil); !errors.Is(err, client.ErrActorNotFound) {
+		if err := c.GetForID(id).Call(ctx, "getCount", nil); !errors.Is(err, client.ErrActorNotFound) {
 			t.Fatalf("call after destroy: %v", err)
 		}
-		got, err := client.Call[int64](ctx, c.GetOrCreate("counter", key), "getCount")
+		got, err := client.Call[int64](ctx, c.GetOrCreate("counter", key...), "getCount")
 		if err != nil || got != 0 {
 			t.Fatalf("get-or-create after destroy must start fresh: %d, %v", got, err)
 		}
-		id2, err := c.GetOrCreate("counter", key).Resolve(ctx)
+		id2, err := c.GetOrCreate("counter", key...).Resolve(ctx)
 		if err != nil || id2 == id {
 			t.Fatalf("new actor id after destroy: %s (old %s), %v", id2, id, err)
 		}
@@ -170,7 +170,7 @@ func TestMesh_SeparateProcesses(t *testing.T) {
 	})
 
 	t.Run("ActorToActor", func(t *testing.T) {
-		list := c.GetOrCreate("chatRoomList", []string{"org-acme"})
+		list := c.GetOrCreate("chatRoomList", "org-acme")
 		info, err := client.Call[map[string]string](ctx, list, "createRoom", "general", "all hands")
 		if err != nil {
 			t.Fatal(err)
@@ -178,7 +178,7 @@ func TestMesh_SeparateProcesses(t *testing.T) {
 		if info["org"] != "org-acme" || info["room"] != "general" || info["topic"] != "all hands" {
 			t.Fatalf("room info %v", info)
 		}
-		room := c.Get("chatRoom", []string{"org-acme", "general"}, client.WithConnParams(map[string]string{"user": "ann"}))
+		room := c.Get("chatRoom", "org-acme", "general").WithConnParams(map[string]string{"user": "ann"})
 		msg, err := client.Call[map[string]any](ctx, room, "sendMessage", "hello")
 		if err != nil {
 			t.Fatal(err)
@@ -205,7 +205,7 @@ func TestMesh_Keys(t *testing.T) {
 	}
 	ids := map[string]int{}
 	for i, k := range keys {
-		h := c.GetOrCreate("counter", k)
+		h := c.GetOrCreate("counter", k...)
 		got, err := client.Call[int64](ctx, h, "increment", int64(i+1))
 		if err != nil {
 			t.Fatalf("key %q: %v", k, err)
@@ -223,7 +223,7 @@ func TestMesh_Keys(t *testing.T) {
 		ids[id] = i
 	}
 	long := strings.Repeat("x", protocol.MaxKeyPartBytes+1)
-	if err := c.GetOrCreate("counter", []string{long}).Action(ctx, "getCount", nil); !errors.Is(err, protocol.ErrInvalidKey) {
+	if err := c.GetOrCreate("counter", long).Call(ctx, "getCount", nil); !errors.Is(err, protocol.ErrInvalidKey) {
 		t.Fatalf("over-long key part: %v", err)
 	}
 }

@@ -30,13 +30,13 @@ func TestMetrics_EveryService(t *testing.T) {
 	c := client.New(m.url())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h := c.GetOrCreate("counter", []string{"metrics"})
+	h := c.GetOrCreate("counter", "metrics")
 	for range 5 {
 		if _, err := client.Call[int64](ctx, h, "increment", 1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r := c.GetOrCreate("reminder", []string{"metrics"})
+	r := c.GetOrCreate("reminder", "metrics")
 	if _, err := client.Call[string](ctx, r, "setReminder", "m", 100); err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestQueue_PerQueueLimitsAndDeadLetters(t *testing.T) {
 	defer cancel()
 	c := client.New(m.url())
 	key := []string{"limits", strings.Repeat("x", 3)}
-	h := c.GetOrCreate("mailbox", key)
+	h := c.GetOrCreate("mailbox", key...)
 
 	wantErr := func(what string, err error, code string) {
 		t.Helper()

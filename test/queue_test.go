@@ -71,7 +71,7 @@ func TestQueue_NatsPub(t *testing.T) {
 		}
 	}
 	for a := range 3 {
-		waitValue(t, c.GetOrCreate("counterWorker", []string{"pub", strconv.Itoa(a)}), "getValue", 55, 20*time.Second)
+		waitValue(t, c.GetOrCreate("counterWorker", "pub", strconv.Itoa(a)), "getValue", 55, 20*time.Second)
 	}
 }
 
@@ -92,13 +92,13 @@ func TestQueue_PublishedWhileNoHostRuns(t *testing.T) {
 	start := time.Now()
 	m.addHost()
 	c := client.New(m.url())
-	waitValue(t, c.GetOrCreate("counterWorker", key), "getValue", 15, 30*time.Second)
+	waitValue(t, c.GetOrCreate("counterWorker", key...), "getValue", 15, 30*time.Second)
 	t.Logf("handled %s after the host started", time.Since(start).Round(time.Millisecond))
 	// Nothing is handled twice: a restart of the host replays nothing.
 	m.hosts[0].kill()
 	m.addHost()
 	time.Sleep(500 * time.Millisecond)
-	waitValue(t, c.GetOrCreate("counterWorker", key), "getValue", 15, 30*time.Second)
+	waitValue(t, c.GetOrCreate("counterWorker", key...), "getValue", 15, 30*time.Second)
 }
 
 // TestQueue_FaultsExactlyOnce: 10,000 messages published with plain NATS to
@@ -167,14 +167,14 @@ func TestQueue_FaultsExactlyOnce(t *testing.T) {
 	c := client.New(m.url())
 	deadline := 120 * time.Second
 	for a := range actors {
-		waitValue(t, c.GetOrCreate("counterWorker", []string{"fault", strconv.Itoa(a)}), "getValue", want, deadline)
+		waitValue(t, c.GetOrCreate("counterWorker", "fault", strconv.Itoa(a)), "getValue", want, deadline)
 		deadline = 20 * time.Second
 	}
 	// Settled: no late duplicate shows up either.
 	time.Sleep(time.Second)
 	for a := range actors {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		got, err := client.Call[int64](ctx, c.GetOrCreate("counterWorker", []string{"fault", strconv.Itoa(a)}), "getValue")
+		got, err := client.Call[int64](ctx, c.GetOrCreate("counterWorker", "fault", strconv.Itoa(a)), "getValue")
 		cancel()
 		if err != nil || got != want {
 			t.Errorf("actor %d: value %d (%v), want %d", a, got, err, want)
@@ -194,7 +194,7 @@ func TestQueue_WakesSleepingActor(t *testing.T) {
 	js, _ := jetstream.New(nc)
 	c := client.New(m.url())
 	key := []string{"wake-sleeping"}
-	h := c.GetOrCreate("counterWorker", key)
+	h := c.GetOrCreate("counterWorker", key...)
 	var want int64
 	for round := range 3 {
 		queuePublish(t, js, "counterWorker", "mutate", key, `{"delta":1}`)
@@ -204,7 +204,7 @@ func TestQueue_WakesSleepingActor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := h.Action(context.Background(), "sleep", nil); err != nil {
+		if err := h.Call(context.Background(), "sleep", nil); err != nil {
 			t.Fatal(err)
 		}
 		foAwaitSleep(t, m.url(), id)
@@ -238,7 +238,7 @@ func TestQueue_GoClient(t *testing.T) {
 	c := client.New(m.url())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h := c.GetOrCreate("counterWorker", []string{"go-client"})
+	h := c.GetOrCreate("counterWorker", "go-client")
 	if err := h.Send(ctx, "mutate", map[string]int{"delta": 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestQueue_GoClient(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Group != "queue" || ce.Code != "not_found" {
 		t.Fatalf("send to an undeclared queue: %v", err)
 	}
-	r, err = c.GetOrCreate("mailbox", []string{"go-client"}).SendAndWait(ctx, "inbox", "hi", 200*time.Millisecond)
+	r, err = c.GetOrCreate("mailbox", "go-client").SendAndWait(ctx, "inbox", "hi", 200*time.Millisecond)
 	if err != nil || r.Completed {
 		t.Fatalf("a wait nobody completes: %+v %v", r, err)
 	}
@@ -284,5 +284,5 @@ func TestQueue_NatsCLI(t *testing.T) {
 			t.Fatalf("nats pub --jetstream %s: %v\n%s", subj, err, out)
 		}
 	}
-	waitValue(t, client.New(m.url()).GetOrCreate("counterWorker", key), "getValue", 7, 20*time.Second)
+	waitValue(t, client.New(m.url()).GetOrCreate("counterWorker", key...), "getValue", 7, 20*time.Second)
 }

@@ -37,47 +37,21 @@ func rtUniq(what string) string {
 	return fmt.Sprintf("rt-%s-%d", what, time.Now().UnixNano())
 }
 
-// rtHolder returns the live host of m that holds actor id: the one whose
-// logs, for that id, end with "actor activated" (not "actor asleep" or
-// "actor destroyed"). It needs the hosts' debug logs (meshEnv).
+// rtHolder returns the live host process of m that holds actor id: the
+// one whose host id the actor's lease in the leases bucket names.
 func rtHolder(m *mesh, id string) (*proc, error) {
-	var found []*proc
-	var names []string
-	for _, p := range m.hosts {
-		select {
-		case <-p.done:
-			continue
-		default:
-		}
-		holds := false
-		for line := range strings.SplitSeq(p.out.String(), "\n") {
-			if !strings.Contains(line, id) {
-				continue
-			}
-			var rec map[string]any
-			if json.Unmarshal([]byte(line), &rec) != nil || rec["actor_id"] != id {
-				continue
-			}
-			msg := rec["message"]
-			if msg == nil {
-				msg = rec["msg"]
-			}
-			switch msg {
-			case "actor activated":
-				holds = true
-			case "actor asleep", "actor destroyed":
-				holds = false
-			}
-		}
-		if holds {
-			found = append(found, p)
-			names = append(names, p.name)
-		}
+	leases, err := m.leases()
+	if err != nil {
+		return nil, err
 	}
-	if len(found) != 1 {
-		return nil, fmt.Errorf("by their logs, %d live hosts hold actor %q (%v); want exactly one", len(found), id, names)
+	l, ok := leases[id]
+	if !ok {
+		return nil, fmt.Errorf("actor %q has no lease: no host holds it", id)
 	}
-	return found[0], nil
+	if p := m.liveHost(l.HostID); p != nil {
+		return p, nil
+	}
+	return nil, fmt.Errorf("actor %q is leased to host %q, which is no live host of the mesh", id, l.HostID)
 }
 
 // rtOn subscribes to an event and returns a channel of its occurrences.
@@ -202,10 +176,10 @@ func TestRealtime_ChatTwoGateways(t *testing.T) {
 	gw2 := m.addGateway()
 	ctx := testCtx(t, 2*time.Minute)
 	key := []string{rtUniq("org"), "general"}
-	input := client.WithInput(examples.ChatRoomInput{Topic: "realtime"})
+	input := examples.ChatRoomInput{Topic: "realtime"}
 
-	ann, err := client.New(m.url()).GetOrCreate("chatRoom", key, input,
-		client.WithConnParams(map[string]string{"user": "ann"})).Connect(ctx)
+	ann, err := client.New(m.url()).GetOrCreate("chatRoom", key...).WithInput(input).
+		WithConnParams(map[string]string{"user": "ann"}).Connect(ctx)
 	if err != nil {
 		t.Fatalf("ann connects through gateway 0: %v", err)
 	}
@@ -217,8 +191,8 @@ func TestRealtime_ChatTwoGateways(t *testing.T) {
 		t.Fatalf("getOnline over ann's connection: %v, %v; want [ann]", online, err)
 	}
 
-	bob, err := client.New(gw2).GetOrCreate("chatRoom", key, input,
-		client.WithConnParams(map[string]string{"user": "bob"})).Connect(ctx)
+	bob, err := client.New(gw2).GetOrCreate("chatRoom", key...).WithInput(input).
+		WithConnParams(map[string]string{"user": "bob"}).Connect(ctx)
 	if err != nil {
 		t.Fatalf("bob connects through gateway 1: %v", err)
 	}
@@ -269,7 +243,7 @@ func TestRealtime_ChatTwoGateways(t *testing.T) {
 	rtAwaitEvent(t, annPresence, "ann's presence after bob left", func(u []string) bool {
 		return slices.Equal(u, []string{"ann"})
 	})
-	hist, err := client.Call[[]examples.ChatMessage](ctx, client.New(gw2).Get("chatRoom", key), "getHistory")
+	hist, err := client.Call[[]examples.ChatMessage](ctx, client.New(gw2).Get("chatRoom", key...), "getHistory")
 	if err != nil || len(hist) != 2 || hist[0].Sender != "ann" || hist[1].Sender != "bob" {
 		t.Fatalf("getHistory over HTTP: %+v, %v; want ann's then bob's message", hist, err)
 	}
@@ -285,7 +259,7 @@ func TestRealtime_BadToken(t *testing.T) {
 	key := []string{rtUniq("org"), "guarded"}
 
 	cctx, cancel := context.WithTimeout(ctx, rtTimeout)
-	conn, err := c.GetOrCreate("chatRoom", key, client.WithConnParams(map[string]string{"user": "x", "token": "bad"})).Connect(cctx)
+	conn, err := c.GetOrCreate("chatRoom", key...).WithConnParams(map[string]string{"user": "x", "token": "bad"}).Connect(cctx)
 	cancel()
 	if err == nil {
 		conn.Close()
@@ -295,7 +269,7 @@ func TestRealtime_BadToken(t *testing.T) {
 	t.Logf("refused: %v (metadata %v)", ce, ce.Metadata)
 
 	// The room itself is fine: a good token connects, and x is not online.
-	ok, err := c.GetOrCreate("chatRoom", key, client.WithConnParams(map[string]string{"user": "y", "token": "good"})).Connect(ctx)
+	ok, err := c.GetOrCreate("chatRoom", key...).WithConnParams(map[string]string{"user": "y", "token": "good"}).Connect(ctx)
 	if err != nil {
 		t.Fatalf("Connect with a good token: %v", err)
 	}
@@ -313,11 +287,11 @@ func TestRealtime_GatewayKilled(t *testing.T) {
 	gw2 := m.addGateway()
 	ctx := testCtx(t, 2*time.Minute)
 	key := []string{rtUniq("org"), "ghosts"}
-	input := client.WithInput(examples.ChatRoomInput{Topic: "ghosts"})
+	input := examples.ChatRoomInput{Topic: "ghosts"}
 
 	// A watcher on gateway 0 hears presence (OnConnect, OnDisconnect).
-	watcher, err := client.New(m.url()).GetOrCreate("chatRoom", key, input,
-		client.WithConnParams(map[string]string{"user": "watcher"})).Connect(ctx)
+	watcher, err := client.New(m.url()).GetOrCreate("chatRoom", key...).WithInput(input).
+		WithConnParams(map[string]string{"user": "watcher"}).Connect(ctx)
 	if err != nil {
 		t.Fatalf("watcher connects: %v", err)
 	}
@@ -327,8 +301,8 @@ func TestRealtime_GatewayKilled(t *testing.T) {
 		t.Fatalf("getOnline over the watcher: %v", err)
 	}
 
-	ghost, err := client.New(gw2).GetOrCreate("chatRoom", key, input,
-		client.WithConnParams(map[string]string{"user": "ghost"})).Connect(ctx, client.WithMaxBackoff(time.Second))
+	ghost, err := client.New(gw2).GetOrCreate("chatRoom", key...).WithInput(input).
+		WithConnParams(map[string]string{"user": "ghost"}).Connect(ctx, client.WithMaxBackoff(time.Second))
 	if err != nil {
 		t.Fatalf("ghost connects through gateway 1: %v", err)
 	}
@@ -336,7 +310,7 @@ func TestRealtime_GatewayKilled(t *testing.T) {
 	rtAwaitEvent(t, presence, "presence after ghost joined", func(u []string) bool {
 		return slices.Equal(u, []string{"ghost", "watcher"})
 	})
-	http1 := client.New(m.url()).Get("chatRoom", key)
+	http1 := client.New(m.url()).Get("chatRoom", key...)
 	online, err := client.Call[[]string](ctx, http1, "getOnline")
 	if err != nil || !slices.Contains(online, "ghost") {
 		t.Fatalf("getOnline over HTTP through gateway 0: %v, %v; want ghost in it", online, err)
@@ -372,7 +346,7 @@ func TestRealtime_GatewayKilled(t *testing.T) {
 func TestRealtime_ConnectedActorDoesNotSleep(t *testing.T) {
 	m := newMesh(t, 1)
 	ctx := testCtx(t, 2*time.Minute)
-	h := client.New(m.url()).GetOrCreate("sleepy", []string{rtUniq("sleepy")})
+	h := client.New(m.url()).GetOrCreate("sleepy", rtUniq("sleepy"))
 	conn, err := h.Connect(ctx)
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
@@ -430,7 +404,7 @@ func TestRealtime_ConnectedActorDoesNotSleep(t *testing.T) {
 func TestRealtime_GoClientReconnect(t *testing.T) {
 	m := newMesh(t, 2)
 	ctx := testCtx(t, 2*time.Minute)
-	h := client.New(m.url()).GetOrCreate("counter", []string{rtUniq("reconnect")})
+	h := client.New(m.url()).GetOrCreate("counter", rtUniq("reconnect"))
 	conn, err := h.Connect(ctx, client.WithMaxBackoff(time.Second))
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
@@ -574,7 +548,7 @@ func TestRealtime_BadFrames(t *testing.T) {
 	m := newMesh(t, 1)
 	ctx := testCtx(t, 3*time.Minute)
 	key := rtUniq("badframes")
-	h := client.New(m.url()).GetOrCreate("counter", []string{key})
+	h := client.New(m.url()).GetOrCreate("counter", key)
 	wsURL := "ws" + strings.TrimPrefix(m.url(), "http") + "/gateway/counter/connect?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-crash-policy=sleep&rvt-key=" + url.QueryEscape(key)
 
 	observer, err := h.Connect(ctx)
@@ -744,7 +718,7 @@ func TestRealtime_BadFrames(t *testing.T) {
 func TestRealtime_GoClientActionWaitsForReconnect(t *testing.T) {
 	m := newMesh(t, 1)
 	ctx := testCtx(t, 2*time.Minute)
-	h := client.New(m.url()).GetOrCreate("counter", []string{rtUniq("nohost")})
+	h := client.New(m.url()).GetOrCreate("counter", rtUniq("nohost"))
 	conn, err := h.Connect(ctx, client.WithMaxBackoff(500*time.Millisecond))
 	if err != nil {
 		t.Fatalf("Connect: %v", err)

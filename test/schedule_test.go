@@ -39,12 +39,12 @@ func alarmSetup(t *testing.T, c *client.Client, prefix string, n, per int, from 
 				if i >= n {
 					return
 				}
-				h := c.GetOrCreate("alarm", []string{fmt.Sprintf("%s-%d", prefix, i)})
+				h := c.GetOrCreate("alarm", fmt.Sprintf("%s-%d", prefix, i))
 				hs[i] = h
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				err := h.Action(ctx, "set", nil, plans[i])
+				err := h.Call(ctx, "set", nil, plans[i])
 				if err == nil {
-					err = h.Action(ctx, "sleep", nil)
+					err = h.Call(ctx, "sleep", nil)
 				}
 				cancel()
 				if err != nil {
@@ -182,7 +182,7 @@ func TestSchedule_DueWhileEverythingIsDown(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	neg := c.GetOrCreate("alarm", []string{"down-never"})
+	neg := c.GetOrCreate("alarm", "down-never")
 	due := time.Now().Add(3 * time.Second).UnixMilli()
 	ids, err := client.Call[[]string](ctx, neg, "set", []examples.AlarmSet{{Name: "cancelled", AtMs: due}})
 	if err != nil {
@@ -191,7 +191,7 @@ func TestSchedule_DueWhileEverythingIsDown(t *testing.T) {
 	if ok, err := client.Call[bool](ctx, neg, "cancel", ids[0]); err != nil || !ok {
 		t.Fatalf("cancel = %v, %v", ok, err)
 	}
-	if err := neg.Action(ctx, "setThenFail", nil, "failed", due); err == nil {
+	if err := neg.Call(ctx, "setThenFail", nil, "failed", due); err == nil {
 		t.Fatal("setThenFail succeeded")
 	}
 

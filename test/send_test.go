@@ -19,13 +19,13 @@ func TestQueue_ActorSendsInItsCommit(t *testing.T) {
 	m := newMesh(t, 2)
 	c := client.New(m.url())
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	from := c.GetOrCreate("counterWorker", []string{"send-from", run})
+	from := c.GetOrCreate("counterWorker", "send-from", run)
 	toKey := "send-to-" + run
-	to := c.GetOrCreate("counterWorker", []string{toKey})
+	to := c.GetOrCreate("counterWorker", toKey)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	if err := from.Action(ctx, "forwardThenFail", nil, toKey, 1000); err == nil {
+	if err := from.Call(ctx, "forwardThenFail", nil, toKey, 1000); err == nil {
 		t.Fatal("forwardThenFail succeeded")
 	}
 	fromID, err := from.Resolve(ctx)
@@ -47,7 +47,7 @@ func TestQueue_ActorSendsInItsCommit(t *testing.T) {
 				}
 			}
 		}
-		if err := from.Action(ctx, "forward", nil, toKey, 1); err != nil {
+		if err := from.Call(ctx, "forward", nil, toKey, 1); err != nil {
 			doubt++
 			t.Logf("forward %d: %v (in doubt)", i, err)
 			continue

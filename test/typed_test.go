@@ -16,7 +16,7 @@ func TestTypedActionRefs(t *testing.T) {
 	m := newMesh(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h := client.New(m.url()).GetOrCreate("counter", []string{"typed", strconv.FormatInt(time.Now().UnixNano(), 36)})
+	h := client.New(m.url()).GetOrCreate("counter", "typed", strconv.FormatInt(time.Now().UnixNano(), 36))
 	n, err := examples.CounterIncrement.Call(ctx, h, 5)
 	if err != nil || n != 5 {
 		t.Fatalf("CounterIncrement.Call = %d, %v", n, err)

@@ -35,7 +35,7 @@ func TestWorkflow_WorkerUnderKills(t *testing.T) {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
 			key := []string{"wf-kill", strconv.FormatUint(seed, 10), strconv.FormatInt(time.Now().UnixNano(), 36)}
-			h := c.GetOrCreate("worker", key)
+			h := c.GetOrCreate("worker", key...)
 			id, err := h.Resolve(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -104,7 +104,7 @@ func TestWorkflow_SleepAcrossFullRestart(t *testing.T) {
 	c := client.New(m.url())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	h := c.GetOrCreate("napper", []string{"restart", strconv.FormatInt(time.Now().UnixNano(), 36)})
+	h := c.GetOrCreate("napper", "restart", strconv.FormatInt(time.Now().UnixNano(), 36))
 	var st examples.NapperState
 	waitFor(t, 20*time.Second, func() error {
 		var err error

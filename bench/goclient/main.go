@@ -144,19 +144,19 @@ func main() {
 	case "action-1", "action-64":
 		hs := make([]*client.Handle, *conc)
 		for w := range hs {
-			hs[w] = c.GetOrCreate(*actorName, key("a", w))
+			hs[w] = c.GetOrCreate(*actorName, key("a", w)...)
 		}
 		if fatal = warm(*conc, func(w int) error { return call(hs[w]) }); fatal == nil {
 			elapsed = loop(*conc, func(w int) error { return call(hs[w]) })
 		}
 	case "hot-64":
-		h := c.GetOrCreate(*actorName, key("hot"))
+		h := c.GetOrCreate(*actorName, key("hot")...)
 		if fatal = warm(1, func(int) error { return call(h) }); fatal == nil {
 			elapsed = loop(*conc, func(int) error { return call(h) })
 		}
 	case "create":
 		var next atomic.Int64
-		elapsed = loop(*conc, func(w int) error { return call(c.GetOrCreate(*actorName, key("new", w, next.Add(1)))) })
+		elapsed = loop(*conc, func(w int) error { return call(c.GetOrCreate(*actorName, key("new", w, next.Add(1))...)) })
 	}
 	cpu := cpuTime() - cpu0
 

@@ -34,20 +34,25 @@ type Client struct {
 	send   func(Outgoing) error // adds a queue send to the running step
 }
 
+// The in-actor client has the shape of pkg/client's: GetOrCreate, Get and
+// GetForID return a *Handle; WithInput returns a handle with a creation
+// input; Handle.Call and the generic Call call an action by name, and typed
+// references (package ref) call through either.
+
 // GetOrCreate returns a handle to the actor (name, key), created on first use.
-func (cl *Client) GetOrCreate(name string, key ...string) Handle {
-	return Handle{cl: cl, t: Target{Name: name, Key: key, Create: true}}
+func (cl *Client) GetOrCreate(name string, key ...string) *Handle {
+	return &Handle{cl: cl, t: Target{Name: name, Key: key, Create: true}}
 }
 
 // Get returns a handle to the existing actor (name, key); calls fail with
 // actor/not_found when there is none.
-func (cl *Client) Get(name string, key ...string) Handle {
-	return Handle{cl: cl, t: Target{Name: name, Key: key}}
+func (cl *Client) Get(name string, key ...string) *Handle {
+	return &Handle{cl: cl, t: Target{Name: name, Key: key}}
 }
 
 // GetForID returns a handle to the actor with the given id.
-func (cl *Client) GetForID(id string) Handle {
-	return Handle{cl: cl, t: Target{ID: id}}
+func (cl *Client) GetForID(id string) *Handle {
+	return &Handle{cl: cl, t: Target{ID: id}}
 }
 
 // Handle is a reference to another actor.
@@ -57,15 +62,17 @@ type Handle struct {
 	err error
 }
 
-// WithInput sets the creation input used if GetOrCreate makes the actor.
-func (h Handle) WithInput(input any) Handle {
+// WithInput returns a copy of h with the creation input used if a
+// GetOrCreate handle makes the actor.
+func (h *Handle) WithInput(input any) *Handle {
+	c := *h
 	b, err := protocol.Marshal(input)
 	if err != nil {
-		h.err = err
-		return h
+		c.err = err
+		return &c
 	}
-	h.t.Input = b
-	return h
+	c.t.Input = b
+	return &c
 }
 
 // Call calls action with args and decodes the output into out (which may be
@@ -73,7 +80,7 @@ func (h Handle) WithInput(input any) Handle {
 // callee arrives as a *protocol.Error of group "user".
 //
 // While the call is in flight, other actions of the calling actor may run.
-func (h Handle) Call(ctx context.Context, action string, out any, args ...any) error {
+func (h *Handle) Call(ctx context.Context, action string, out any, args ...any) error {
 	if h.err != nil {
 		return h.err
 	}
@@ -100,7 +107,7 @@ func (h Handle) Call(ctx context.Context, action string, out any, args ...any) e
 }
 
 // Call is [Handle.Call] with a typed result.
-func Call[R any](ctx context.Context, h Handle, action string, args ...any) (R, error) {
+func Call[R any](ctx context.Context, h *Handle, action string, args ...any) (R, error) {
 	var out R
 	err := h.Call(ctx, action, &out, args...)
 	return out, err

@@ -40,7 +40,7 @@ type Outgoing struct {
 // running step: see the package's notes on sending. The body is encoded as
 // CBOR. ctx is checked, not waited on: the send itself waits for nothing.
 // The handle is a [ref.Sender], like pkg/client's.
-func (h Handle) Send(ctx context.Context, queue string, body any) error {
+func (h *Handle) Send(ctx context.Context, queue string, body any) error {
 	if h.err != nil {
 		return h.err
 	}

@@ -98,72 +98,69 @@ type Handle struct {
 	err    error
 }
 
-// HandleOption configures a Handle.
-type HandleOption func(*Handle)
-
-// WithInput sets the creation input, given to the actor's CreateState and
-// OnCreate if this handle creates it.
-func WithInput(v any) HandleOption {
-	return func(h *Handle) {
-		b, err := protocol.Marshal(v)
-		if err != nil {
-			h.err = fmt.Errorf("client: encode input: %w", err)
-			return
-		}
-		h.input = b
+// WithInput returns a copy of h with the creation input, given to the
+// actor's CreateState and OnCreate if a GetOrCreate handle (or
+// [Handle.Create]) makes it.
+func (h *Handle) WithInput(v any) *Handle {
+	c := *h
+	b, err := protocol.Marshal(v)
+	if err != nil {
+		c.err = fmt.Errorf("client: encode input: %w", err)
+		return &c
 	}
+	c.input = b
+	return &c
 }
 
-// WithConnParams sets the connection params (JSON-encodable) that the
-// actor's OnBeforeConnect and CreateConnState receive, for HTTP actions (on
-// their transient connection) and for Connect.
-func WithConnParams(v any) HandleOption {
-	return func(h *Handle) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			h.err = fmt.Errorf("client: encode params: %w", err)
-			return
-		}
-		h.params = b
+// WithConnParams returns a copy of h with the connection params
+// (JSON-encodable) that the actor's OnBeforeConnect and CreateConnState
+// receive, for HTTP actions (on their transient connection) and for Connect.
+func (h *Handle) WithConnParams(v any) *Handle {
+	c := *h
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.err = fmt.Errorf("client: encode params: %w", err)
+		return &c
 	}
+	c.params = b
+	return &c
 }
 
 // GetOrCreate returns a handle to the actor (name, key), created on first use.
-func (c *Client) GetOrCreate(name string, key []string, opts ...HandleOption) *Handle {
-	h := &Handle{c: c, name: name, key: normKey(key), create: true}
-	for _, o := range opts {
-		o(h)
-	}
-	return h
+func (c *Client) GetOrCreate(name string, key ...string) *Handle {
+	return &Handle{c: c, name: name, key: normKey(key), create: true}
 }
 
 // Get returns a handle to the existing actor (name, key); calls fail with
 // ErrActorNotFound when there is none.
-func (c *Client) Get(name string, key []string, opts ...HandleOption) *Handle {
-	h := &Handle{c: c, name: name, key: normKey(key)}
-	for _, o := range opts {
-		o(h)
-	}
-	return h
+func (c *Client) Get(name string, key ...string) *Handle {
+	return &Handle{c: c, name: name, key: normKey(key)}
 }
 
 // GetForID returns a handle to the actor with the given id.
-func (c *Client) GetForID(id string, opts ...HandleOption) *Handle {
-	h := &Handle{c: c, id: id}
-	for _, o := range opts {
-		o(h)
-	}
-	return h
+func (c *Client) GetForID(id string) *Handle {
+	return &Handle{c: c, id: id}
 }
 
-// Create makes a new actor (name, key) with input (which may be nil) and
-// returns a handle to it; it fails with ErrDuplicateKey when the key is taken.
-func (c *Client) Create(ctx context.Context, name string, key []string, input any) (*Handle, error) {
-	id, _, err := c.putActor(ctx, http.MethodPost, name, normKey(key), input)
+// Create makes the actor (name, key) that h names, with h's input, at once,
+// and returns a handle to it by id; it fails with ErrDuplicateKey when the
+// key is taken.
+func (h *Handle) Create(ctx context.Context) (*Handle, error) {
+	if h.err != nil {
+		return nil, h.err
+	}
+	if h.id != "" {
+		return nil, &Error{Group: "client", Code: "invalid_use", Message: "Create needs a handle by name and key, not by id"}
+	}
+	var input any
+	if h.input != nil {
+		input = rawInput(h.input)
+	}
+	id, err := h.c.putActor(ctx, http.MethodPost, h.name, h.key, input)
 	if err != nil {
 		return nil, err
 	}
-	return &Handle{c: c, id: id, name: name, key: normKey(key)}, nil
+	return &Handle{c: h.c, id: id, name: h.name, key: h.key, params: h.params}, nil
 }
 
 func normKey(k []string) []string {
@@ -190,7 +187,7 @@ func (h *Handle) Resolve(ctx context.Context) (string, error) {
 		if h.input != nil {
 			input = rawInput(h.input)
 		}
-		id, _, err := h.c.putActor(ctx, http.MethodPut, h.name, h.key, input)
+		id, err := h.c.putActor(ctx, http.MethodPut, h.name, h.key, input)
 		return id, err
 	}
 	q := url.Values{"name": {h.name}, "key": {protocol.SerializeKey(h.key)}, "namespace": {"default"}}
@@ -221,13 +218,13 @@ func (h *Handle) Destroy(ctx context.Context) error {
 // rawInput is CBOR input that is already encoded.
 type rawInput []byte
 
-func (c *Client) putActor(ctx context.Context, method, name string, key []string, input any) (id string, created bool, err error) {
+func (c *Client) putActor(ctx context.Context, method, name string, key []string, input any) (id string, err error) {
 	body := map[string]any{"name": name, "key": protocol.SerializeKey(key), "runner_name_selector": "default", "crash_policy": "sleep"}
 	if input != nil {
 		raw, ok := input.(rawInput)
 		if !ok {
 			if raw, err = protocol.Marshal(input); err != nil {
-				return "", false, fmt.Errorf("client: encode input: %w", err)
+				return "", fmt.Errorf("client: encode input: %w", err)
 			}
 		}
 		body["input"] = base64.StdEncoding.EncodeToString(raw)
@@ -236,12 +233,11 @@ func (c *Client) putActor(ctx context.Context, method, name string, key []string
 		Actor struct {
 			ActorID string `json:"actor_id"`
 		} `json:"actor"`
-		Created bool `json:"created"`
 	}
 	if err := c.doJSON(ctx, method, "/actors?namespace=default", body, &resp); err != nil {
-		return "", false, err
+		return "", err
 	}
-	return resp.Actor.ActorID, resp.Created, nil
+	return resp.Actor.ActorID, nil
 }
 
 func (c *Client) doJSON(ctx context.Context, method, path string, body, out any) error {
@@ -287,15 +283,10 @@ func decodeError(status int, body []byte) error {
 	return e
 }
 
-// Action calls action with args and decodes its output into out (nil
-// discards it).
-// Call is Action: the handle's shape shared with actor.Handle, so that
-// typed references (package ref) call either.
+// Call calls action with args and decodes its output into out (nil
+// discards it). It is the shape of actor.Handle.Call, so typed references
+// (package ref) call through either.
 func (h *Handle) Call(ctx context.Context, action string, out any, args ...any) error {
-	return h.Action(ctx, action, out, args...)
-}
-
-func (h *Handle) Action(ctx context.Context, action string, out any, args ...any) error {
 	if h.err != nil {
 		return h.err
 	}
@@ -335,10 +326,10 @@ func (h *Handle) Action(ctx context.Context, action string, out any, args ...any
 	}
 }
 
-// Call is [Handle.Action] with a typed result.
+// Call is [Handle.Call] with a typed result.
 func Call[R any](ctx context.Context, h *Handle, action string, args ...any) (R, error) {
 	var out R
-	err := h.Action(ctx, action, &out, args...)
+	err := h.Call(ctx, action, &out, args...)
 	return out, err
 }
 

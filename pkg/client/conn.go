@@ -224,10 +224,10 @@ func (c *Conn) subscribe(ws *websocket.Conn, event string, on bool) {
 	}
 }
 
-// Action runs an action over the connection and decodes its output into
+// Call runs an action over the connection and decodes its output into
 // out (nil discards it). While the connection is down, the call waits for
 // the reconnection (bounded by ctx).
-func (c *Conn) Action(ctx context.Context, action string, out any, args ...any) error {
+func (c *Conn) Call(ctx context.Context, action string, out any, args ...any) error {
 	if args == nil {
 		args = []any{}
 	}
@@ -287,10 +287,10 @@ func (c *Conn) Action(ctx context.Context, action string, out any, args ...any) 
 	}
 }
 
-// ConnCall is [Conn.Action] with a typed result.
+// ConnCall is [Conn.Call] with a typed result.
 func ConnCall[R any](ctx context.Context, c *Conn, action string, args ...any) (R, error) {
 	var out R
-	err := c.Action(ctx, action, &out, args...)
+	err := c.Call(ctx, action, &out, args...)
 	return out, err
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rivetgo/rivetgo/pkg/directory"
+	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -27,7 +28,7 @@ type Config struct {
 	Conn      *nats.Conn
 	Names     protocol.Names
 	Directory *directory.Directory
-	Hosts     *HostView
+	Hosts     *membership.HostView
 	// CacheSize bounds the (name, key) → actor cache. Optional. Default: 100000.
 	CacheSize int
 	// NoHostWait is how long a call waits for a host to serve its actor's
@@ -222,9 +223,6 @@ func (d *Dispatcher) forgetHolder(id string, l protocol.Lease) {
 	}
 	d.mu.Unlock()
 }
-
-// Hosts returns the dispatcher's view of live hosts.
-func (d *Dispatcher) Hosts() *HostView { return d.cfg.Hosts }
 
 // Directory returns the dispatcher's directory.
 func (d *Dispatcher) Directory() *directory.Directory { return d.cfg.Directory }
@@ -533,27 +531,32 @@ func (d *Dispatcher) Control(ctx context.Context, m *protocol.ActorMeta, req *pr
 
 // ControlNoActivate sends a control request to actor m only if a live host
 // session holds it; it never activates it. A missing actor is not an error.
-func (d *Dispatcher) ControlNoActivate(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (*protocol.CallReply, error) {
+// It waits for the host's reply (so the request was handled when it
+// returns) and returns the reply's error, if any.
+func (d *Dispatcher) ControlNoActivate(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) error {
 	l, ok := d.cachedHolder(m.ID)
 	if !ok {
-		return &protocol.CallReply{}, nil
+		return nil
 	}
 	data, err := protocol.Marshal(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	msg, err := d.roundTrip(ctx, l, d.cfg.Names.ActorCtl(m.ID, l.Session), data)
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, errHolderDead) || errors.Is(err, errHolderGone) {
-		return &protocol.CallReply{}, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var rep protocol.CallReply
 	if err := protocol.Unmarshal(msg.Data, &rep); err != nil {
-		return nil, err
+		return err
 	}
-	return &rep, nil
+	if rep.Err != nil {
+		return rep.Err
+	}
+	return nil
 }
 
 // HTTP sends a raw HTTP request to actor m's OnRequest, activating it if

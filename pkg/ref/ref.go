@@ -7,7 +7,7 @@
 //	// where the actor is defined
 //	var Increment = actor.Action1(Counter, "increment", func(c *CounterContext, n int64) (int64, error) { ... })
 //
-//	// anywhere with a handle (pkg/client's *Handle or actor.Handle)
+//	// anywhere with a handle (pkg/client's *Handle or *actor.Handle)
 //	n, err := Increment.Call(ctx, h, 5) // n is an int64; a string argument does not compile
 package ref
 
@@ -18,7 +18,7 @@ import (
 )
 
 // Caller is a handle that calls an action by name and decodes its output
-// into out: *client.Handle and actor.Handle both are.
+// into out: *client.Handle and *actor.Handle both are.
 type Caller interface {
 	Call(ctx context.Context, action string, out any, args ...any) error
 }

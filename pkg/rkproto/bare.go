@@ -92,20 +92,19 @@ func (r *bareReader) optional() bool { return r.boolean() }
 
 // version reads the 2-byte little-endian vbare version prefix and accepts
 // versions 1 to 4.
-func (r *bareReader) version() uint16 {
+func (r *bareReader) version() {
 	if r.err != nil {
-		return 0
+		return
 	}
 	if len(r.b)-r.off < 2 {
 		r.fail("missing version prefix")
-		return 0
+		return
 	}
 	v := binary.LittleEndian.Uint16(r.b[r.off:])
 	r.off += 2
 	if v < 1 || v > 4 {
 		r.fail("unsupported protocol version %d", v)
 	}
-	return v
 }
 
 func (r *bareReader) end() {

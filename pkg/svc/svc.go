@@ -208,9 +208,6 @@ func (b *Base) dial(ctx context.Context, name string, log zerolog.Logger) (*nats
 	}
 }
 
-// Getenv is os.Getenv, for mains.
-var Getenv = os.Getenv
-
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

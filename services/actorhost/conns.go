@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
-	"github.com/rivetgo/rivetgo/pkg/dispatch"
+	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/ticker"
 )
@@ -98,7 +98,7 @@ func (a *active) closeConns(code int, reason string) {
 
 // sweepConns closes connections whose gateway is gone (crashed or cut off
 // past its TTL): their actors see OnDisconnect within about one host TTL.
-func (h *Host) sweepConns(ctx context.Context, gateways *dispatch.KeyView) {
+func (h *Host) sweepConns(ctx context.Context, gateways *membership.KeyView) {
 	select {
 	case <-ctx.Done():
 		return

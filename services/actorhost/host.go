@@ -34,6 +34,7 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/buckets"
 	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
+	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -83,7 +84,7 @@ type Host struct {
 	kv     *buckets.Set
 	dir    *directory.Directory
 	disp   *dispatch.Dispatcher
-	hosts  *dispatch.HostView
+	hosts  *membership.HostView
 	stream jetstream.Stream // the hosts bucket's stream, for leader reads
 	dbDir  string           // local database files
 
@@ -192,7 +193,7 @@ func (h *Host) Run(ctx context.Context) error {
 		return fmt.Errorf("actorhost: hosts stream: %w", err)
 	}
 	h.dir = directory.New(h.kv.Actors)
-	h.hosts = dispatch.NewHostView(h.kv.Hosts, h.kv.HostTTL, h.log)
+	h.hosts = membership.NewHostView(h.kv.Hosts, h.kv.HostTTL, h.log)
 	h.disp, err = dispatch.New(dispatch.Config{Conn: h.nc, Names: h.names, Directory: h.dir, Hosts: h.hosts})
 	if err != nil {
 		return fmt.Errorf("actorhost: %w", err)
@@ -232,7 +233,7 @@ func (h *Host) Run(ctx context.Context) error {
 		return fmt.Errorf("actorhost: place endpoint: %w", err)
 	}
 	wg.Go(func() { h.renewLoop(runCtx) })
-	gateways := dispatch.NewKeyView(h.kv.Gateways, h.log)
+	gateways := membership.NewKeyView(h.kv.Gateways, h.log)
 	wg.Go(func() { _ = gateways.Run(runCtx) })
 	wg.Go(func() { h.sweepConns(runCtx, gateways) })
 	h.log.Info().Strs("actors", h.cfg.Registry.Names()).Str("version", h.cfg.Version).Msg("actor host ready")

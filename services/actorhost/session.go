@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/rivetgo/rivetgo/pkg/dispatch"
+	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
@@ -232,7 +232,7 @@ func (h *Host) drainIfOutdated(ctx context.Context) {
 	}
 	mine := h.cfg.Registry.Names()
 	for _, o := range h.hosts.Live() {
-		if o.HostID == h.cfg.HostID || o.Draining || dispatch.CompareVersions(o.Version, h.cfg.Version) <= 0 {
+		if o.HostID == h.cfg.HostID || o.Draining || membership.CompareVersions(o.Version, h.cfg.Version) <= 0 {
 			continue
 		}
 		if !servesAll(o.Names, mine) {

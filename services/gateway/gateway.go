@@ -21,9 +21,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/buckets"
-	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
+	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/svc"
 	"github.com/rivetgo/rivetgo/pkg/ticker"
 )
 
@@ -87,7 +88,7 @@ type Gateway struct {
 	names   protocol.Names
 	log     zerolog.Logger
 	disp    *dispatch.Dispatcher
-	hosts   *dispatch.HostView
+	hosts   *membership.HostView
 	kv      *buckets.Set
 	js      jetstream.JetStream
 	hub     *hub
@@ -154,38 +155,25 @@ func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 
 // Run serves until ctx is done, then shuts the HTTP server down gracefully.
 func (g *Gateway) Run(ctx context.Context) error {
-	js, err := jetstream.New(g.cfg.Conn)
-	if err != nil {
-		return fmt.Errorf("gateway: jetstream: %w", err)
-	}
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	bcfg := g.cfg.Buckets
 	bcfg.BindExisting = true
-	kv, err := buckets.Open(setupCtx, js, g.names, bcfg)
+	mesh, err := svc.OpenBuckets(setupCtx, g.cfg.Conn, g.names, bcfg)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	g.kv, g.js = kv, js
+	g.kv, g.js = mesh.KV, mesh.JS
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stop()
-	g.hosts = dispatch.NewHostView(kv.Hosts, kv.HostTTL, g.log)
-	wg.Go(func() { _ = g.hosts.Run(runCtx) })
-	select {
-	case <-g.hosts.Ready():
-	case <-setupCtx.Done():
-		return fmt.Errorf("gateway: reading hosts: %w", setupCtx.Err())
-	}
-	g.disp, err = dispatch.New(dispatch.Config{
-		Conn: g.cfg.Conn, Names: g.names, Directory: directory.New(kv.Actors), Hosts: g.hosts,
-	})
-	if err != nil {
+	defer mesh.Close()
+	if err := mesh.Dispatch(setupCtx, runCtx, &wg, g.cfg.Conn, g.names, g.log); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	defer func() { _ = g.disp.Close() }()
+	g.hosts, g.disp = mesh.Hosts, mesh.Disp
 
 	g.hub = newHub(g, protocol.NewID())
 	gwSub, err := g.cfg.Conn.Subscribe(g.names.GatewayAll(g.hub.id), g.hub.onGatewayMsg)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/inspect"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/rkproto"
@@ -77,9 +78,10 @@ func (g *Gateway) writeError(w http.ResponseWriter, err error, actor *rkproto.Ac
 	_, _ = w.Write(rkproto.EncodeErrorJSON(e, actor))
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON answers 200 with v as JSON.
+func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
+	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
@@ -88,7 +90,7 @@ func (g *Gateway) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	for n, d := range g.hosts.Names() {
 		names[n] = map[string]any{"metadata": d}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	writeJSON(w, map[string]any{
 		"runtime":    "rivetgo",
 		"version":    Version,
 		"actorNames": names,
@@ -158,18 +160,12 @@ func (g *Gateway) withStatus(ctx context.Context, a apiActor) apiActor {
 	if a.DestroyTS != nil {
 		return a
 	}
-	if _, err := g.kv.Leases.Get(ctx, protocol.LeaseKey(a.ActorID)); err == nil {
-		return a
+	st, err := directory.NewActivity(g.kv.Leases, g.kv.State).Status(ctx, a.ActorID)
+	if err != nil || st.Awake || st.SleepMS == 0 {
+		return a // awake, never activated, or unknown
 	}
-	e, err := g.kv.State.Get(ctx, protocol.StateKey(a.ActorID))
-	if err != nil {
-		return a // never activated
-	}
-	var rec protocol.StateRecord
-	if protocol.Unmarshal(e.Value(), &rec) == nil && rec.SleepMS != 0 {
-		ts := rec.SleepMS
-		a.SleepTS, a.ConnectableTS = &ts, nil
-	}
+	ts := st.SleepMS
+	a.SleepTS, a.ConnectableTS = &ts, nil
 	return a
 }
 
@@ -226,7 +222,7 @@ func (g *Gateway) handleGetOrCreate(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"actor": toAPIActor(m), "created": created})
+	writeJSON(w, map[string]any{"actor": toAPIActor(m), "created": created})
 }
 
 func (g *Gateway) handleCreate(w http.ResponseWriter, r *http.Request) {
@@ -240,7 +236,7 @@ func (g *Gateway) handleCreate(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"actor": toAPIActor(m)})
+	writeJSON(w, map[string]any{"actor": toAPIActor(m)})
 }
 
 // maxListIDs is the most actor ids one GET /actors may ask for.
@@ -306,7 +302,7 @@ func (g *Gateway) handleList(w http.ResponseWriter, r *http.Request) {
 		if next != "" {
 			cursor = next
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"actors": actors, "pagination": map[string]any{"cursor": cursor}})
+		writeJSON(w, map[string]any{"actors": actors, "pagination": map[string]any{"cursor": cursor}})
 		return
 	case q.Has("name"):
 		key, err := protocol.ParseKey(q.Get("key"))
@@ -326,7 +322,7 @@ func (g *Gateway) handleList(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "give actor_ids or name and key"), nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"actors": actors, "pagination": map[string]any{"cursor": nil}})
+	writeJSON(w, map[string]any{"actors": actors, "pagination": map[string]any{"cursor": nil}})
 }
 
 func (g *Gateway) handleDestroy(w http.ResponseWriter, r *http.Request) {
@@ -340,7 +336,7 @@ func (g *Gateway) handleDestroy(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{})
+	writeJSON(w, map[string]any{})
 }
 
 // target is the actor a /gateway request addresses.
@@ -531,7 +527,7 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 	case rest == "/health":
 		_, _ = io.WriteString(w, "ok")
 	case rest == "/metadata":
-		writeJSON(w, http.StatusOK, map[string]any{"runtime": "rivetgo", "type": "actor", "version": Version})
+		writeJSON(w, map[string]any{"runtime": "rivetgo", "type": "actor", "version": Version})
 	case rest == "/":
 		_, _ = io.WriteString(w, "This is a rivetgo actor.")
 	default:

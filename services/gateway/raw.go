@@ -211,5 +211,5 @@ func (g *Gateway) handleRawWebSocket(w http.ResponseWriter, r *http.Request, t t
 	c.close(code, reason)
 	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer ccancel()
-	_, _ = g.disp.ControlNoActivate(cctx, m, &protocol.CtlRequest{Op: protocol.OpWSClose, ConnID: c.id, Code: int(code), Reason: reason})
+	_ = g.disp.ControlNoActivate(cctx, m, &protocol.CtlRequest{Op: protocol.OpWSClose, ConnID: c.id, Code: int(code), Reason: reason})
 }

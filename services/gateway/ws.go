@@ -419,7 +419,7 @@ func (g *Gateway) handleConnect(w http.ResponseWriter, r *http.Request, t target
 		}
 		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer ccancel()
-		_, _ = g.disp.ControlNoActivate(cctx, m, &protocol.CtlRequest{Op: protocol.OpConnClose, ConnID: c.id})
+		_ = g.disp.ControlNoActivate(cctx, m, &protocol.CtlRequest{Op: protocol.OpConnClose, ConnID: c.id})
 	}()
 	initFrame, err := rkproto.EncodeInit(enc, m.ID, c.id)
 	if err != nil {

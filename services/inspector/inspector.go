@@ -25,15 +25,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/buckets"
-	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
 	"github.com/rivetgo/rivetgo/pkg/inspect"
+	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/svc"
 )
 
 // Version is reported by the inspector's micro service.
@@ -79,7 +79,7 @@ type Inspector struct {
 
 	kv    *buckets.Set
 	disp  *dispatch.Dispatcher
-	hosts *dispatch.HostView
+	hosts *membership.HostView
 
 	ready chan struct{}
 	addr  net.Addr
@@ -120,36 +120,25 @@ func (s *Inspector) Addr() net.Addr { return s.addr }
 // Run serves until ctx is done. It returns after every goroutine it started
 // has returned.
 func (s *Inspector) Run(ctx context.Context) error {
-	js, err := jetstream.New(s.cfg.Conn)
-	if err != nil {
-		return fmt.Errorf("inspector: jetstream: %w", err)
-	}
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	bcfg := s.cfg.Buckets
 	bcfg.BindExisting = true
-	kv, err := buckets.Open(setupCtx, js, s.names, bcfg)
+	mesh, err := svc.OpenBuckets(setupCtx, s.cfg.Conn, s.names, bcfg)
 	if err != nil {
 		return fmt.Errorf("inspector: %w", err)
 	}
-	s.kv = kv
+	s.kv = mesh.KV
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stop()
 
-	s.hosts = dispatch.NewHostView(kv.Hosts, kv.HostTTL, s.log)
-	wg.Go(func() { _ = s.hosts.Run(runCtx) })
-	select {
-	case <-s.hosts.Ready():
-	case <-setupCtx.Done():
-		return fmt.Errorf("inspector: reading hosts: %w", setupCtx.Err())
-	}
-	s.disp, err = dispatch.New(dispatch.Config{Conn: s.cfg.Conn, Names: s.names, Directory: directory.New(kv.Actors), Hosts: s.hosts})
-	if err != nil {
+	defer mesh.Close()
+	if err := mesh.Dispatch(setupCtx, runCtx, &wg, s.cfg.Conn, s.names, s.log); err != nil {
 		return fmt.Errorf("inspector: %w", err)
 	}
-	defer func() { _ = s.disp.Close() }()
+	s.hosts, s.disp = mesh.Hosts, mesh.Disp
 
 	ln := s.cfg.Listener
 	if ln == nil {
@@ -158,7 +147,7 @@ func (s *Inspector) Run(ctx context.Context) error {
 		}
 	}
 	s.addr = ln.Addr()
-	svc, err := micro.AddService(s.cfg.Conn, micro.Config{
+	ms, err := micro.AddService(s.cfg.Conn, micro.Config{
 		Name:        s.names.ServiceName("inspector"),
 		Version:     Version,
 		Description: "rivetgo inspector: actor inspector API and dashboard",
@@ -168,7 +157,7 @@ func (s *Inspector) Run(ctx context.Context) error {
 		_ = ln.Close()
 		return fmt.Errorf("inspector: micro service: %w", err)
 	}
-	defer func() { _ = svc.Stop() }()
+	defer func() { _ = ms.Stop() }()
 
 	srv := &http.Server{
 		Handler:           s.handler(),

@@ -33,9 +33,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rivetgo/rivetgo/pkg/buckets"
-	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
+	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/svc"
 )
 
 // Version is reported by the scheduler's micro service.
@@ -88,7 +89,7 @@ type Scheduler struct {
 	js    jetstream.JetStream
 	kv    *buckets.Set
 	disp  *dispatch.Dispatcher
-	hosts *dispatch.HostView
+	hosts *membership.HostView
 	m     *Metrics
 
 	idx     *index
@@ -153,17 +154,14 @@ func (s *Scheduler) ID() string { return s.cfg.ID }
 // Run serves until ctx is done. It returns after every goroutine it started
 // has returned.
 func (s *Scheduler) Run(ctx context.Context) error {
-	js, err := jetstream.New(s.nc)
-	if err != nil {
-		return fmt.Errorf("scheduler: jetstream: %w", err)
-	}
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	kv, err := buckets.Open(setupCtx, js, s.names, s.cfg.Buckets)
+	mesh, err := svc.OpenBuckets(setupCtx, s.nc, s.names, s.cfg.Buckets)
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
-	s.kv, s.js = kv, js
+	kv := mesh.KV
+	s.kv, s.js = kv, mesh.JS
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.baseCtx = runCtx
 	var wg sync.WaitGroup
@@ -185,22 +183,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.members.leave(leaveCtx)
 			cancel()
 		}
-		if s.disp != nil {
-			_ = s.disp.Close()
-		}
+		mesh.Close()
 	}()
 
-	s.hosts = dispatch.NewHostView(kv.Hosts, kv.HostTTL, s.log)
-	wg.Go(func() { _ = s.hosts.Run(runCtx) })
-	select {
-	case <-s.hosts.Ready():
-	case <-setupCtx.Done():
-		return fmt.Errorf("scheduler: reading hosts: %w", setupCtx.Err())
-	}
-	s.disp, err = dispatch.New(dispatch.Config{Conn: s.nc, Names: s.names, Directory: directory.New(kv.Actors), Hosts: s.hosts})
-	if err != nil {
+	if err := mesh.Dispatch(setupCtx, runCtx, &wg, s.nc, s.names, s.log); err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
+	s.hosts, s.disp = mesh.Hosts, mesh.Disp
 
 	s.members = newMembers(s.cfg.ID, kv.Schedulers, kv.HostTTL, s.log)
 	if err := s.members.register(setupCtx); err != nil {
@@ -225,7 +214,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	wg.Go(func() { s.waker.scanLoop(runCtx) })
 	wg.Go(func() { s.waker.deferLoop(runCtx) })
 
-	svc, err := micro.AddService(s.nc, micro.Config{
+	ms, err := micro.AddService(s.nc, micro.Config{
 		Name:        s.names.ServiceName("scheduler"),
 		Version:     Version,
 		Description: "rivetgo scheduler: fires schedules, wakes actors for queued messages",
@@ -237,8 +226,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scheduler: micro service: %w", err)
 	}
-	defer func() { _ = svc.Stop() }()
-	if err := svc.AddEndpoint("status", micro.HandlerFunc(func(r micro.Request) {
+	defer func() { _ = ms.Stop() }()
+	if err := ms.AddEndpoint("status", micro.HandlerFunc(func(r micro.Request) {
 		_ = r.RespondJSON(s.Stats())
 	}), micro.WithEndpointSubject(s.names.SchedulerStatus(s.cfg.ID))); err != nil {
 		return fmt.Errorf("scheduler: micro endpoint: %w", err)

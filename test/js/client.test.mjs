@@ -85,7 +85,7 @@ for (const encoding of ["json", "cbor", "bare"]) {
 		});
 
 		test("failInternal is masked as rivetkit/internal_error", T, async () => {
-			const e = await rejection(client.counter.getOrCreate([key("internal-error")]).failInternal());
+			const e = await rejection(client.fixture.getOrCreate([key("internal-error")]).failInternal());
 			assertGroupCode(e, "rivetkit", "internal_error");
 			assert.equal(typeof e.message, "string");
 			assert.ok(!e.message.includes("hunter2"), `the secret leaked: ${errorText(e)}`);

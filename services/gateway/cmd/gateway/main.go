@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"os"
 	"time"
@@ -20,12 +19,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f := &svc.Flags{FS: fs, Getenv: getenv}
-	fs.Bool("version", false, "print the version and exit")
+	cmd := svc.NewCommand("gateway", getenv, stderr, false)
+	f := cmd.Flags
 	var (
-		base       svc.Base
 		addr       string
 		adminToken string
 		maxIn      int
@@ -34,7 +30,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		bodyTime   time.Duration
 		maxConns   int
 	)
-	base.Register(f)
 	f.String(&addr, "http.addr", gateway.DefaultAddr, "HTTP listen address")
 	f.String(&adminToken, "admin.token", "", "admin token required as 'Authorization: Bearer <token>' on /gateway/{actor}/inspector/* (empty: dev mode, open)")
 	f.Int(&maxIn, "limits.incoming", gateway.DefaultMaxIncoming, "largest request body in bytes")
@@ -42,25 +37,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	f.Duration(&reqTimeout, "request.timeout", gateway.DefaultRequestTimeout, "deadline of one gateway request")
 	f.Duration(&bodyTime, "request.body-timeout", gateway.DefaultBodyTimeout, "deadline of reading a request body, and of a WebSocket message once begun")
 	f.Int(&maxConns, "max-conns", gateway.DefaultMaxConns, "most HTTP and WebSocket connections served at once (more wait); negative: no limit")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := f.Err(); err != nil {
-		return err
-	}
-	log, err := base.Logger(stderr, "gateway")
+	st, err := cmd.Start(ctx, args)
 	if err != nil {
 		return err
 	}
-	nc, err := base.Connect(ctx, "rivetgo-gateway", log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
+	defer st.Close()
 	g, err := gateway.New(gateway.Config{
-		Conn: nc, Log: log, Addr: addr, Prefix: base.Prefix, Buckets: base.Buckets(),
+		Conn: st.Conn, Log: st.Log, Addr: addr, Prefix: cmd.Base.Prefix, Buckets: cmd.Base.Buckets(),
 		MaxIncoming: maxIn, MaxOutgoing: maxOut, RequestTimeout: reqTimeout,
-		BodyTimeout: bodyTime, MaxConns: maxConns, Metrics: svc.NewRegistry(), AdminToken: adminToken,
+		BodyTimeout: bodyTime, MaxConns: maxConns, Metrics: st.Metrics, AdminToken: adminToken,
 	})
 	if err != nil {
 		return err

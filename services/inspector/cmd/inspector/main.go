@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"os"
 	"time"
@@ -23,49 +22,27 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("inspector", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f := &svc.Flags{FS: fs, Getenv: getenv}
-	fs.Bool("version", false, "print the version and exit")
+	cmd := svc.NewCommand("inspector", getenv, stderr, true)
+	f := cmd.Flags
 	var (
-		base        svc.Base
-		addr        string
-		token       string
-		timeout     time.Duration
-		metricsAddr string
+		addr    string
+		token   string
+		timeout time.Duration
 	)
-	base.Register(f)
 	f.String(&addr, "http.addr", inspector.DefaultAddr, "HTTP listen address of the API and dashboard")
 	f.String(&token, "admin.token", "", "admin token required as 'Authorization: Bearer <token>' on every API route (empty: dev mode, no auth)")
 	f.Duration(&timeout, "request.timeout", inspector.DefaultRequestTimeout, "bound of one API request")
-	f.String(&metricsAddr, "metrics.addr", "", "serve Prometheus /metrics on this address (empty: off)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := f.Err(); err != nil {
-		return err
-	}
-	log, err := base.Logger(stderr, "inspector")
+	st, err := cmd.Start(ctx, args)
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	if token == "" {
-		log.Warn().Msg("no --admin.token: dev mode, the inspector API is open to anyone who reaches it")
+		st.Log.Warn().Msg("no --admin.token: dev mode, the inspector API is open to anyone who reaches it")
 	}
-	reg := svc.NewRegistry()
-	stopMetrics, err := svc.ServeMetrics(metricsAddr, reg, log)
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
-	nc, err := base.Connect(ctx, "rivetgo-inspector", log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
 	s, err := inspector.New(inspector.Config{
-		Conn: nc, Log: log, Addr: addr, Prefix: base.Prefix, Buckets: base.Buckets(),
-		AdminToken: token, RequestTimeout: timeout, Metrics: inspector.NewMetrics(reg),
+		Conn: st.Conn, Log: st.Log, Addr: addr, Prefix: cmd.Base.Prefix, Buckets: cmd.Base.Buckets(),
+		AdminToken: token, RequestTimeout: timeout, Metrics: inspector.NewMetrics(st.Metrics),
 	})
 	if err != nil {
 		return err

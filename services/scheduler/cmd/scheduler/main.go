@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"os"
 	"time"
@@ -22,46 +21,24 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f := &svc.Flags{FS: fs, Getenv: getenv}
-	fs.Bool("version", false, "print the version and exit")
+	cmd := svc.NewCommand("scheduler", getenv, stderr, true)
+	f := cmd.Flags
 	var (
-		base        svc.Base
-		id          string
-		takeover    time.Duration
-		preWake     time.Duration
-		metricsAddr string
+		id       string
+		takeover time.Duration
+		preWake  time.Duration
 	)
-	base.Register(f)
 	f.String(&id, "scheduler.id", "", "replica id (letters, digits, '-'); default: random")
 	f.Duration(&takeover, "scheduler.takeover", scheduler.DefaultTakeoverDelay, "a replica fires another replica's schedule that is still pending this long after its due time")
 	f.Duration(&preWake, "scheduler.prewake", scheduler.DefaultPreWake, "activate a sleeping actor this long before its schedule is due (negative: off)")
-	f.String(&metricsAddr, "metrics.addr", "", "serve Prometheus /metrics on this address (empty: off)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := f.Err(); err != nil {
-		return err
-	}
-	log, err := base.Logger(stderr, "scheduler")
+	st, err := cmd.Start(ctx, args)
 	if err != nil {
 		return err
 	}
-	reg := svc.NewRegistry()
-	stopMetrics, err := svc.ServeMetrics(metricsAddr, reg, log)
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
-	nc, err := base.Connect(ctx, "rivetgo-scheduler", log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
+	defer st.Close()
 	s, err := scheduler.New(scheduler.Config{
-		Conn: nc, Log: log, Prefix: base.Prefix, Buckets: base.Buckets(), ID: id,
-		TakeoverDelay: takeover, PreWake: preWake, Metrics: scheduler.NewMetrics(reg),
+		Conn: st.Conn, Log: st.Log, Prefix: cmd.Base.Prefix, Buckets: cmd.Base.Buckets(), ID: id,
+		TakeoverDelay: takeover, PreWake: preWake, Metrics: scheduler.NewMetrics(st.Metrics),
 	})
 	if err != nil {
 		return err

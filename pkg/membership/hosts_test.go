@@ -1,6 +1,7 @@
-package dispatch
+package membership
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -72,4 +73,67 @@ func TestHostViewQueueDeclared(t *testing.T) {
 	check("h1 gone", map[[2]string]bool{{"counter", "jobs"}: true})
 	v.apply(entry{key: "h2", op: jetstream.KeyValuePurge})
 	check("h2 gone", map[[2]string]bool{{"counter", "jobs"}: false})
+}
+
+// Placement: among live, non-draining hosts serving the kind, the newest
+// version, then the lowest load (counting placements since the host last
+// reported), then the host id.
+func TestPick(t *testing.T) {
+	v := NewHostView(nil, time.Second, zerolog.Nop())
+	if got := v.Pick("counter"); got != "" {
+		t.Fatalf("no hosts: Pick = %q", got)
+	}
+	put(t, v, protocol.HostInfo{HostID: "a", Session: "1", Names: []string{"counter"}, Version: "9", Capacity: 10})
+	put(t, v, protocol.HostInfo{HostID: "b", Session: "1", Names: []string{"counter"}, Version: "10", Capacity: 10, Active: 9})
+	put(t, v, protocol.HostInfo{HostID: "c", Session: "1", Names: []string{"chat"}, Version: "99"})
+	put(t, v, protocol.HostInfo{HostID: "d", Session: "1", Names: []string{"counter"}, Version: "99", Draining: true})
+	// "10" > "9" numerically: b, though loaded; d drains, c serves chat.
+	if got := v.Pick("counter"); got != "b" {
+		t.Fatalf("Pick = %q, want b (newest version)", got)
+	}
+	if got := v.Pick("chat"); got != "c" {
+		t.Fatalf("Pick(chat) = %q, want c", got)
+	}
+	if got := v.Pick("nope"); got != "" {
+		t.Fatalf("Pick(nope) = %q", got)
+	}
+
+	// Same version: the lowest load; placements count until a renewal.
+	put(t, v, protocol.HostInfo{HostID: "b", Session: "1", Names: []string{"counter"}, Version: "9", Capacity: 10, Active: 1})
+	put(t, v, protocol.HostInfo{HostID: "a", Session: "1", Names: []string{"counter"}, Version: "9", Capacity: 10, Active: 2})
+	var got []string
+	for range 4 {
+		got = append(got, v.Pick("counter"))
+	}
+	// b 1/10 < a 2/10; then a tie at 2/10 goes to the lower id, a; then
+	// b 2/10 < a 3/10; then a tie at 3/10: a.
+	want := []string{"b", "a", "b", "a"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("picks %v, want %v", got, want)
+	}
+	// A renewal resets the placements of that host to what it reports.
+	put(t, v, protocol.HostInfo{HostID: "a", Session: "1", Names: []string{"counter"}, Version: "9", Capacity: 10, Active: 0})
+	if got := v.Pick("counter"); got != "a" {
+		t.Fatalf("after a's renewal Pick = %q, want a", got)
+	}
+	// Capacity 0 means unbounded (a tiny load).
+	put(t, v, protocol.HostInfo{HostID: "e", Session: "1", Names: []string{"counter"}, Version: "9", Active: 50})
+	if got := v.Pick("counter"); got != "e" {
+		t.Fatalf("Pick = %q, want e (no capacity limit)", got)
+	}
+}
+
+func TestCompareVersions(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"10", "9", 1}, {"9", "10", -1}, {"7", "7", 0},
+		{"v2", "v10", 1}, // not both integers: as strings
+		{"", "1", -1}, {"1700000000", "1700000001", -1},
+	} {
+		if got := CompareVersions(c.a, c.b); got != c.want {
+			t.Errorf("CompareVersions(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
 }
