@@ -158,10 +158,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: jetstream: %w", err)
 	}
-	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	setupCtx, cancel := context.WithTimeout(ctx, buckets.SetupTimeout)
 	defer cancel()
 	bcfg := g.cfg.Buckets
 	bcfg.BindExisting = true
+	bcfg.Log = &g.log
 	kv, err := buckets.Open(setupCtx, js, g.names, bcfg)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

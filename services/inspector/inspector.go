@@ -124,10 +124,11 @@ func (s *Inspector) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("inspector: jetstream: %w", err)
 	}
-	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	setupCtx, cancel := context.WithTimeout(ctx, buckets.SetupTimeout)
 	defer cancel()
 	bcfg := s.cfg.Buckets
 	bcfg.BindExisting = true
+	bcfg.Log = &s.log
 	kv, err := buckets.Open(setupCtx, js, s.names, bcfg)
 	if err != nil {
 		return fmt.Errorf("inspector: %w", err)

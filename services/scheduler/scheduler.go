@@ -156,9 +156,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scheduler: jetstream: %w", err)
 	}
-	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	setupCtx, cancel := context.WithTimeout(ctx, buckets.SetupTimeout)
 	defer cancel()
-	kv, err := buckets.Open(setupCtx, js, s.names, s.cfg.Buckets)
+	bcfg := s.cfg.Buckets
+	bcfg.Log = &s.log
+	kv, err := buckets.Open(setupCtx, js, s.names, bcfg)
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
