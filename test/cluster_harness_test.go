@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -180,4 +181,32 @@ func (m *mesh) startGateway() *proc {
 	m.gws = append(m.gws, p)
 	m.gwURLs = append(m.gwURLs, fmt.Sprintf("http://127.0.0.1:%d", port))
 	return p
+}
+
+// nodeOf returns the index of the node that holds a client connection
+// named name (the first found; -1 if none).
+func (c *natsCluster) nodeOf(name string) int {
+	c.tb.Helper()
+	for i, mon := range c.mons {
+		resp, err := http.Get(mon + "/connz?limit=1024")
+		if err != nil {
+			continue
+		}
+		var cz struct {
+			Conns []struct {
+				Name string `json:"name"`
+			} `json:"connections"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&cz)
+		resp.Body.Close()
+		if err != nil {
+			continue
+		}
+		for _, cn := range cz.Conns {
+			if cn.Name == name {
+				return i
+			}
+		}
+	}
+	return -1
 }
