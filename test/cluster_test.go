@@ -155,7 +155,17 @@ func clusterNodeLoss(t *testing.T, seed uint64) {
 	var why string
 	switch seed % 3 {
 	case 1:
+		// The gateway's node, but not the hosts bucket's leader: the
+		// gateway keeps its view of live hosts and loses only the
+		// acknowledgements and replies in flight.
 		victim, why = c.nodeOf("rivetgo-gateway"), "the gateway's node"
+		for range 10 {
+			if c.streamLeader(nc, "KV_rivet_hosts") != victim {
+				break
+			}
+			_, _ = nc.Request("$JS.API.STREAM.LEADER.STEPDOWN.KV_rivet_hosts", nil, 5*time.Second)
+			time.Sleep(time.Second)
+		}
 	case 2:
 		victim, why = c.nodeOf("rivetgo-actorhost"), "an actor host's node"
 	default:

@@ -137,8 +137,10 @@ var (
 // it (the host crashed, or is paused or cut off past its lease), no reply can
 // come. If the host had acknowledged the request (it acknowledges right
 // before running one, on the same connection as every effect the request
-// can have), the outcome is unknown: errHolderDead. Otherwise the request
-// never ran: errHolderGone, and it may be sent again.
+// can have), the outcome is unknown: errHolderDead. It is unknown too when
+// this connection reconnected meanwhile (the acknowledgement may have been
+// lost). Otherwise the request never ran: errHolderGone, and it may be sent
+// again.
 func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj string, data []byte) (*nats.Msg, error) {
 	ch := make(chan *nats.Msg, 3) // the acknowledgement, the reply, a holderGone
 	d.respMu.Lock()
@@ -165,6 +167,14 @@ func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj 
 	if d.cfg.Hosts != nil && !d.cfg.Hosts.IsLive(holder.HostID, holder.Session) {
 		return nil, errHolderGone
 	}
+	// The acknowledgement is proof only if it could not have been lost:
+	// NATS delivers at most once, and a message published to this
+	// connection's inbox while it was disconnected (its server died, say)
+	// is dropped. So a reconnect since the request was sent makes a
+	// missing acknowledgement say nothing (issue 16, 12b: a call whose
+	// acknowledgement and reply were lost with a NATS node ran, and was
+	// sent again when its host died afterwards).
+	reconnects := d.cfg.Conn.Stats().Reconnects
 	if err := d.cfg.Conn.PublishRequest(subj, d.inbox+"."+tok, data); err != nil {
 		return nil, err
 	}
@@ -174,7 +184,7 @@ func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj 
 		case msg := <-ch:
 			switch {
 			case msg == holderGone:
-				if started {
+				if started || !d.cfg.Conn.IsConnected() || d.cfg.Conn.Stats().Reconnects != reconnects {
 					return nil, errHolderDead
 				}
 				return nil, errHolderGone
