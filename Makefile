@@ -15,13 +15,14 @@ NATSCLI_VERSION := v0.5.0
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-build: ## build bin/gateway, bin/actorhost, bin/scheduler, bin/inspector, bin/rivetgo (dev mesh) and bin/nats-server
+build: ## build bin/gateway, bin/actorhost, bin/scheduler, bin/inspector, bin/rivetgo (dev mesh), bin/healthcheck (the image's container healthcheck) and bin/nats-server
 	@mkdir -p $(BIN)
 	$(GO) build $(LDFLAGS) -o $(BIN)/gateway ./services/gateway/cmd/gateway
 	$(GO) build $(LDFLAGS) -o $(BIN)/actorhost ./services/actorhost/cmd/actorhost
 	$(GO) build $(LDFLAGS) -o $(BIN)/scheduler ./services/scheduler/cmd/scheduler
 	$(GO) build $(LDFLAGS) -o $(BIN)/inspector ./services/inspector/cmd/inspector
 	$(GO) build $(LDFLAGS) -o $(BIN)/rivetgo ./cmd/rivetgo
+	$(GO) build -o $(BIN)/healthcheck ./cmd/healthcheck
 	$(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 
 run: ## run the whole mesh in one process (embedded NATS, example actors, gateway on :6420, inspector on :6421)

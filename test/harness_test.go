@@ -49,6 +49,7 @@ func binDir(tb testing.TB) string {
 			"actorhost":   "./services/actorhost/cmd/actorhost",
 			"scheduler":   "./services/scheduler/cmd/scheduler",
 			"inspector":   "./services/inspector/cmd/inspector",
+			"healthcheck": "./cmd/healthcheck",
 			"nats-server": "github.com/nats-io/nats-server/v2",
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
