@@ -210,3 +210,12 @@ func (c *natsCluster) nodeOf(name string) int {
 	}
 	return -1
 }
+
+// dial reports nil once node i accepts TCP connections.
+func (c *natsCluster) dial(i int) error {
+	conn, err := net.Dial("tcp", strings.TrimPrefix(c.urls[i], "nats://"))
+	if err == nil {
+		conn.Close()
+	}
+	return err
+}
