@@ -6,7 +6,7 @@ export CGO_ENABLED := 1
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -ldflags "-X github.com/rivetgo/rivetgo/pkg/svc.buildVersion=$(VERSION)"
 
-.PHONY: help build run test test-unit js-deps nats-cli chromium bench bench-go bench-compare fuzz lint clean
+.PHONY: help build run test test-cluster test-unit js-deps nats-cli chromium bench bench-go bench-compare fuzz lint clean
 
 # The nats CLI, built from the Go module proxy for the test that publishes
 # to an actor's queue with it (and for you: bin/nats).
@@ -45,6 +45,9 @@ test/js/node_modules/.installed: test/js/package.json test/js/package-lock.json
 
 test: build js-deps nats-cli chromium ## run every test (unit, race, fuzz seeds, multi-process integration, RivetKit JS client, dashboard in headless Chromium)
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 12m ./...
+
+test-cluster: build ## the 3-node NATS cluster tests and the compose files' verification (~4 min): start-up at R3, kill -9 of a NATS node then of hosts under load (porcupine)
+	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m -run 'TestCluster|TestCompose' -v ./test
 
 test-unit: ## unit tests only (no processes, no Node)
 	$(GO) test -race -count=1 -short ./...

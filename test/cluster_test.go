@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,6 +93,7 @@ func clusterNodeLoss(t *testing.T, seed uint64) {
 	var (
 		mu      sync.Mutex
 		history []porcupine.Operation
+		okAt    []int64 // when each successful call returned
 	)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -121,6 +123,7 @@ func clusterNodeLoss(t *testing.T, seed uint64) {
 				switch {
 				case err == nil:
 					history = append(history, op)
+					okAt = append(okAt, ret)
 				case in.Inc:
 					op.Output, op.Return = linOut{Unknown: true}, math.MaxInt64
 					history = append(history, op)
@@ -206,8 +209,17 @@ func clusterNodeLoss(t *testing.T, seed uint64) {
 			history = append(history, porcupine.Operation{ClientId: clClients, Input: linIn{Key: k}, Call: now(), Output: linOut{V: v}, Return: now()})
 		}
 	}
-	t.Logf("seed %d: %d operations, %d acknowledged increments, %d in doubt; faults:\n  %s%s",
-		seed, len(history), ledger.totalAcked(), ledger.errCount(), strings.Join(events, "\n  "), ledger.errSummary())
+	// The time to recover: the longest stretch in which no call succeeded.
+	slices.Sort(okAt)
+	var gap, gapAt int64
+	for i := 1; i < len(okAt); i++ {
+		if d := okAt[i] - okAt[i-1]; d > gap {
+			gap, gapAt = d, okAt[i-1]
+		}
+	}
+	t.Logf("seed %d: %d operations, %d acknowledged increments, %d in doubt; longest stretch without a successful call: %s from +%s; faults:\n  %s%s",
+		seed, len(history), ledger.totalAcked(), ledger.errCount(), time.Duration(gap).Round(time.Millisecond), time.Duration(gapAt).Round(time.Millisecond),
+		strings.Join(events, "\n  "), ledger.errSummary())
 	foCheckCounts(t, ledger, counts)
 
 	// One activation per generation: a second activation with the same
