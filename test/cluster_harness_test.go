@@ -32,6 +32,17 @@ type natsCluster struct {
 // data folder; routes name every node's cluster port.
 func clusterConf(tb testing.TB, client, mon, route int, routes []int, dir string) string {
 	tb.Helper()
+	addrs := make([]string, len(routes))
+	for i, p := range routes {
+		addrs[i] = fmt.Sprintf("127.0.0.1:%d", p)
+	}
+	return clusterConfAt(tb, "127.0.0.1", client, mon, route, addrs, dir)
+}
+
+// clusterConfAt is clusterConf for a node listening on ip, with the route
+// addresses (host:port) of every node.
+func clusterConfAt(tb testing.TB, ip string, client, mon, route int, routes []string, dir string) string {
+	tb.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	b, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(file)), "deploy", "nats-cluster.conf"))
 	if err != nil {
@@ -45,12 +56,12 @@ func clusterConf(tb testing.TB, client, mon, route int, routes []int, dir string
 		}
 		c = r.ReplaceAllString(c, repl)
 	}
-	must(`(?m)^listen: .*$`, fmt.Sprintf("listen: 127.0.0.1:%d", client))
-	must(`(?m)^http: .*$`, fmt.Sprintf("http: 127.0.0.1:%d", mon))
+	must(`(?m)^listen: .*$`, fmt.Sprintf("listen: %s:%d", ip, client))
+	must(`(?m)^http: .*$`, fmt.Sprintf("http: %s:%d", ip, mon))
 	must(`(?m)store_dir: .*$`, fmt.Sprintf("store_dir: %q", dir))
-	must(`(?m)^(\s+)listen: 0\.0\.0\.0:6222$`, fmt.Sprintf("${1}listen: 127.0.0.1:%d", route))
-	for i, p := range routes {
-		must(fmt.Sprintf(`nats-route://nats-%d:6222`, i+1), fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	must(`(?m)^(\s+)listen: 0\.0\.0\.0:6222$`, fmt.Sprintf("${1}listen: %s:%d", ip, route))
+	for i, a := range routes {
+		must(fmt.Sprintf(`nats-route://nats-%d:6222`, i+1), "nats-route://"+a)
 	}
 	return c
 }
