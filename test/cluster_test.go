@@ -80,7 +80,7 @@ func clusterNodeLoss(t *testing.T, seed uint64) {
 	}
 	defer nc.Close()
 
-	r := startClLoad(t, m.url(), seed)
+	r := startClLoad(t, m.url(), seed, clClients)
 	defer r.stopLoad()
 	chaos := rand.New(rand.NewPCG(seed, 7))
 	time.Sleep(time.Duration(1500+chaos.IntN(1000)) * time.Millisecond)
@@ -138,6 +138,7 @@ func clusterNodeLoss(t *testing.T, seed uint64) {
 // recorded for porcupine and every increment in a ledger.
 type clLoad struct {
 	seed    uint64
+	clients int
 	handles []*client.Handle
 	base    time.Time
 	ledger  *foLedger
@@ -149,7 +150,7 @@ type clLoad struct {
 	wg      sync.WaitGroup
 }
 
-func startClLoad(t *testing.T, url string, seed uint64) *clLoad {
+func startClLoad(t *testing.T, url string, seed uint64, clients int) *clLoad {
 	t.Helper()
 	r := &clLoad{seed: seed, ledger: newFoLedger(clKeys), stop: make(chan struct{})}
 	cl := client.New(url)
@@ -160,7 +161,8 @@ func startClLoad(t *testing.T, url string, seed uint64) *clLoad {
 	foWarm(t, r.handles)
 	r.base = time.Now()
 	r.ledger.t0 = r.base
-	for ci := range clClients {
+	r.clients = clients
+	for ci := range clients {
 		rng := rand.New(rand.NewPCG(seed, uint64(100+ci)))
 		r.wg.Go(func() {
 			for {
@@ -231,7 +233,7 @@ func (r *clLoad) finish(t *testing.T, hosts []*proc) {
 	history := r.history
 	for k, v := range counts {
 		if _, bad := failed[k]; !bad {
-			history = append(history, porcupine.Operation{ClientId: clClients, Input: linIn{Key: k}, Call: r.now(), Output: linOut{V: v}, Return: r.now()})
+			history = append(history, porcupine.Operation{ClientId: r.clients, Input: linIn{Key: k}, Call: r.now(), Output: linOut{V: v}, Return: r.now()})
 		}
 	}
 	// The time to recover: the longest stretch in which no call succeeded.
@@ -265,10 +267,10 @@ func (r *clLoad) finish(t *testing.T, hosts []*proc) {
 		t.Error("no host logged an activation: the check above saw nothing")
 	}
 
-	switch porcupine.CheckOperationsTimeout(linModel, history, time.Minute) {
+	switch porcupine.CheckOperationsTimeout(linModel, history, 2*time.Minute) {
 	case porcupine.Ok:
 	case porcupine.Unknown:
-		t.Errorf("porcupine could not decide within a minute")
+		t.Errorf("porcupine could not decide within 2 minutes")
 	default:
 		for k := range clKeys {
 			var part []porcupine.Operation
