@@ -46,8 +46,8 @@ test/js/node_modules/.installed: test/js/package.json test/js/package-lock.json
 test: build js-deps nats-cli chromium ## run every test (unit, race, fuzz seeds, multi-process integration, RivetKit JS client, dashboard in headless Chromium)
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 12m ./...
 
-test-cluster: build ## the 3-node NATS cluster tests and the compose files' verification (~4 min): start-up at R3, kill -9 of a NATS node then of hosts under load (porcupine)
-	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m -run 'TestCluster|TestCompose' -v ./test
+test-cluster: build ## the 3-node NATS cluster tests and the compose files' verification (~3 min): start-up at R3, kill -9 of a NATS node then of hosts, partitions in network namespaces (root), under load (porcupine)
+	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m -run 'TestCluster|TestCompose|TestNetns' -v ./test
 
 test-unit: ## unit tests only (no processes, no Node)
 	$(GO) test -race -count=1 -short ./...
