@@ -47,7 +47,7 @@ test: build js-deps nats-cli chromium ## run every test (unit, race, fuzz seeds,
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 12m ./...
 
 test-cluster: build ## the 3-node NATS cluster tests and the compose files' verification (~3 min): start-up at R3, kill -9 of a NATS node then of hosts, partitions in network namespaces (root), under load (porcupine)
-	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m -run 'TestCluster|TestCompose|TestNetns' -v ./test
+	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m -run 'TestCluster|TestCompose|TestNetns|TestDockerfile' -v ./test
 
 test-unit: ## unit tests only (no processes, no Node)
 	$(GO) test -race -count=1 -short ./...

@@ -333,3 +333,52 @@ func microReplies(t *testing.T, nc *nats.Conn, name string) int {
 		}
 	}
 }
+
+// TestDockerfile_BuildsLikeTheImage runs the Dockerfile's build step (its
+// RUN line that builds the binaries, with /out moved to a temporary folder
+// and VERSION set) from the repository root, and checks that it makes
+// every binary the compose files run, each stamped with VERSION, and the
+// healthcheck. The base images are not pulled (no Docker engine here).
+func TestDockerfile_BuildsLikeTheImage(t *testing.T) {
+	binDir(t) // skips with -short like the other integration tests
+	b, err := os.ReadFile(filepath.Join(deployDir(), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The RUN instruction that writes /out, with its continuation lines.
+	var run string
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "RUN ") {
+			continue
+		}
+		cmd := strings.TrimPrefix(lines[i], "RUN ")
+		for strings.HasSuffix(strings.TrimSpace(cmd), "\\") && i+1 < len(lines) {
+			i++
+			cmd = strings.TrimSuffix(strings.TrimSpace(cmd), "\\") + " " + strings.TrimSpace(lines[i])
+		}
+		if strings.Contains(cmd, "/out/") {
+			run = cmd
+		}
+	}
+	if run == "" {
+		t.Fatal("the Dockerfile has no RUN step building into /out")
+	}
+	out := t.TempDir()
+	const version = "v9.9.9-dockerfile-test"
+	sh := exec.Command("sh", "-c", strings.ReplaceAll(run, "/out/", out+"/"))
+	sh.Dir = filepath.Dir(deployDir())
+	sh.Env = append(os.Environ(), "VERSION="+version)
+	if o, err := sh.CombinedOutput(); err != nil {
+		t.Fatalf("the Dockerfile's build step fails: %v\n%s", err, o)
+	}
+	for _, name := range []string{"gateway", "actorhost", "scheduler", "inspector"} {
+		o, err := exec.Command(filepath.Join(out, name), "--version").CombinedOutput()
+		if err != nil || !strings.Contains(string(o), version) {
+			t.Errorf("%s --version: %q, %v; want the VERSION build argument %s", name, o, err, version)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "healthcheck")); err != nil {
+		t.Errorf("the image has no healthcheck binary: %v", err)
+	}
+}
