@@ -60,13 +60,14 @@ fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 
 bench: bench-go bench-compare ## every benchmark: Go benchmarks, then rivetgo vs RivetKit 2.3.19 side by side (~9 min)
 
-bench-go: build ## Go benchmarks: actions, layers (physical limit), activation, memory per actor, realtime, schedules, queues (docs/BENCHMARKS.md)
+bench-go: build ## Go benchmarks: actions, layers (physical limit), activation, memory per actor, realtime, schedules, queues, the 3-node R3 cluster (docs/BENCHMARKS.md)
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkAction|BenchmarkBaseline|BenchmarkDevMesh|BenchmarkRealtime/(ws|http)' -benchtime 2s -count 1 -timeout 20m
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkActivation|BenchmarkRealtime/broadcast|BenchmarkSchedule' -benchtime 1x -count 1 -timeout 20m
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkQueue$$' -benchtime 30000x -count 1 -timeout 20m
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkQueueLatency' -benchtime 1000x -count 1 -timeout 20m
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkWorkflow' -benchtime 5000x -count 1 -timeout 20m
 	$(GO) test ./pkg/workflow -run '^$$' -bench BenchmarkReplay -benchtime 20x
+	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkCluster' -benchtime 2s -count 1 -timeout 20m
 
 bench-compare: build ## rivetgo vs RivetKit 2.3.19, JS and Go clients, one table (bench/RESULTS.md); first npm ci ~1.5 min
 	RIVETGO_BIN=$(CURDIR)/$(BIN) BENCH_SKIP_BUILD=1 bash bench/run.sh
