@@ -14,8 +14,10 @@ import (
 
 	"github.com/anishathalye/porcupine"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rivetgo/rivetgo/pkg/client"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
 // TestCluster_StartTogether starts two hosts, a scheduler and a gateway at
@@ -62,6 +64,8 @@ func TestCluster_NodeLoss(t *testing.T) {
 const (
 	clKeys    = 30
 	clClients = 16
+	// clQueues actors receive the queue load.
+	clQueues = 10
 	// clCallTimeout outlasts the faults: a call stuck across the node's
 	// loss is still waiting when the host dies.
 	clCallTimeout = 30 * time.Second
@@ -80,7 +84,7 @@ func clusterNodeLoss(t *testing.T, seed uint64) {
 	}
 	defer nc.Close()
 
-	r := startClLoad(t, m.url(), seed, clClients)
+	r := startClLoad(t, m.url(), c.url(), seed, clClients)
 	defer r.stopLoad()
 	chaos := rand.New(rand.NewPCG(seed, 7))
 	time.Sleep(time.Duration(1500+chaos.IntN(1000)) * time.Millisecond)
@@ -138,6 +142,7 @@ func clusterNodeLoss(t *testing.T, seed uint64) {
 // recorded for porcupine and every increment in a ledger.
 type clLoad struct {
 	seed    uint64
+	url     string
 	clients int
 	handles []*client.Handle
 	base    time.Time
@@ -148,11 +153,22 @@ type clLoad struct {
 	events  []string
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	// The queue load: messages {"delta": i} published with JetStream to
+	// the "mutate" queues of clQueues counterWorker actors, each retried
+	// with its Nats-Msg-Id until acknowledged; sums[a] is the sum of the
+	// deltas acknowledged for actor a.
+	qsums      []int64
+	qsent      int
+	qretries   int
+	qunacked   int
+	qworkerKey string
 }
 
-func startClLoad(t *testing.T, url string, seed uint64, clients int) *clLoad {
+func startClLoad(t *testing.T, url, natsURL string, seed uint64, clients int) *clLoad {
 	t.Helper()
-	r := &clLoad{seed: seed, ledger: newFoLedger(clKeys), stop: make(chan struct{})}
+	r := &clLoad{seed: seed, ledger: newFoLedger(clKeys), stop: make(chan struct{}), qsums: make([]int64, clQueues),
+		qworkerKey: fmt.Sprint("clq-", seed, "-", time.Now().UnixNano())}
+	r.url = url
 	cl := client.New(url)
 	r.handles = make([]*client.Handle, clKeys)
 	for k := range r.handles {
@@ -162,6 +178,56 @@ func startClLoad(t *testing.T, url string, seed uint64, clients int) *clLoad {
 	r.base = time.Now()
 	r.ledger.t0 = r.base
 	r.clients = clients
+	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := protocol.NewNames("")
+	r.wg.Go(func() {
+		for i := 1; ; i++ {
+			for a := range clQueues {
+				select {
+				case <-r.stop:
+					return
+				default:
+				}
+				subj := names.QueueSubject("counterWorker", "mutate", []string{r.qworkerKey, strconv.Itoa(a)})
+				id := fmt.Sprintf("%s-%d-%d", r.qworkerKey, a, i)
+				// Retried with the same id until acknowledged (the
+				// stream's duplicate window makes a retry of a stored
+				// message a no-op), for up to a minute.
+				deadline := time.Now().Add(time.Minute)
+				for {
+					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+					_, err := js.Publish(ctx, subj, fmt.Appendf(nil, `{"delta":%d}`, i), jetstream.WithMsgID(id))
+					cancel()
+					if err == nil {
+						r.mu.Lock()
+						r.qsums[a] += int64(i)
+						r.qsent++
+						r.mu.Unlock()
+						break
+					}
+					if time.Now().After(deadline) {
+						r.mu.Lock()
+						r.qunacked++
+						r.mu.Unlock()
+						return // its outcome is unknown: stop here, the sums stay exact
+					}
+					r.mu.Lock()
+					r.qretries++
+					r.mu.Unlock()
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 	for ci := range clients {
 		rng := rand.New(rand.NewPCG(seed, uint64(100+ci)))
 		r.wg.Go(func() {
@@ -249,6 +315,29 @@ func (r *clLoad) finish(t *testing.T, hosts []*proc) {
 		r.seed, len(history), r.ledger.totalAcked(), r.ledger.errCount(), time.Duration(gap).Round(time.Millisecond), time.Duration(gapAt).Round(time.Millisecond),
 		strings.Join(r.events, "\n  "), r.ledger.errSummary())
 	foCheckCounts(t, r.ledger, counts)
+
+	// Every acknowledged queue message handled exactly once.
+	if r.qunacked > 0 {
+		t.Errorf("a queue publish was not acknowledged within a minute of retries")
+	}
+	t.Logf("queues: %d messages acknowledged (%d publish retries)", r.qsent, r.qretries)
+	if r.qsent == 0 {
+		t.Error("no queue message was acknowledged")
+	}
+	qc := client.New(r.url)
+	for a := range clQueues {
+		h := qc.GetOrCreate("counterWorker", []string{r.qworkerKey, strconv.Itoa(a)})
+		waitValue(t, h, "getValue", r.qsums[a], 90*time.Second)
+	}
+	time.Sleep(time.Second) // settled: no late duplicate either
+	for a := range clQueues {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		got, err := client.Call[int64](ctx, qc.GetOrCreate("counterWorker", []string{r.qworkerKey, strconv.Itoa(a)}), "getValue")
+		cancel()
+		if err != nil || got != r.qsums[a] {
+			t.Errorf("queue actor %d: value %d (%v); the acknowledged messages sum to %d", a, got, err, r.qsums[a])
+		}
+	}
 
 	// One activation per generation: a second activation with the same
 	// generation would be two live copies of one actor.

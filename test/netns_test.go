@@ -161,7 +161,7 @@ func TestNetns_Partitions(t *testing.T) {
 	// Fewer clients than TestCluster_NodeLoss: a partition of the state
 	// leader leaves every call in flight in doubt for its whole length, and
 	// porcupine's search grows with the calls in doubt.
-	r := startClLoad(t, gwURL, 1, 6)
+	r := startClLoad(t, gwURL, c.url(), 1, 6)
 	defer r.stopLoad()
 	time.Sleep(2 * time.Second)
 
