@@ -6,7 +6,7 @@ export CGO_ENABLED := 1
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -ldflags "-X github.com/rivetgo/rivetgo/pkg/svc.buildVersion=$(VERSION)"
 
-.PHONY: help build run test test-unit js-deps react-chat nats-cli chromium bench bench-go bench-compare fuzz lint clean
+.PHONY: help build run test test-cluster test-unit js-deps react-chat nats-cli chromium bench bench-go bench-compare fuzz lint clean
 
 # The nats CLI, built from the Go module proxy for the test that publishes
 # to an actor's queue with it (and for you: bin/nats).
@@ -15,7 +15,7 @@ NATSCLI_VERSION := v0.5.0
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-build: ## build bin/gateway, bin/actorhost, bin/testhost (the tests' host: examples + fixtures), bin/scheduler, bin/inspector, bin/rivetgo (dev mesh) and bin/nats-server
+build: ## build bin/gateway, bin/actorhost, bin/testhost (the tests' host: examples + fixtures), bin/scheduler, bin/inspector, bin/rivetgo (dev mesh), bin/healthcheck (the image's container healthcheck) and bin/nats-server
 	@mkdir -p $(BIN)
 	$(GO) build $(LDFLAGS) -o $(BIN)/gateway ./services/gateway/cmd/gateway
 	$(GO) build $(LDFLAGS) -o $(BIN)/actorhost ./services/actorhost/cmd/actorhost
@@ -23,6 +23,7 @@ build: ## build bin/gateway, bin/actorhost, bin/testhost (the tests' host: examp
 	$(GO) build $(LDFLAGS) -o $(BIN)/scheduler ./services/scheduler/cmd/scheduler
 	$(GO) build $(LDFLAGS) -o $(BIN)/inspector ./services/inspector/cmd/inspector
 	$(GO) build $(LDFLAGS) -o $(BIN)/rivetgo ./cmd/rivetgo
+	$(GO) build -o $(BIN)/healthcheck ./cmd/healthcheck
 	$(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 
 run: ## run the whole mesh in one process (embedded NATS, example actors, gateway on :6420, inspector on :6421)
@@ -64,6 +65,9 @@ $(REACT_CHAT)/dist/index.html: $(REACT_CHAT)/node_modules/.installed $(REACT_CHA
 test: build js-deps react-chat nats-cli chromium ## run every test (unit, race, fuzz seeds, multi-process integration, RivetKit JS client, dashboard and React chat in headless Chromium)
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 12m ./...
 
+test-cluster: build ## the 3-node NATS cluster tests and the compose files' verification (~3 min): start-up at R3, kill -9 of a NATS node then of hosts, partitions in network namespaces (root), under load (porcupine)
+	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m -run 'TestCluster|TestCompose|TestNetns|TestDockerfile' -v ./test
+
 test-unit: ## unit tests only (no processes, no Node)
 	$(GO) test -race -count=1 -short ./...
 
@@ -75,13 +79,14 @@ fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 
 bench: bench-go bench-compare ## every benchmark: Go benchmarks, then rivetgo vs RivetKit 2.3.19 side by side (~9 min)
 
-bench-go: build ## Go benchmarks: actions, layers (physical limit), activation, memory per actor, realtime, schedules, queues (docs/BENCHMARKS.md)
+bench-go: build ## Go benchmarks: actions, layers (physical limit), activation, memory per actor, realtime, schedules, queues, the 3-node R3 cluster (docs/BENCHMARKS.md)
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkAction|BenchmarkBaseline|BenchmarkDevMesh|BenchmarkRealtime/(ws|http)' -benchtime 2s -count 1 -timeout 20m
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkActivation|BenchmarkRealtime/broadcast|BenchmarkSchedule' -benchtime 1x -count 1 -timeout 20m
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkQueue$$' -benchtime 30000x -count 1 -timeout 20m
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkQueueLatency' -benchtime 1000x -count 1 -timeout 20m
 	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkWorkflow' -benchtime 5000x -count 1 -timeout 20m
 	$(GO) test ./pkg/workflow -run '^$$' -bench BenchmarkReplay -benchtime 20x
+	RIVETGO_BIN=$(CURDIR)/$(BIN) $(GO) test ./test -run '^$$' -bench 'BenchmarkCluster' -benchtime 2s -count 1 -timeout 20m
 
 bench-compare: build ## rivetgo vs RivetKit 2.3.19, JS and Go clients, one table (bench/RESULTS.md); first npm ci ~1.5 min
 	RIVETGO_BIN=$(CURDIR)/$(BIN) BENCH_SKIP_BUILD=1 bash bench/run.sh

@@ -56,6 +56,7 @@ func binDir(tb testing.TB) string {
 			"testhost":    "./services/actorhost/cmd/testhost",
 			"scheduler":   "./services/scheduler/cmd/scheduler",
 			"inspector":   "./services/inspector/cmd/inspector",
+			"healthcheck": "./cmd/healthcheck",
 			"nats-server": "github.com/nats-io/nats-server/v2",
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)

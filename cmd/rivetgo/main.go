@@ -72,7 +72,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	ns, err := natsembed.Start(natsembed.Config{Port: natsPort, StoreDir: dataDir})
+	// SyncAlways: every JetStream write is on disk before it is
+	// acknowledged, as in production (docs/RELIABILITY.md).
+	ns, err := natsembed.Start(natsembed.Config{Port: natsPort, StoreDir: dataDir, SyncAlways: true})
 	if err != nil {
 		return err
 	}

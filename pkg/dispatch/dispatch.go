@@ -124,6 +124,26 @@ func (d *Dispatcher) sessionGone(_, session string) {
 	delete(d.bySession, session)
 }
 
+// holderGoneGrace is how long a request whose holder left waits for an
+// acknowledgement still on its way before it counts as never started.
+const holderGoneGrace = 100 * time.Millisecond
+
+// lateMsg returns what the host sent that arrives on ch within d, or nil.
+func lateMsg(ch <-chan *nats.Msg, d time.Duration) *nats.Msg {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case msg := <-ch:
+			if msg != holderGone {
+				return msg
+			}
+		case <-t.C:
+			return nil
+		}
+	}
+}
+
 var (
 	// errHolderDead: the host died after it acknowledged the request;
 	// the request may or may not have run.
@@ -138,8 +158,10 @@ var (
 // it (the host crashed, or is paused or cut off past its lease), no reply can
 // come. If the host had acknowledged the request (it acknowledges right
 // before running one, on the same connection as every effect the request
-// can have), the outcome is unknown: errHolderDead. Otherwise the request
-// never ran: errHolderGone, and it may be sent again.
+// can have), the outcome is unknown: errHolderDead. It is unknown too when
+// this connection reconnected meanwhile (the acknowledgement may have been
+// lost). Otherwise the request never ran: errHolderGone, and it may be sent
+// again.
 func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj string, data []byte) (*nats.Msg, error) {
 	ch := make(chan *nats.Msg, 3) // the acknowledgement, the reply, a holderGone
 	d.respMu.Lock()
@@ -166,6 +188,14 @@ func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj 
 	if d.cfg.Hosts != nil && !d.cfg.Hosts.IsLive(holder.HostID, holder.Session) {
 		return nil, errHolderGone
 	}
+	// The acknowledgement is proof only if it could not have been lost:
+	// NATS delivers at most once, and a message published to this
+	// connection's inbox while it was disconnected (its server died, say)
+	// is dropped. So a reconnect since the request was sent makes a
+	// missing acknowledgement say nothing (issue 16, 12b: a call whose
+	// acknowledgement and reply were lost with a NATS node ran, and was
+	// sent again when its host died afterwards).
+	reconnects := d.cfg.Conn.Stats().Reconnects
 	if err := d.cfg.Conn.PublishRequest(subj, d.inbox+"."+tok, data); err != nil {
 		return nil, err
 	}
@@ -175,10 +205,24 @@ func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj 
 		case msg := <-ch:
 			switch {
 			case msg == holderGone:
-				if started {
+				if started || !d.cfg.Conn.IsConnected() || d.cfg.Conn.Stats().Reconnects != reconnects {
 					return nil, errHolderDead
 				}
-				return nil, errHolderGone
+				// The host's acknowledgement and the news of its end come
+				// through different subscriptions, each delivered by its
+				// own goroutine: an acknowledgement already received may
+				// not be handled yet. Look once more before calling the
+				// request never started.
+				late := lateMsg(ch, holderGoneGrace)
+				switch {
+				case late == nil:
+					return nil, errHolderGone
+				case late.Header != nil && late.Header.Get(protocol.HeaderStarted) != "":
+					return nil, errHolderDead
+				case len(late.Data) == 0 && late.Header.Get("Status") == "503":
+					return nil, nats.ErrNoResponders
+				}
+				return late, nil // its reply came after all
 			case msg.Header != nil && msg.Header.Get(protocol.HeaderStarted) != "":
 				started = true
 			case len(msg.Data) == 0 && msg.Header.Get("Status") == "503":

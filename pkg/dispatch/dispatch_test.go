@@ -148,7 +148,8 @@ func TestCallAtMostOnceAfterStart(t *testing.T) {
 	}()
 	<-started
 	m.kill(t, h1)
-	if err := <-errc; !errors.Is(err, protocol.ErrOwnerLost) {
+	err := <-errc
+	if !errors.Is(err, protocol.ErrOwnerLost) {
 		t.Fatalf("call = %v, want actor/owner_lost", err)
 	}
 	if n1, n2 := h1.calls.Load(), h2.calls.Load(); n1 != 1 || n2 != 0 {

@@ -42,6 +42,9 @@ type HostView struct {
 	// gone are called (outside mu) with every host session that leaves.
 	gone  []func(hostID, session string)
 	ready chan struct{}
+	// syncing collects the hosts a (re)started watch delivers before its
+	// initial values end; nil otherwise.
+	syncing map[string]bool
 }
 
 type hostEntry struct {
@@ -55,16 +58,82 @@ func NewHostView(kv jetstream.KeyValue, ttl time.Duration, log zerolog.Logger) *
 
 // Run follows the bucket until ctx is done.
 func (v *HostView) Run(ctx context.Context) error {
-	follow(ctx, v.kv, v.log, v.ready, v.apply)
+	// Every live host renews its entry every TTL/5, so a watch that
+	// delivers nothing for a few TTLs while hosts are live has stalled
+	// (its consumer was on a NATS node that died or was cut off, and it
+	// never recovered): it is started again, and the new watch's initial
+	// values replace the view (hosts that left meanwhile, their expiry
+	// markers gone too, are dropped and their sessions reported gone).
+	followWith(ctx, v.kv, v.log, v.ready, v.apply, followOpts{
+		idle:   max(3*v.ttl, 5*time.Second),
+		busy:   func() bool { return len(v.Live()) > 0 },
+		begin:  v.beginSync,
+		synced: v.endSync,
+	})
 	return nil
 }
+
+// beginSync starts collecting the hosts a new watch delivers first.
+func (v *HostView) beginSync() {
+	v.mu.Lock()
+	v.syncing = map[string]bool{}
+	v.mu.Unlock()
+}
+
+// endSync drops the hosts the new watch's initial values did not include.
+func (v *HostView) endSync() {
+	v.mu.Lock()
+	seen := v.syncing
+	v.syncing = nil
+	var stale []string
+	for k := range v.hosts {
+		if seen != nil && !seen[k] {
+			stale = append(stale, k)
+		}
+	}
+	v.mu.Unlock()
+	for _, k := range stale {
+		v.apply(goneEntry(k))
+	}
+}
+
+// goneEntry is a delete marker for key, for apply.
+type goneEntry string
+
+func (e goneEntry) Bucket() string                  { return "" }
+func (e goneEntry) Key() string                     { return string(e) }
+func (e goneEntry) Value() []byte                   { return nil }
+func (e goneEntry) Revision() uint64                { return 0 }
+func (e goneEntry) Created() time.Time              { return time.Time{} }
+func (e goneEntry) Delta() uint64                   { return 0 }
+func (e goneEntry) Operation() jetstream.KeyValueOp { return jetstream.KeyValueDelete }
 
 // follow watches every key of kv until ctx is done, restarting the watch
 // when it ends, and calls apply for each entry. ready is closed once the
 // bucket's initial state was delivered.
 func follow(ctx context.Context, kv jetstream.KeyValue, log zerolog.Logger, ready chan struct{}, apply func(jetstream.KeyValueEntry), opts ...jetstream.WatchOpt) {
+	followWith(ctx, kv, log, ready, apply, followOpts{}, opts...)
+}
+
+// followOpts are follow's options.
+type followOpts struct {
+	// idle restarts a watch that delivered nothing for this long (0:
+	// never).
+	idle time.Duration
+	// busy reports whether updates are expected (an idle watch of an
+	// empty bucket is not stalled). Optional: always.
+	busy func() bool
+	// begin is called before each watch starts, synced when it has
+	// delivered the bucket's initial values. Optional.
+	begin, synced func()
+}
+
+// errWatchIdle ends a watch that delivered nothing for followOpts.idle.
+var errWatchIdle = errors.New("watch delivered nothing for too long")
+
+func followWith(ctx context.Context, kv jetstream.KeyValue, log zerolog.Logger, ready chan struct{}, apply func(jetstream.KeyValueEntry), fo followOpts, opts ...jetstream.WatchOpt) {
 	for {
-		err := followOnce(ctx, kv, ready, apply, opts)
+		err := followOnce(ctx, kv, ready, apply, fo, opts)
 		if ctx.Err() != nil {
 			return
 		}
@@ -77,21 +146,43 @@ func follow(ctx context.Context, kv jetstream.KeyValue, log zerolog.Logger, read
 	}
 }
 
-func followOnce(ctx context.Context, kv jetstream.KeyValue, ready chan struct{}, apply func(jetstream.KeyValueEntry), opts []jetstream.WatchOpt) error {
+func followOnce(ctx context.Context, kv jetstream.KeyValue, ready chan struct{}, apply func(jetstream.KeyValueEntry), fo followOpts, opts []jetstream.WatchOpt) error {
+	if fo.begin != nil {
+		fo.begin()
+	}
 	w, err := kv.WatchAll(ctx, opts...)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = w.Stop() }()
+	var idle <-chan time.Time
+	var timer *time.Timer
+	if fo.idle > 0 {
+		timer = time.NewTimer(fo.idle)
+		defer timer.Stop()
+		idle = timer.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-idle:
+			if fo.busy != nil && !fo.busy() {
+				timer.Reset(fo.idle)
+				continue
+			}
+			return errWatchIdle
 		case e, ok := <-w.Updates():
 			if !ok {
 				return errors.New("watcher closed")
 			}
+			if timer != nil {
+				timer.Reset(fo.idle)
+			}
 			if e == nil {
+				if fo.synced != nil {
+					fo.synced()
+				}
 				select {
 				case <-ready:
 				default:
@@ -106,6 +197,9 @@ func followOnce(ctx context.Context, kv jetstream.KeyValue, ready chan struct{},
 
 func (v *HostView) apply(e jetstream.KeyValueEntry) {
 	v.mu.Lock()
+	if v.syncing != nil && e.Operation() == jetstream.KeyValuePut {
+		v.syncing[e.Key()] = true
+	}
 	old, had := v.hosts[e.Key()]
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(v.hosts, e.Key())

@@ -137,3 +137,23 @@ func TestCompareVersions(t *testing.T) {
 		}
 	}
 }
+
+// A restarted watch's initial values replace the view: a host that left
+// while the old watch was stalled (its expiry marker gone too) is dropped
+// and its session reported gone.
+func TestHostViewResyncDropsHostsThatLeft(t *testing.T) {
+	v := NewHostView(nil, time.Second, zerolog.Nop())
+	var gone []string
+	v.OnGone(func(_, session string) { gone = append(gone, session) })
+	put(t, v, protocol.HostInfo{HostID: "h1", Session: "s1", Names: []string{"counter"}})
+	put(t, v, protocol.HostInfo{HostID: "h2", Session: "s2", Names: []string{"counter"}})
+	v.beginSync()
+	put(t, v, protocol.HostInfo{HostID: "h2", Session: "s2", Names: []string{"counter"}})
+	v.endSync()
+	if v.IsLive("h1", "s1") || !v.IsLive("h2", "s2") {
+		t.Errorf("after the resync: h1 live %v (want false), h2 live %v (want true)", v.IsLive("h1", "s1"), v.IsLive("h2", "s2"))
+	}
+	if len(gone) != 1 || gone[0] != "s1" {
+		t.Errorf("sessions reported gone: %v; want [s1]", gone)
+	}
+}

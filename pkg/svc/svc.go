@@ -175,6 +175,13 @@ func (b *Base) dial(ctx context.Context, name string, log zerolog.Logger) (*nats
 			nats.Name(name),
 			nats.MaxReconnects(-1),
 			nats.ReconnectWait(250*time.Millisecond),
+			// A server that stops answering (its machine lost power, a
+			// partition) is left after PingInterval × MaxPingsOutstanding
+			// (about 6 s) for another node of the cluster, not after the
+			// client's default of 2 minutes × 2 during which every request
+			// on the connection would time out.
+			nats.PingInterval(pingInterval),
+			nats.MaxPingsOutstanding(maxPingsOutstanding),
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 				log.Warn().Err(err).Msg("nats disconnected")
 			}),
@@ -207,6 +214,12 @@ func (b *Base) dial(ctx context.Context, name string, log zerolog.Logger) (*nats
 		return nil, context.Cause(ctx)
 	}
 }
+
+// How fast a connection notices that its server stopped answering.
+const (
+	pingInterval        = 2 * time.Second
+	maxPingsOutstanding = 3
+)
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {

@@ -182,9 +182,11 @@ func (h *Host) Run(ctx context.Context) error {
 	if removeDBDir {
 		defer func() { _ = os.RemoveAll(dbDir) }()
 	}
-	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	setupCtx, cancel := context.WithTimeout(ctx, buckets.SetupTimeout)
 	defer cancel()
-	h.kv, err = buckets.Open(setupCtx, js, h.names, h.cfg.Buckets)
+	bcfg := h.cfg.Buckets
+	bcfg.Log = &h.log
+	h.kv, err = buckets.Open(setupCtx, js, h.names, bcfg)
 	if err != nil {
 		return fmt.Errorf("actorhost: %w", err)
 	}

@@ -155,10 +155,11 @@ func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 
 // Run serves until ctx is done, then shuts the HTTP server down gracefully.
 func (g *Gateway) Run(ctx context.Context) error {
-	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	setupCtx, cancel := context.WithTimeout(ctx, buckets.SetupTimeout)
 	defer cancel()
 	bcfg := g.cfg.Buckets
 	bcfg.BindExisting = true
+	bcfg.Log = &g.log
 	mesh, err := svc.OpenBuckets(setupCtx, g.cfg.Conn, g.names, bcfg)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

@@ -120,10 +120,11 @@ func (s *Inspector) Addr() net.Addr { return s.addr }
 // Run serves until ctx is done. It returns after every goroutine it started
 // has returned.
 func (s *Inspector) Run(ctx context.Context) error {
-	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	setupCtx, cancel := context.WithTimeout(ctx, buckets.SetupTimeout)
 	defer cancel()
 	bcfg := s.cfg.Buckets
 	bcfg.BindExisting = true
+	bcfg.Log = &s.log
 	mesh, err := svc.OpenBuckets(setupCtx, s.cfg.Conn, s.names, bcfg)
 	if err != nil {
 		return fmt.Errorf("inspector: %w", err)

@@ -154,9 +154,11 @@ func (s *Scheduler) ID() string { return s.cfg.ID }
 // Run serves until ctx is done. It returns after every goroutine it started
 // has returned.
 func (s *Scheduler) Run(ctx context.Context) error {
-	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	setupCtx, cancel := context.WithTimeout(ctx, buckets.SetupTimeout)
 	defer cancel()
-	mesh, err := svc.OpenBuckets(setupCtx, s.nc, s.names, s.cfg.Buckets)
+	bcfg := s.cfg.Buckets
+	bcfg.Log = &s.log
+	mesh, err := svc.OpenBuckets(setupCtx, s.nc, s.names, bcfg)
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
