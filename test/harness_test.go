@@ -371,7 +371,7 @@ func (m *mesh) addGateway(env ...string) string {
 	m.gws = append(m.gws, p)
 	m.gwURLs = append(m.gwURLs, url)
 	// Ready when /metadata lists the example actors (a host registered).
-	waitFor(m.tb, 20*time.Second, func() error {
+	waitFor(m.tb, 90*time.Second, func() error { // a liveness bound: R3 setup under load can take a while
 		resp, err := http.Get(url + "/metadata")
 		if err != nil {
 			return err
