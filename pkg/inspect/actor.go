@@ -33,7 +33,7 @@ type ActorAPI struct {
 func Route(rest string) string {
 	first, _, _ := strings.Cut(rest, "/")
 	switch first {
-	case "summary", "state", "connections", "rpcs", "queue", "schedules", "workflow-history", "action", "database":
+	case "summary", "state", "connections", "rpcs", "queue", "schedules", "workflow-history", "action", "database", "traces":
 		return first
 	}
 	return "unknown"
@@ -142,6 +142,8 @@ func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Req
 		req = &protocol.InspectRequest{What: protocol.InspectDBExecute, SQL: body.SQL, Args: args}
 	case "POST action/":
 		return a.action(ctx, w, r, id, strings.TrimPrefix(rest, "action/"))
+	case "GET traces":
+		return a.traces(ctx, w, r, id)
 	default:
 		return RouteNotFound(r)
 	}

@@ -44,6 +44,10 @@ type InspectRequest struct {
 	Args cbor.RawMessage `cbor:"6,keyasint,omitempty"`
 	// State is the new state of patch-state (a CBOR value).
 	State cbor.RawMessage `cbor:"7,keyasint,omitempty"`
+	// StartMS and EndMS bound the traces view (Unix milliseconds; EndMS
+	// 0: now); Limit bounds it too.
+	StartMS int64 `cbor:"20,keyasint,omitempty"`
+	EndMS   int64 `cbor:"21,keyasint,omitempty"`
 }
 
 // InspectSummaryValue is the reply of [InspectSummary]: RivetKit's

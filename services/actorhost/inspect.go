@@ -101,6 +101,8 @@ func (h *Host) inspect(ctx context.Context, a *active, r *protocol.InspectReques
 			}
 		}
 		return a.inst.DBExecute(ctx, r.SQL, args)
+	case protocol.InspectTraces:
+		return h.inspectTraces(a, r)
 	case protocol.InspectPatchState:
 		if err := a.inst.PatchState(ctx, r.State); err != nil {
 			return nil, err

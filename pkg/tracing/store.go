@@ -1,0 +1,174 @@
+package tracing
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// DefaultActorSpans is how many finished spans the host keeps per active
+// actor for the inspector.
+const DefaultActorSpans = 1000
+
+// Span is one finished span as the per-actor store keeps it: what OTLP
+// JSON shows, nothing else (about 200 bytes plus its attributes).
+type Span struct {
+	TraceID   trace.TraceID
+	SpanID    trace.SpanID
+	Parent    trace.SpanID
+	Name      string
+	Kind      trace.SpanKind
+	Start     int64 // Unix nanoseconds
+	End       int64
+	Attrs     []attribute.KeyValue
+	Events    []sdktrace.Event
+	Status    codes.Code
+	StatusMsg string
+}
+
+// ActorSpans is a span processor that keeps the last N finished spans of
+// each open actor (see [ActorSpans.Open]), taken from tracers of one
+// instrumentation scope and keyed by their [AttrActorID] attribute. Spans
+// of actors not open are not kept. It is safe for concurrent use.
+type ActorSpans struct {
+	scope   string
+	per     int
+	service string
+
+	mu    sync.Mutex
+	rings map[string]*ring
+}
+
+// ring is one actor's spans: buf grows to per, then next overwrites the
+// oldest.
+type ring struct {
+	buf  []Span
+	next int
+}
+
+var _ sdktrace.SpanProcessor = (*ActorSpans)(nil)
+
+// NewActorSpans returns a store keeping per spans per actor of tracers
+// named scope; service names the resource in its OTLP JSON.
+func NewActorSpans(scope string, per int, service string) *ActorSpans {
+	if per <= 0 {
+		per = DefaultActorSpans
+	}
+	return &ActorSpans{scope: scope, per: per, service: service, rings: map[string]*ring{}}
+}
+
+// PerActor is how many spans each actor keeps.
+func (s *ActorSpans) PerActor() int { return s.per }
+
+// Open starts keeping actor id's spans (it was activated here).
+func (s *ActorSpans) Open(id string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.rings[id] == nil {
+		s.rings[id] = &ring{}
+	}
+	s.mu.Unlock()
+}
+
+// Drop forgets actor id's spans (it stopped here).
+func (s *ActorSpans) Drop(id string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	delete(s.rings, id)
+	s.mu.Unlock()
+}
+
+// OnStart implements sdktrace.SpanProcessor.
+func (s *ActorSpans) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+
+// OnEnd implements sdktrace.SpanProcessor: it keeps sp if it belongs to an
+// open actor.
+func (s *ActorSpans) OnEnd(sp sdktrace.ReadOnlySpan) {
+	if sp.InstrumentationScope().Name != s.scope {
+		return
+	}
+	attrs := sp.Attributes()
+	id := ""
+	for _, kv := range attrs {
+		if kv.Key == AttrActorID {
+			id = kv.Value.AsString()
+			break
+		}
+	}
+	if id == "" {
+		return
+	}
+	sc := sp.SpanContext()
+	st := sp.Status()
+	v := Span{TraceID: sc.TraceID(), SpanID: sc.SpanID(), Parent: sp.Parent().SpanID(), Name: sp.Name(), Kind: sp.SpanKind(),
+		Start: sp.StartTime().UnixNano(), End: sp.EndTime().UnixNano(), Attrs: attrs, Events: sp.Events(),
+		Status: st.Code, StatusMsg: st.Description}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rings[id]
+	if r == nil {
+		return
+	}
+	if len(r.buf) < s.per {
+		r.buf = append(r.buf, v)
+		return
+	}
+	r.buf[r.next] = v
+	r.next = (r.next + 1) % s.per
+}
+
+// Shutdown implements sdktrace.SpanProcessor.
+func (s *ActorSpans) Shutdown(context.Context) error { return nil }
+
+// ForceFlush implements sdktrace.SpanProcessor.
+func (s *ActorSpans) ForceFlush(context.Context) error { return nil }
+
+// Spans returns actor id's kept spans that started in [startNs, endNs]
+// (endNs 0: no end), oldest first, at most limit of them (the latest);
+// clamped reports that more matched.
+func (s *ActorSpans) Spans(id string, startNs, endNs int64, limit int) (spans []Span, clamped bool) {
+	if s == nil {
+		return nil, false
+	}
+	s.mu.Lock()
+	r := s.rings[id]
+	if r != nil {
+		for _, part := range [][]Span{r.buf[r.next:], r.buf[:r.next]} {
+			for _, v := range part {
+				if v.Start >= startNs && (endNs == 0 || v.Start <= endNs) {
+					spans = append(spans, v)
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	// Spans end in order, not start in order: sort by start.
+	slices.SortStableFunc(spans, func(a, b Span) int {
+		switch {
+		case a.Start < b.Start:
+			return -1
+		case a.Start > b.Start:
+			return 1
+		}
+		return 0
+	})
+	if limit > 0 && len(spans) > limit {
+		spans, clamped = spans[len(spans)-limit:], true
+	}
+	return spans, clamped
+}
+
+// Service is the service name of the store's spans.
+func (s *ActorSpans) Service() string { return s.service }
+
+// Scope is the instrumentation scope of the store's spans.
+func (s *ActorSpans) Scope() string { return s.scope }
