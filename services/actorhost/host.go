@@ -111,9 +111,9 @@ type Host struct {
 	inflight    sync.WaitGroup // every goroutine Run starts beside its own (workers, spawn)
 
 	metrics      *metrics
-	tracer       trace.Tracer         // the host's spans (no-op without Config.Tracing)
-	tracing      bool                 // Config.Tracing is set
-	spans        *tracing.ActorSpans  // recent spans per active actor (nil: none)
+	tracer       trace.Tracer        // the host's spans (no-op without Config.Tracing)
+	tracing      bool                // Config.Tracing is set
+	spans        *tracing.ActorSpans // recent spans per active actor (nil: none)
 	activeCount  atomic.Int64
 	commits      atomic.Int64       // commits written (for tests and metrics)
 	batchSeq     atomic.Uint64      // makes atomic batch ids unique

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rivetgo/rivetgo/examples"
 	"github.com/rivetgo/rivetgo/pkg/svc"
+	"github.com/rivetgo/rivetgo/pkg/tracing"
 	"github.com/rivetgo/rivetgo/services/actorhost"
 )
 
@@ -34,6 +35,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		keep     bool
 		dbDir    string
 		metrics  string
+		spans    int
 	)
 	base.Register(f)
 	f.String(&hostID, "host.id", "", "host id (letters, digits, '-'); default: random")
@@ -41,6 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	f.Int(&capacity, "host.capacity", 0, "active actors this host aims to hold (placement weight)")
 	f.Duration(&grace, "host.grace", 15*time.Second, "drain grace period on SIGTERM")
 	f.Bool(&keep, "host.keep-on-newer", false, "keep serving when a host with a newer --host.version joins (default: drain)")
+	f.Int(&spans, "trace.actor-spans", tracing.DefaultActorSpans, "finished spans kept in memory per active actor for the inspector's traces route (0: none)")
 	f.String(&metrics, "metrics.addr", "", "serve Prometheus /metrics on this address (empty: off)")
 	f.String(&dbDir, "db.dir", "", "directory of the local copies of active actors' SQLite databases (default: a temporary directory removed at exit)")
 	if err := fs.Parse(args); err != nil {
@@ -53,12 +56,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	reg := svc.NewRegistry()
+	reg := base.Registry()
 	stopMetrics, err := svc.ServeMetrics(metrics, reg, log)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
+	tp, err := base.Tracing(ctx, "rivetgo-actorhost", spans, getenv)
+	if err != nil {
+		return err
+	}
+	defer svc.ShutdownTracing(tp, log)
 	nc, err := base.Connect(ctx, "rivetgo-actorhost", log)
 	if err != nil {
 		return err
@@ -67,7 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	h, err := actorhost.New(actorhost.Config{
 		Conn: nc, Registry: examples.Registry(), Log: log, Prefix: base.Prefix, Buckets: base.Buckets(),
 		HostID: hostID, Version: version, Capacity: capacity, GracePeriod: grace, KeepOnNewer: keep,
-		DBDir: dbDir, Metrics: reg,
+		DBDir: dbDir, Metrics: svc.Registerer(reg), Tracing: tp,
 	})
 	if err != nil {
 		return err

@@ -52,6 +52,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	tp, err := base.Tracing(ctx, "rivetgo-gateway", 0, getenv)
+	if err != nil {
+		return err
+	}
+	defer svc.ShutdownTracing(tp, log)
 	nc, err := base.Connect(ctx, "rivetgo-gateway", log)
 	if err != nil {
 		return err
@@ -60,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	g, err := gateway.New(gateway.Config{
 		Conn: nc, Log: log, Addr: addr, Prefix: base.Prefix, Buckets: base.Buckets(),
 		MaxIncoming: maxIn, MaxOutgoing: maxOut, RequestTimeout: reqTimeout,
-		BodyTimeout: bodyTime, MaxConns: maxConns, Metrics: svc.NewRegistry(), AdminToken: adminToken,
+		BodyTimeout: bodyTime, MaxConns: maxConns, Metrics: base.Registry(), AdminToken: adminToken, Tracing: tp,
 	})
 	if err != nil {
 		return err

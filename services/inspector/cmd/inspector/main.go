@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if token == "" {
 		log.Warn().Msg("no --admin.token: dev mode, the inspector API is open to anyone who reaches it")
 	}
-	reg := svc.NewRegistry()
+	reg := base.Registry()
 	stopMetrics, err := svc.ServeMetrics(metricsAddr, reg, log)
 	if err != nil {
 		return err
@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer nc.Close()
 	s, err := inspector.New(inspector.Config{
 		Conn: nc, Log: log, Addr: addr, Prefix: base.Prefix, Buckets: base.Buckets(),
-		AdminToken: token, RequestTimeout: timeout, Metrics: inspector.NewMetrics(reg),
+		AdminToken: token, RequestTimeout: timeout, Metrics: inspector.NewMetrics(svc.Registerer(reg)),
 	})
 	if err != nil {
 		return err

@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	reg := svc.NewRegistry()
+	reg := base.Registry()
 	stopMetrics, err := svc.ServeMetrics(metricsAddr, reg, log)
 	if err != nil {
 		return err
@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer nc.Close()
 	s, err := scheduler.New(scheduler.Config{
 		Conn: nc, Log: log, Prefix: base.Prefix, Buckets: base.Buckets(), ID: id,
-		TakeoverDelay: takeover, PreWake: preWake, Metrics: scheduler.NewMetrics(reg),
+		TakeoverDelay: takeover, PreWake: preWake, Metrics: scheduler.NewMetrics(svc.Registerer(reg)),
 	})
 	if err != nil {
 		return err
