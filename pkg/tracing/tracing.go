@@ -52,6 +52,7 @@ type Provider struct {
 	tp        *sdktrace.TracerProvider
 	spans     *ActorSpans
 	exporting string
+	recordAll bool // spans are exported or extra processors read them
 }
 
 // New builds a Provider. Spans are always recorded (so the per-actor store
@@ -102,14 +103,20 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		opts = append(opts, sdktrace.WithBatcher(exp))
 		p.exporting = endpoint
 	}
+	p.recordAll = p.exporting != "" || len(cfg.Processors) > 0
 	p.tp = sdktrace.NewTracerProvider(opts...)
 	return p, nil
 }
 
-// Tracer returns the named tracer (no-op with tracing off).
+// Tracer returns the named tracer (no-op with tracing off). When spans
+// are not exported, only the host's (ScopeHost, kept per actor) are
+// recorded: the others' tracers only propagate (see propagate.go).
 func (p *Provider) Tracer(name string) trace.Tracer {
 	if p == nil {
 		return noop.NewTracerProvider().Tracer(name)
+	}
+	if !p.recordAll && (p.spans == nil || name != p.spans.scope) {
+		return propagatingTracer{}
 	}
 	return p.tp.Tracer(name)
 }

@@ -139,3 +139,35 @@ func TestNew_Config(t *testing.T) {
 		t.Fatal("a nil provider is not tracing off")
 	}
 }
+
+func TestTracer_PropagatesWhenNotExported(t *testing.T) {
+	p, err := New(context.Background(), Config{Service: "gw", ActorSpans: 10, ActorScope: ScopeHost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := p.Tracer(ScopeGateway)
+	ctx, root := gw.Start(context.Background(), "root")
+	if root.IsRecording() || !root.SpanContext().IsValid() || !root.SpanContext().IsSampled() {
+		t.Fatalf("root: recording %v, %v", root.IsRecording(), root.SpanContext())
+	}
+	cctx, child := gw.Start(ctx, "child")
+	if child.SpanContext().TraceID() != root.SpanContext().TraceID() || child.SpanContext().SpanID() == root.SpanContext().SpanID() {
+		t.Fatalf("child %v of %v", child.SpanContext(), root.SpanContext())
+	}
+	// The host's tracer records, under the propagated parent.
+	p.Spans().Open("a")
+	_, hs := p.Tracer(ScopeHost).Start(cctx, "host", trace.WithAttributes(AttrActorID.String("a")))
+	hs.End()
+	spans, _ := p.Spans().Spans("a", 0, 0, 0)
+	if len(spans) != 1 || spans[0].TraceID != root.SpanContext().TraceID() || spans[0].Parent != child.SpanContext().SpanID() {
+		t.Fatalf("host span %+v", spans)
+	}
+	// With an exporter (or a processor) every tracer records.
+	rec := tracetest.NewSpanRecorder()
+	p2, _ := New(context.Background(), Config{Service: "gw", Processors: []sdktrace.SpanProcessor{rec}})
+	_, s := p2.Tracer(ScopeGateway).Start(context.Background(), "x")
+	s.End()
+	if len(rec.Ended()) != 1 {
+		t.Fatal("a gateway span was not recorded with a processor")
+	}
+}

@@ -1,0 +1,81 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+
+	"github.com/rivetgo/rivetgo/pkg/client"
+)
+
+// BenchmarkTelemetry runs the same action load against three meshes started
+// side by side in one run (each its own nats-server, actorhost and gateway
+// processes), so their ratios are same-run ratios:
+//
+//	off     RIVETGO_TELEMETRY=off: no metrics, no spans
+//	on      the default: Prometheus metrics, and every action traced
+//	        (gateway, dispatcher, host, action and commit spans; the host's
+//	        kept per actor for the inspector), nothing exported
+//	export  on, and the spans exported with OTLP/HTTP to a receiver in
+//	        this process
+//
+// Rows: write/<mesh>/conc=64 (throughput, 64 clients on their own
+// counters) and write/<mesh>/conc=1 (latency). Run with -count to
+// interleave the meshes; see docs/BENCHMARKS.md.
+func BenchmarkTelemetry(b *testing.B) {
+	meshes := []struct {
+		name string
+		env  []string
+	}{
+		{"off", []string{"RIVETGO_TELEMETRY=off"}},
+		{"on", nil},
+		{"export", nil},
+	}
+	type started struct {
+		url   string
+		procs []namedProc
+	}
+	var rcv *otlpReceiver
+	ms := map[string]started{}
+	for _, mc := range meshes {
+		m := &mesh{tb: b, bin: binDir(b)}
+		m.nats, m.natsURL = startNATS(b, m.bin)
+		m.env = append([]string{"RIVETGO_NATS_URL=" + m.natsURL, "RIVETGO_LOG_LEVEL=warn"}, mc.env...)
+		if mc.name == "export" {
+			rcv = newOTLPReceiver(b)
+			m.env = append(m.env, "OTEL_EXPORTER_OTLP_ENDPOINT="+rcv.srv.URL)
+		}
+		m.addHost()
+		m.addGateway()
+		ms[mc.name] = started{m.url(), []namedProc{{"edge", m.gws[0]}, {"back", m.hosts[0]}, {"nats", m.nats}}}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	for _, conc := range []int{64, 1} {
+		for _, mc := range meshes {
+			s := ms[mc.name]
+			c := client.New(s.url)
+			b.Run(fmt.Sprintf("write/%s/conc=%d", mc.name, conc), func(b *testing.B) {
+				measure(b, conc, s.procs, func(w int) func() error {
+					h := c.GetOrCreate("counter", []string{"tele", strconv.Itoa(w)})
+					var last int64
+					return func() error {
+						n, err := client.Call[int64](ctx, h, "increment", 1)
+						if err == nil && n <= last {
+							err = fmt.Errorf("increment returned %d after %d", n, last)
+						}
+						last = n
+						return err
+					}
+				})
+			})
+		}
+	}
+	if rcv != nil {
+		rcv.mu.Lock()
+		n := len(rcv.spans)
+		rcv.mu.Unlock()
+		b.Logf("the OTLP receiver got %d spans", n)
+	}
+}
