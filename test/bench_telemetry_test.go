@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"testing"
 
@@ -20,9 +21,10 @@ import (
 //	export  on, and the spans exported with OTLP/HTTP to a receiver in
 //	        this process
 //
-// Rows: write/<mesh>/conc=64 (throughput, 64 clients on their own
-// counters) and write/<mesh>/conc=1 (latency). Run with -count to
-// interleave the meshes; see docs/BENCHMARKS.md.
+// Rows: write/conc=64/<mesh> (throughput, 64 clients on their own
+// counters) and write/conc=1/<mesh> (latency), in RIVETGO_TELEMETRY_ROUNDS
+// rounds (default 3), each round running every mesh in turn; see
+// docs/BENCHMARKS.md.
 func BenchmarkTelemetry(b *testing.B) {
 	meshes := []struct {
 		name string
@@ -52,24 +54,32 @@ func BenchmarkTelemetry(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	for _, conc := range []int{64, 1} {
-		for _, mc := range meshes {
-			s := ms[mc.name]
-			c := client.New(s.url)
-			b.Run(fmt.Sprintf("write/%s/conc=%d", mc.name, conc), func(b *testing.B) {
-				measure(b, conc, s.procs, func(w int) func() error {
-					h := c.GetOrCreate("counter", []string{"tele", strconv.Itoa(w)})
-					var last int64
-					return func() error {
-						n, err := client.Call[int64](ctx, h, "increment", 1)
-						if err == nil && n <= last {
-							err = fmt.Errorf("increment returned %d after %d", n, last)
+	rounds := 3
+	if n, err := strconv.Atoi(os.Getenv("RIVETGO_TELEMETRY_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	// Rounds interleave the meshes (go test's -count would run each row
+	// count times in a row): row names repeat, suffixed #01, #02, ...
+	for range rounds {
+		for _, conc := range []int{64, 1} {
+			for _, mc := range meshes {
+				s := ms[mc.name]
+				c := client.New(s.url)
+				b.Run(fmt.Sprintf("write/conc=%d/%s", conc, mc.name), func(b *testing.B) {
+					measure(b, conc, s.procs, func(w int) func() error {
+						h := c.GetOrCreate("counter", []string{"tele", strconv.Itoa(w)})
+						var last int64
+						return func() error {
+							n, err := client.Call[int64](ctx, h, "increment", 1)
+							if err == nil && n <= last {
+								err = fmt.Errorf("increment returned %d after %d", n, last)
+							}
+							last = n
+							return err
 						}
-						last = n
-						return err
-					}
+					})
 				})
-			})
+			}
 		}
 	}
 	if rcv != nil {

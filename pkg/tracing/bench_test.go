@@ -5,13 +5,26 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
 
 // BenchmarkSpan is the cost of one span as the host records one: start
 // with the actor's attributes, end, kept in the per-actor store.
+// store: the store-only tracer (no exporter); sdk: the OpenTelemetry SDK
+// (as with an exporter), the store one of its processors.
 func BenchmarkSpan(b *testing.B) {
-	p, err := New(context.Background(), Config{Service: "host", ActorSpans: DefaultActorSpans, ActorScope: ScopeHost})
+	b.Run("store", func(b *testing.B) { benchSpan(b, nil) })
+	b.Run("sdk", func(b *testing.B) { benchSpan(b, []sdktrace.SpanProcessor{sdktrace.NewSimpleSpanProcessor(nopExporter{})}) })
+}
+
+type nopExporter struct{}
+
+func (nopExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (nopExporter) Shutdown(context.Context) error                             { return nil }
+
+func benchSpan(b *testing.B, procs []sdktrace.SpanProcessor) {
+	p, err := New(context.Background(), Config{Service: "host", ActorSpans: DefaultActorSpans, ActorScope: ScopeHost, Processors: procs})
 	if err != nil {
 		b.Fatal(err)
 	}

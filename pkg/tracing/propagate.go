@@ -24,7 +24,13 @@ var _ trace.Tracer = propagatingTracer{}
 
 // Start implements trace.Tracer.
 func (propagatingTracer) Start(ctx context.Context, _ string, _ ...trace.SpanStartOption) (context.Context, trace.Span) {
-	parent := trace.SpanContextFromContext(ctx)
+	ctx = trace.ContextWithSpanContext(ctx, childContext(trace.SpanContextFromContext(ctx)))
+	return ctx, trace.SpanFromContext(ctx)
+}
+
+// childContext is the span context of a new span under parent (invalid:
+// the root of a new, sampled trace).
+func childContext(parent trace.SpanContext) trace.SpanContext {
 	cfg := trace.SpanContextConfig{TraceFlags: trace.FlagsSampled}
 	if parent.IsValid() {
 		cfg.TraceID, cfg.TraceFlags, cfg.TraceState = parent.TraceID(), parent.TraceFlags(), parent.TraceState()
@@ -42,6 +48,5 @@ func (propagatingTracer) Start(ctx context.Context, _ string, _ ...trace.SpanSta
 			cfg.SpanID[i] = byte(id >> (56 - 8*i))
 		}
 	}
-	ctx = trace.ContextWithSpanContext(ctx, trace.NewSpanContext(cfg))
-	return ctx, trace.SpanFromContext(ctx)
+	return trace.NewSpanContext(cfg)
 }

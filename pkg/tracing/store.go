@@ -97,8 +97,17 @@ func (s *ActorSpans) OnEnd(sp sdktrace.ReadOnlySpan) {
 		return
 	}
 	attrs := sp.Attributes()
+	sc := sp.SpanContext()
+	st := sp.Status()
+	s.add(Span{TraceID: sc.TraceID(), SpanID: sc.SpanID(), Parent: sp.Parent().SpanID(), Name: sp.Name(), Kind: sp.SpanKind(),
+		Start: sp.StartTime().UnixNano(), End: sp.EndTime().UnixNano(), Attrs: attrs, Events: sp.Events(),
+		Status: st.Code, StatusMsg: st.Description})
+}
+
+// add keeps v in its actor's ring, if that actor is open.
+func (s *ActorSpans) add(v Span) {
 	id := ""
-	for _, kv := range attrs {
+	for _, kv := range v.Attrs {
 		if kv.Key == AttrActorID {
 			id = kv.Value.AsString()
 			break
@@ -107,11 +116,6 @@ func (s *ActorSpans) OnEnd(sp sdktrace.ReadOnlySpan) {
 	if id == "" {
 		return
 	}
-	sc := sp.SpanContext()
-	st := sp.Status()
-	v := Span{TraceID: sc.TraceID(), SpanID: sc.SpanID(), Parent: sp.Parent().SpanID(), Name: sp.Name(), Kind: sp.SpanKind(),
-		Start: sp.StartTime().UnixNano(), End: sp.EndTime().UnixNano(), Attrs: attrs, Events: sp.Events(),
-		Status: st.Code, StatusMsg: st.Description}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.rings[id]

@@ -110,12 +110,16 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 
 // Tracer returns the named tracer (no-op with tracing off). When spans
 // are not exported, only the host's (ScopeHost, kept per actor) are
-// recorded: the others' tracers only propagate (see propagate.go).
+// recorded, straight into the per-actor store (lite.go): the others'
+// tracers only propagate (propagate.go).
 func (p *Provider) Tracer(name string) trace.Tracer {
 	if p == nil {
 		return noop.NewTracerProvider().Tracer(name)
 	}
-	if !p.recordAll && (p.spans == nil || name != p.spans.scope) {
+	if !p.recordAll {
+		if p.spans != nil && name == p.spans.scope {
+			return storeTracer{store: p.spans}
+		}
 		return propagatingTracer{}
 	}
 	return p.tp.Tracer(name)

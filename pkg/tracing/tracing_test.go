@@ -42,8 +42,15 @@ func TestCarrier_RoundTrip(t *testing.T) {
 	}
 }
 
+// TestActorSpans_BoundedPerOpenActor runs with the store-only tracer (no
+// exporter) and with the SDK (a processor besides the store).
 func TestActorSpans_BoundedPerOpenActor(t *testing.T) {
-	p, err := New(context.Background(), Config{Service: "host", ActorSpans: 3, ActorScope: ScopeHost})
+	t.Run("store", func(t *testing.T) { testActorSpans(t, nil) })
+	t.Run("sdk", func(t *testing.T) { testActorSpans(t, []sdktrace.SpanProcessor{tracetest.NewSpanRecorder()}) })
+}
+
+func testActorSpans(t *testing.T, procs []sdktrace.SpanProcessor) {
+	p, err := New(context.Background(), Config{Service: "host", ActorSpans: 3, ActorScope: ScopeHost, Processors: procs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +65,7 @@ func TestActorSpans_BoundedPerOpenActor(t *testing.T) {
 		s.End()
 	}
 	// Not kept: another scope, an actor not open, no actor id.
-	_, s := p.Tracer("other").Start(context.Background(), "x", trace.WithAttributes(AttrActorID.String("a1")))
+	_, s := p.Tracer(ScopeGateway).Start(context.Background(), "x", trace.WithAttributes(AttrActorID.String("a1")))
 	s.End()
 	_, s = tr.Start(context.Background(), "y", trace.WithAttributes(AttrActorID.String("a2")))
 	s.End()
