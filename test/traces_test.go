@@ -102,13 +102,16 @@ func (r *otlpReceiver) trace(id string) []otlpSpan {
 }
 
 // newTracedMesh starts NATS, a host, a gateway and an inspector as
-// processes, exporting their spans to an OTLP receiver (flushed every
-// 100 ms).
-func newTracedMesh(t *testing.T) (*mesh, *otlpReceiver, string) {
+// processes; with export, they export their spans to an OTLP receiver
+// (flushed every 100 ms), otherwise they run with the default settings.
+func newTracedMesh(t *testing.T, export bool) (*mesh, *otlpReceiver, string) {
 	rcv := newOTLPReceiver(t)
 	m := &mesh{tb: t, bin: binDir(t)}
 	m.nats, m.natsURL = startNATS(t, m.bin)
-	m.env = append([]string{"RIVETGO_NATS_URL=" + m.natsURL, "OTEL_EXPORTER_OTLP_ENDPOINT=" + rcv.srv.URL, "OTEL_BSP_SCHEDULE_DELAY=100"}, meshEnv...)
+	m.env = append([]string{"RIVETGO_NATS_URL=" + m.natsURL}, meshEnv...)
+	if export {
+		m.env = append(m.env, "OTEL_EXPORTER_OTLP_ENDPOINT="+rcv.srv.URL, "OTEL_BSP_SCHEDULE_DELAY=100")
+	}
 	m.addHost()
 	m.addGateway()
 	insp := m.addInspector("")
@@ -135,7 +138,7 @@ func chain(t *testing.T, spans []otlpSpan, svc, name, parent string) otlpSpan {
 // JetStream write), each the parent of the next. A WebSocket action gives
 // the same chain under the gateway's ws_action span.
 func TestTraces_OneAction(t *testing.T) {
-	m, rcv, _ := newTracedMesh(t)
+	m, rcv, _ := newTracedMesh(t, true)
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	const parent = "00f067aa0ba902b7"
 	body, _ := json.Marshal(map[string]any{"args": []any{1}})
@@ -264,9 +267,16 @@ func (r *tracesReply) count() int { return len(r.names()) }
 // TestTraces_InspectorRoute: the host keeps the actor's spans and the
 // inspector's traces route (at the gateway and on the inspector service)
 // returns them as OTLP JSON, windowed by startMs/endMs and clamped by
-// limit; bad parameters are request/malformed.
+// limit; bad parameters are request/malformed. It runs with the default
+// settings (no exporter: the host's spans go straight to its store) and
+// with an exporter (the SDK records them, the store is its processor).
 func TestTraces_InspectorRoute(t *testing.T) {
-	m, _, insp := newTracedMesh(t)
+	t.Run("default", func(t *testing.T) { testInspectorTraces(t, false) })
+	t.Run("export", func(t *testing.T) { testInspectorTraces(t, true) })
+}
+
+func testInspectorTraces(t *testing.T, export bool) {
+	m, _, insp := newTracedMesh(t, export)
 	const traceID = "0af7651916cd43dd8448eb211c80319c"
 	before := time.Now().UnixMilli()
 	body, _ := json.Marshal(map[string]any{"args": []any{5}})

@@ -40,16 +40,16 @@ func (b *Base) Registry() *prometheus.Registry {
 }
 
 // Tracing builds the service's tracer provider (nil with telemetry off),
-// keeping actorSpans spans per actor when positive (hosts). getenv reads
-// the OTEL_* variables.
-func (b *Base) Tracing(ctx context.Context, service string, actorSpans int, getenv func(string) string) (*tracing.Provider, error) {
+// keeping actorSpans spans per actor when positive (hosts), hostSpans in
+// all (0: tracing.DefaultHostSpans). getenv reads the OTEL_* variables.
+func (b *Base) Tracing(ctx context.Context, service string, actorSpans, hostSpans int, getenv func(string) string) (*tracing.Provider, error) {
 	on, err := b.TelemetryOn()
 	if err != nil {
 		return nil, err
 	}
 	return tracing.New(ctx, tracing.Config{
 		Service: service, Off: !on, Endpoint: b.OTLPEndpoint, Getenv: getenv,
-		ActorSpans: actorSpans, ActorScope: tracing.ScopeHost,
+		ActorSpans: actorSpans, ActorScope: tracing.ScopeHost, HostSpans: hostSpans,
 	})
 }
 

@@ -15,6 +15,14 @@ import (
 // actor for the inspector.
 const DefaultActorSpans = 1000
 
+// DefaultHostSpans is how many spans a host keeps in all: with more open
+// actors than DefaultHostSpans/DefaultActorSpans, each keeps its share
+// (at least MinActorSpans), so the store stays near 40 MB.
+const (
+	DefaultHostSpans = 100000
+	MinActorSpans    = 16
+)
+
 // Span is one finished span as the per-actor store keeps it: what OTLP
 // JSON shows, nothing else (about 200 bytes plus its attributes).
 type Span struct {
@@ -40,6 +48,8 @@ type ActorSpans struct {
 	per     int
 	service string
 
+	total int // the most spans kept in all (0: no bound but per actor)
+
 	mu    sync.Mutex
 	rings map[string]*ring
 }
@@ -61,6 +71,10 @@ func NewActorSpans(scope string, per int, service string) *ActorSpans {
 	}
 	return &ActorSpans{scope: scope, per: per, service: service, rings: map[string]*ring{}}
 }
+
+// SetTotal bounds the spans kept in all (0: no bound but per actor). Call
+// it before use.
+func (s *ActorSpans) SetTotal(n int) { s.total = max(n, 0) }
 
 // PerActor is how many spans each actor keeps.
 func (s *ActorSpans) PerActor() int { return s.per }
@@ -122,12 +136,30 @@ func (s *ActorSpans) add(v Span) {
 	if r == nil {
 		return
 	}
-	if len(r.buf) < s.per {
+	limit := s.per
+	if s.total > 0 {
+		// Many open actors: each keeps its share of the host's total.
+		limit = min(limit, max(MinActorSpans, s.total/len(s.rings)))
+	}
+	if len(r.buf) > limit || (len(r.buf) < limit && r.next != 0) {
+		r.linearize(limit - 1)
+	}
+	if len(r.buf) < limit {
 		r.buf = append(r.buf, v)
 		return
 	}
 	r.buf[r.next] = v
-	r.next = (r.next + 1) % s.per
+	r.next = (r.next + 1) % len(r.buf)
+}
+
+// linearize puts the ring in order, oldest first, keeping its newest keep
+// spans.
+func (r *ring) linearize(keep int) {
+	ordered := append(append(make([]Span, 0, len(r.buf)), r.buf[r.next:]...), r.buf[:r.next]...)
+	if len(ordered) > keep {
+		ordered = ordered[len(ordered)-keep:]
+	}
+	r.buf, r.next = append(r.buf[:0], ordered...), 0
 }
 
 // Shutdown implements sdktrace.SpanProcessor.

@@ -42,6 +42,10 @@ type Config struct {
 	// in memory ([Provider.Spans]), those of tracers named ActorScope.
 	ActorSpans int
 	ActorScope string
+	// HostSpans bounds the spans kept in all: with many open actors each
+	// keeps its share (at least MinActorSpans). 0: DefaultHostSpans;
+	// negative: no bound but ActorSpans.
+	HostSpans int
 	// Processors are more span processors (tests: a recorder).
 	Processors []sdktrace.SpanProcessor
 }
@@ -73,6 +77,12 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	p := &Provider{}
 	if cfg.ActorSpans > 0 {
 		p.spans = NewActorSpans(cfg.ActorScope, cfg.ActorSpans, cfg.Service)
+		switch {
+		case cfg.HostSpans == 0:
+			p.spans.SetTotal(DefaultHostSpans)
+		case cfg.HostSpans > 0:
+			p.spans.SetTotal(cfg.HostSpans)
+		}
 		opts = append(opts, sdktrace.WithSpanProcessor(p.spans))
 	}
 	for _, sp := range cfg.Processors {

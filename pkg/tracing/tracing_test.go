@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -176,5 +177,41 @@ func TestTracer_PropagatesWhenNotExported(t *testing.T) {
 	s.End()
 	if len(rec.Ended()) != 1 {
 		t.Fatal("a gateway span was not recorded with a processor")
+	}
+}
+
+func TestActorSpans_HostTotal(t *testing.T) {
+	st := NewActorSpans(ScopeHost, 100, "host")
+	st.SetTotal(64)
+	var clock int64
+	add := func(id string, n int) {
+		for i := range n {
+			clock++
+			st.add(Span{Name: fmt.Sprint(id, i), Start: clock, Attrs: []attribute.KeyValue{AttrActorID.String(id)}})
+		}
+	}
+	st.Open("a")
+	add("a", 150)
+	if spans, _ := st.Spans("a", 0, 0, 0); len(spans) != 64 || spans[63].Name != "a149" || spans[0].Name != "a86" {
+		t.Fatalf("one actor under a total of 64: %d spans, last %s", len(spans), spans[len(spans)-1].Name)
+	}
+	for i := range 3 {
+		st.Open(fmt.Sprint("b", i))
+	}
+	add("a", 1) // a's share is now 64/4 = 16
+	spans, _ := st.Spans("a", 0, 0, 0)
+	if len(spans) != 16 || spans[15].Name != "a0" || spans[14].Name != "a149" {
+		t.Fatalf("a's share: %d spans: %v .. %v", len(spans), spans[0].Name, spans[len(spans)-1].Name)
+	}
+	add("a", 40)
+	if spans, _ = st.Spans("a", 0, 0, 0); len(spans) != 16 || spans[15].Name != "a39" {
+		t.Fatalf("after wrapping: %d", len(spans))
+	}
+	for i := range 3 {
+		st.Drop(fmt.Sprint("b", i))
+	}
+	add("a", 30) // the share grows back to 64: the ring grows in order
+	if spans, _ = st.Spans("a", 0, 0, 0); len(spans) != 46 || spans[45].Name != "a29" {
+		t.Fatalf("grown back: %d", len(spans))
 	}
 }

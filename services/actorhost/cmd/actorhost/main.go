@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		dbDir    string
 		metrics  string
 		spans    int
+		allSpans int
 	)
 	base.Register(f)
 	f.String(&hostID, "host.id", "", "host id (letters, digits, '-'); default: random")
@@ -44,6 +45,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	f.Duration(&grace, "host.grace", 15*time.Second, "drain grace period on SIGTERM")
 	f.Bool(&keep, "host.keep-on-newer", false, "keep serving when a host with a newer --host.version joins (default: drain)")
 	f.Int(&spans, "trace.actor-spans", tracing.DefaultActorSpans, "finished spans kept in memory per active actor for the inspector's traces route (0: none)")
+	f.Int(&allSpans, "trace.host-spans", tracing.DefaultHostSpans, "most spans kept in all: with many active actors each keeps its share (at least 16)")
 	f.String(&metrics, "metrics.addr", "", "serve Prometheus /metrics on this address (empty: off)")
 	f.String(&dbDir, "db.dir", "", "directory of the local copies of active actors' SQLite databases (default: a temporary directory removed at exit)")
 	if err := fs.Parse(args); err != nil {
@@ -62,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer stopMetrics()
-	tp, err := base.Tracing(ctx, "rivetgo-actorhost", spans, getenv)
+	tp, err := base.Tracing(ctx, "rivetgo-actorhost", spans, max(allSpans, 1), getenv)
 	if err != nil {
 		return err
 	}

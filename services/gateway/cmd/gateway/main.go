@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	tp, err := base.Tracing(ctx, "rivetgo-gateway", 0, getenv)
+	tp, err := base.Tracing(ctx, "rivetgo-gateway", 0, 0, getenv)
 	if err != nil {
 		return err
 	}
