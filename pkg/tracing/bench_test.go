@@ -15,7 +15,9 @@ import (
 // (as with an exporter), the store one of its processors.
 func BenchmarkSpan(b *testing.B) {
 	b.Run("store", func(b *testing.B) { benchSpan(b, nil) })
-	b.Run("sdk", func(b *testing.B) { benchSpan(b, []sdktrace.SpanProcessor{sdktrace.NewSimpleSpanProcessor(nopExporter{})}) })
+	b.Run("sdk", func(b *testing.B) {
+		benchSpan(b, []sdktrace.SpanProcessor{sdktrace.NewSimpleSpanProcessor(nopExporter{})})
+	})
 }
 
 type nopExporter struct{}
