@@ -359,6 +359,44 @@ func testInspectorTraces(t *testing.T, export bool) {
 		}
 	}
 
+	// Sampling (default settings): an actor nobody inspected keeps 1 in 16
+	// of its traces; once its traces were read, every one.
+	if !export {
+		actions := func(id string) int {
+			var r tracesReply
+			gw.get("/gateway/"+id+"/inspector/traces", &r)
+			n := 0
+			for _, s := range r.names() {
+				if s == "rivet.actor.action" {
+					n++
+				}
+			}
+			return n
+		}
+		var sid string
+		for i := range 20 {
+			_, h, b := rawPost(t, m.url()+"/gateway/counter/action/increment?rvt-method=getOrCreate&rvt-key=sampled",
+				map[string]string{"Content-Type": "application/json"}, body)
+			if i == 0 {
+				sid = h.Get("x-rivet-actor")
+			}
+			if len(b) == 0 {
+				t.Fatal("no answer")
+			}
+		}
+		before := actions(sid) // reading them starts the inspection
+		if before >= 20 {
+			t.Fatalf("%d of 20 traces kept before the actor was inspected", before)
+		}
+		for range 5 {
+			rawPost(t, m.url()+"/gateway/counter/action/increment?rvt-method=getOrCreate&rvt-key=sampled",
+				map[string]string{"Content-Type": "application/json"}, body)
+		}
+		if after := actions(sid); after != before+5 {
+			t.Fatalf("inspected: %d actions kept after 5 more, %d before", after, before)
+		}
+	}
+
 	// Bad parameters: request/malformed, before anything reaches the host.
 	for _, q := range []string{"limit=-1", "limit=x", "startMs=abc", "endMs=-5", "startMs=10&endMs=5", "limit=10001"} {
 		b := gw.do("GET", "/gateway/"+id+"/inspector/traces?"+q, "", nil, http.StatusBadRequest, nil)

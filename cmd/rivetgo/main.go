@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// gateway's /metrics, and one tracer provider (the host's spans are
 	// kept per actor for the inspector).
 	reg := base.Registry()
-	tp, err := base.Tracing(ctx, "rivetgo", tracing.DefaultActorSpans, 0, os.Getenv)
+	tp, err := base.Tracing(ctx, "rivetgo", tracing.Config{ActorSpans: tracing.DefaultActorSpans}, os.Getenv)
 	if err != nil {
 		return err
 	}

@@ -39,17 +39,18 @@ func (b *Base) Registry() *prometheus.Registry {
 	return NewRegistry()
 }
 
-// Tracing builds the service's tracer provider (nil with telemetry off),
-// keeping actorSpans spans per actor when positive (hosts), hostSpans in
-// all (0: tracing.DefaultHostSpans). getenv reads the OTEL_* variables.
-func (b *Base) Tracing(ctx context.Context, service string, actorSpans, hostSpans int, getenv func(string) string) (*tracing.Provider, error) {
+// Tracing builds the service's tracer provider (nil with telemetry off).
+// Hosts pass the per-actor store's settings (tracing.Config's
+// ActorSpans, HostSpans and Sample; zero values for other services).
+// getenv reads the OTEL_* variables.
+func (b *Base) Tracing(ctx context.Context, service string, store tracing.Config, getenv func(string) string) (*tracing.Provider, error) {
 	on, err := b.TelemetryOn()
 	if err != nil {
 		return nil, err
 	}
 	return tracing.New(ctx, tracing.Config{
 		Service: service, Off: !on, Endpoint: b.OTLPEndpoint, Getenv: getenv,
-		ActorSpans: actorSpans, ActorScope: tracing.ScopeHost, HostSpans: hostSpans,
+		ActorSpans: store.ActorSpans, ActorScope: tracing.ScopeHost, HostSpans: store.HostSpans, Sample: store.Sample,
 	})
 }
 

@@ -29,9 +29,9 @@ func (propagatingTracer) Start(ctx context.Context, _ string, _ ...trace.SpanSta
 }
 
 // childContext is the span context of a new span under parent (invalid:
-// the root of a new, sampled trace).
+// the root of a new trace, not sampled).
 func childContext(parent trace.SpanContext) trace.SpanContext {
-	cfg := trace.SpanContextConfig{TraceFlags: trace.FlagsSampled}
+	var cfg trace.SpanContextConfig
 	if parent.IsValid() {
 		cfg.TraceID, cfg.TraceFlags, cfg.TraceState = parent.TraceID(), parent.TraceFlags(), parent.TraceState()
 	} else {

@@ -2,8 +2,10 @@ package tracing
 
 import (
 	"context"
+	"encoding/binary"
 	"slices"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -48,17 +50,56 @@ type ActorSpans struct {
 	per     int
 	service string
 
-	total int // the most spans kept in all (0: no bound but per actor)
+	total  int // the most spans kept in all (0: no bound but per actor)
+	sample int // the store-only tracer keeps 1 in sample traces of actors not inspected
 
 	mu    sync.Mutex
 	rings map[string]*ring
 }
 
 // ring is one actor's spans: buf grows to per, then next overwrites the
-// oldest.
+// oldest. watched is until when (Unix nanoseconds) the actor counts as
+// inspected.
 type ring struct {
-	buf  []Span
-	next int
+	buf     []Span
+	next    int
+	watched int64
+}
+
+// InspectWindow is how long an actor counts as inspected after its traces
+// were read: the store-only tracer records every one of its requests
+// meanwhile, not a sample.
+const InspectWindow = 10 * time.Minute
+
+// Watch marks actor id inspected for InspectWindow.
+func (s *ActorSpans) Watch(id string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if r := s.rings[id]; r != nil {
+		r.watched = time.Now().Add(InspectWindow).UnixNano()
+	}
+	s.mu.Unlock()
+}
+
+// SetSample makes the store-only tracer keep 1 in n traces of actors
+// nobody inspects (1: every one). Call it before use.
+func (s *ActorSpans) SetSample(n int) { s.sample = max(n, 1) }
+
+// samples reports whether a span of actor id in trace tid, whose parent
+// did not ask for it, is recorded: the actor is open here and inspected,
+// or tid is one of the 1 in s.sample.
+func (s *ActorSpans) samples(id string, tid trace.TraceID) bool {
+	if id == "" {
+		return false
+	}
+	sampled := binary.BigEndian.Uint64(tid[8:])%uint64(max(s.sample, 1)) == 0
+	s.mu.Lock()
+	r := s.rings[id]
+	watched := r != nil && r.watched > time.Now().UnixNano()
+	s.mu.Unlock()
+	return r != nil && (sampled || watched)
 }
 
 var _ sdktrace.SpanProcessor = (*ActorSpans)(nil)
@@ -69,7 +110,7 @@ func NewActorSpans(scope string, per int, service string) *ActorSpans {
 	if per <= 0 {
 		per = DefaultActorSpans
 	}
-	return &ActorSpans{scope: scope, per: per, service: service, rings: map[string]*ring{}}
+	return &ActorSpans{scope: scope, per: per, service: service, rings: map[string]*ring{}, sample: DefaultSample}
 }
 
 // SetTotal bounds the spans kept in all (0: no bound but per actor). Call

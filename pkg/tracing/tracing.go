@@ -46,6 +46,9 @@ type Config struct {
 	// keeps its share (at least MinActorSpans). 0: DefaultHostSpans;
 	// negative: no bound but ActorSpans.
 	HostSpans int
+	// Sample: without an exporter, the host keeps 1 in Sample traces of
+	// an actor nobody inspects (see lite.go). 0: DefaultSample; 1: all.
+	Sample int
 	// Processors are more span processors (tests: a recorder).
 	Processors []sdktrace.SpanProcessor
 }
@@ -77,6 +80,9 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	p := &Provider{}
 	if cfg.ActorSpans > 0 {
 		p.spans = NewActorSpans(cfg.ActorScope, cfg.ActorSpans, cfg.Service)
+		if cfg.Sample > 0 {
+			p.spans.SetSample(cfg.Sample)
+		}
 		switch {
 		case cfg.HostSpans == 0:
 			p.spans.SetTotal(DefaultHostSpans)

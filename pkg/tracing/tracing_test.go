@@ -56,6 +56,7 @@ func testActorSpans(t *testing.T, procs []sdktrace.SpanProcessor) {
 		t.Fatal(err)
 	}
 	st := p.Spans()
+	st.SetSample(1) // every trace
 	st.Open("a1")
 	tr := p.Tracer(ScopeHost)
 	for i := range 5 {
@@ -155,20 +156,54 @@ func TestTracer_PropagatesWhenNotExported(t *testing.T) {
 	}
 	gw := p.Tracer(ScopeGateway)
 	ctx, root := gw.Start(context.Background(), "root")
-	if root.IsRecording() || !root.SpanContext().IsValid() || !root.SpanContext().IsSampled() {
+	if root.IsRecording() || !root.SpanContext().IsValid() || root.SpanContext().IsSampled() {
 		t.Fatalf("root: recording %v, %v", root.IsRecording(), root.SpanContext())
 	}
 	cctx, child := gw.Start(ctx, "child")
 	if child.SpanContext().TraceID() != root.SpanContext().TraceID() || child.SpanContext().SpanID() == root.SpanContext().SpanID() {
 		t.Fatalf("child %v of %v", child.SpanContext(), root.SpanContext())
 	}
-	// The host's tracer records, under the propagated parent.
-	p.Spans().Open("a")
-	_, hs := p.Tracer(ScopeHost).Start(cctx, "host", trace.WithAttributes(AttrActorID.String("a")))
-	hs.End()
-	spans, _ := p.Spans().Spans("a", 0, 0, 0)
-	if len(spans) != 1 || spans[0].TraceID != root.SpanContext().TraceID() || spans[0].Parent != child.SpanContext().SpanID() {
-		t.Fatalf("host span %+v", spans)
+	// On the host (the context crossed NATS): an actor nobody inspects
+	// keeps 1 in N traces; an inspected one every trace; a sampled
+	// traceparent is always kept.
+	st := p.Spans()
+	st.SetSample(1 << 62)
+	st.Open("a")
+	host := p.Tracer(ScopeHost)
+	remote := func(ctx context.Context) context.Context {
+		m := nats.NewMsg("x")
+		Inject(ctx, m)
+		return Extract(context.Background(), m.Header)
+	}
+	hostSpan := func(ctx context.Context) trace.Span {
+		if !Records(ctx, host, "a") {
+			return nil
+		}
+		hctx, hs := host.Start(ctx, "host", trace.WithAttributes(AttrActorID.String("a")))
+		_, inner := host.Start(hctx, "inner", trace.WithAttributes(AttrActorID.String("a")))
+		inner.End()
+		hs.End()
+		return hs
+	}
+	if hs := hostSpan(remote(cctx)); hs != nil && hs.SpanContext().IsSampled() {
+		t.Fatal("an unsampled trace of an actor nobody inspects was kept")
+	}
+	if spans, _ := st.Spans("a", 0, 0, 0); len(spans) != 0 {
+		t.Fatalf("kept %+v", spans)
+	}
+	st.Watch("a")
+	hostSpan(remote(cctx))
+	spans, _ := st.Spans("a", 0, 0, 0)
+	if len(spans) != 2 || spans[0].TraceID != root.SpanContext().TraceID() || spans[0].Parent != child.SpanContext().SpanID() ||
+		spans[1].Parent != spans[0].SpanID {
+		t.Fatalf("inspected: %+v", spans)
+	}
+	st.Drop("a")
+	st.Open("a")
+	sampled := trace.ContextWithRemoteSpanContext(context.Background(), child.SpanContext().WithTraceFlags(trace.FlagsSampled))
+	hostSpan(sampled)
+	if spans, _ = st.Spans("a", 0, 0, 0); len(spans) != 2 {
+		t.Fatalf("sampled traceparent: %+v", spans)
 	}
 	// With an exporter (or a processor) every tracer records.
 	rec := tracetest.NewSpanRecorder()

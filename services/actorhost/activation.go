@@ -32,14 +32,14 @@ func (h *Host) handlePlace(r micro.Request) {
 	var req protocol.PlaceRequest
 	var rep protocol.PlaceReply
 	var span trace.Span
-	if h.tracing {
-		ctx := tracing.Extract(h.baseCtx, nats.Header(r.Headers()))
-		_, span = h.tracer.Start(ctx, spanHostActivate, trace.WithSpanKind(trace.SpanKindServer))
-		defer func() { endWith(span, rep.Err) }()
-	}
 	err := protocol.Unmarshal(r.Data(), &req)
-	if span != nil && err == nil {
-		span.SetAttributes(tracing.AttrActorID.String(req.ActorID))
+	if h.tracing && err == nil {
+		ctx := tracing.Extract(h.baseCtx, nats.Header(r.Headers()))
+		if tracing.Records(ctx, h.tracer, req.ActorID) {
+			_, span = h.tracer.Start(ctx, spanHostActivate, trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(tracing.AttrActorID.String(req.ActorID)))
+			defer func() { endWith(span, rep.Err) }()
+		}
 	}
 	if err != nil {
 		rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad place request: %v", err)

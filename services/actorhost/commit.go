@@ -52,7 +52,7 @@ const commitWriteTimeout = 10 * time.Second
 
 // Commit implements actor.Store.
 func (a *active) Commit(ctx context.Context, c *actor.Commit) (err error) {
-	if a.h.tracing {
+	if a.h.tracing && tracing.Records(ctx, a.h.tracer, a.meta.ID) {
 		var span trace.Span
 		ctx, span = a.h.tracer.Start(ctx, spanHostCommit, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 			tracing.AttrActorID.String(a.meta.ID), tracing.AttrActor.String(a.meta.Name),

@@ -13,6 +13,8 @@ func (h *Host) inspectTraces(a *active, r *protocol.InspectRequest) (*protocol.I
 	if h.spans == nil {
 		return nil, protocol.ErrTracingOff
 	}
+	// From now on every trace of the actor is kept, not a sample.
+	h.spans.Watch(a.meta.ID)
 	limit := r.Limit
 	if limit <= 0 {
 		limit = protocol.DefaultInspectTracesLimit

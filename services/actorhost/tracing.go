@@ -20,7 +20,10 @@ import (
 // rivet.host.commit span under that (a commit covering several steps is a
 // child of the first one's). Activations get rivet.host.activate. Every
 // span carries the actor's id; the per-actor store (Config.Tracing's
-// Spans) keeps the last ones of each active actor for the inspector.
+// Spans) keeps the last ones of each active actor for the inspector. Without
+// an exporter it keeps a sample of an actor's traces (1 in
+// Config.Tracing's sample) until the actor is inspected, then every one of
+// them (pkg/tracing/lite.go).
 
 // Span names of the host.
 const (
@@ -40,8 +43,13 @@ var requestSpanNames = map[string]string{
 
 // startRequest starts the server span of a request for actor a, a child of
 // the span in msg's traceparent header if any.
+// A span the tracer would not record (a sampled-out trace) is not
+// started: the caller gets ctx's own (non-recording) span.
 func (h *Host) startRequest(msg *nats.Msg, a *active, kind string) (context.Context, trace.Span) {
 	ctx := tracing.Extract(h.baseCtx, msg.Header)
+	if !tracing.Records(ctx, h.tracer, a.meta.ID) {
+		return ctx, trace.SpanFromContext(ctx)
+	}
 	return h.tracer.Start(ctx, requestSpanNames[kind], trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(a.spanAttrs()...))
 }
@@ -53,6 +61,9 @@ func (a *active) spanAttrs() []attribute.KeyValue {
 
 // startAction starts the span of action name running on actor a.
 func (h *Host) startAction(ctx context.Context, a *active, name string) (context.Context, trace.Span) {
+	if !tracing.Records(ctx, h.tracer, a.meta.ID) {
+		return ctx, trace.SpanFromContext(ctx)
+	}
 	return h.tracer.Start(ctx, spanActorAction, trace.WithAttributes(
 		tracing.AttrActorID.String(a.meta.ID), tracing.AttrActor.String(a.meta.Name), tracing.AttrAction.String(name)))
 }

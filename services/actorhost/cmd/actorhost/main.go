@@ -37,6 +37,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		metrics  string
 		spans    int
 		allSpans int
+		sample   int
 	)
 	base.Register(f)
 	f.String(&hostID, "host.id", "", "host id (letters, digits, '-'); default: random")
@@ -46,6 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	f.Bool(&keep, "host.keep-on-newer", false, "keep serving when a host with a newer --host.version joins (default: drain)")
 	f.Int(&spans, "trace.actor-spans", tracing.DefaultActorSpans, "finished spans kept in memory per active actor for the inspector's traces route (0: none)")
 	f.Int(&allSpans, "trace.host-spans", tracing.DefaultHostSpans, "most spans kept in all: with many active actors each keeps its share (at least 16)")
+	f.Int(&sample, "trace.sample", tracing.DefaultSample, "without an OTLP endpoint, keep 1 in N traces of an actor until its traces are inspected, then all of them for 10 minutes (1: all)")
 	f.String(&metrics, "metrics.addr", "", "serve Prometheus /metrics on this address (empty: off)")
 	f.String(&dbDir, "db.dir", "", "directory of the local copies of active actors' SQLite databases (default: a temporary directory removed at exit)")
 	if err := fs.Parse(args); err != nil {
@@ -64,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer stopMetrics()
-	tp, err := base.Tracing(ctx, "rivetgo-actorhost", spans, max(allSpans, 1), getenv)
+	tp, err := base.Tracing(ctx, "rivetgo-actorhost", tracing.Config{ActorSpans: spans, HostSpans: max(allSpans, 1), Sample: max(sample, 1)}, getenv)
 	if err != nil {
 		return err
 	}

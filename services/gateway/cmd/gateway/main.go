@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rivetgo/rivetgo/pkg/svc"
+	"github.com/rivetgo/rivetgo/pkg/tracing"
 	"github.com/rivetgo/rivetgo/services/gateway"
 )
 
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	tp, err := base.Tracing(ctx, "rivetgo-gateway", 0, 0, getenv)
+	tp, err := base.Tracing(ctx, "rivetgo-gateway", tracing.Config{}, getenv)
 	if err != nil {
 		return err
 	}
