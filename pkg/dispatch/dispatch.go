@@ -51,6 +51,9 @@ const DefaultNoHostWait = 5 * time.Second
 // Dispatcher resolves actors and calls them. It is safe for concurrent use.
 type Dispatcher struct {
 	cfg Config
+	// injectAll: send unsampled trace contexts too (see
+	// tracing.PropagatesAll).
+	injectAll bool
 
 	mu      sync.Mutex
 	byKey   map[string]*protocol.ActorMeta // IndexKey → live actor
@@ -80,6 +83,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	d := &Dispatcher{
 		cfg:       cfg,
+		injectAll: tracing.PropagatesAll(cfg.Tracer),
 		byKey:     map[string]*protocol.ActorMeta{},
 		byID:      map[string]*protocol.ActorMeta{},
 		holders:   map[string]protocol.Lease{},
@@ -203,14 +207,21 @@ func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj 
 }
 
 // publish sends a request, with ctx's span context in its traceparent
-// header when tracing is on (and no header at all otherwise).
+// header when there is one to send (and no header at all otherwise).
 func (d *Dispatcher) publish(ctx context.Context, subj, reply string, data []byte) error {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !d.propagates(ctx) {
 		return d.cfg.Conn.PublishRequest(subj, reply, data)
 	}
 	msg := &nats.Msg{Subject: subj, Reply: reply, Data: data}
 	tracing.Inject(ctx, msg)
 	return d.cfg.Conn.PublishMsg(msg)
+}
+
+// propagates reports whether ctx's span context goes out with a request:
+// a valid one that is sampled, or any valid one when the tracer exports.
+func (d *Dispatcher) propagates(ctx context.Context) bool {
+	sc := trace.SpanContextFromContext(ctx)
+	return sc.IsValid() && (sc.IsSampled() || d.injectAll)
 }
 
 // startSpan starts the client span of one request to actor m.
@@ -548,7 +559,9 @@ func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (holder p
 		return holder, false, err
 	}
 	pm := &nats.Msg{Subject: subj, Data: data}
-	tracing.Inject(ctx, pm)
+	if d.propagates(ctx) {
+		tracing.Inject(ctx, pm)
+	}
 	msg, err := d.cfg.Conn.RequestMsgWithContext(ctx, pm)
 	if errors.Is(err, nats.ErrNoResponders) {
 		// The chosen host is gone, or there is none yet.
