@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -18,12 +19,15 @@ import (
 //	on      the default: Prometheus metrics, and every action traced
 //	        (gateway, dispatcher, host, action and commit spans; the host's
 //	        kept per actor for the inspector), nothing exported
+//	same    a second mesh exactly like on: how far two identical meshes
+//	        differ in the same run (the noise floor of the ratios)
 //	export  on, and the spans exported with OTLP/HTTP to a receiver in
 //	        this process
 //
 // Rows: write/conc=64/<mesh> (throughput, 64 clients on their own
 // counters) and write/conc=1/<mesh> (latency), in RIVETGO_TELEMETRY_ROUNDS
-// rounds (default 3), each round running every mesh in turn; see
+// rounds (default 3), each round running every mesh in turn (odd rounds in
+// reverse order); see
 // docs/BENCHMARKS.md.
 func BenchmarkTelemetry(b *testing.B) {
 	meshes := []struct {
@@ -32,6 +36,7 @@ func BenchmarkTelemetry(b *testing.B) {
 	}{
 		{"off", []string{"RIVETGO_TELEMETRY=off"}},
 		{"on", nil},
+		{"same", nil}, // a second "on" mesh: the spread between two identical meshes
 		{"export", nil},
 	}
 	type started struct {
@@ -60,9 +65,13 @@ func BenchmarkTelemetry(b *testing.B) {
 	}
 	// Rounds interleave the meshes (go test's -count would run each row
 	// count times in a row): row names repeat, suffixed #01, #02, ...
-	for range rounds {
+	for round := range rounds {
+		order := slices.Clone(meshes)
+		if round%2 == 1 {
+			slices.Reverse(order) // no mesh always runs first
+		}
 		for _, conc := range []int{64, 1} {
-			for _, mc := range meshes {
+			for _, mc := range order {
 				s := ms[mc.name]
 				c := client.New(s.url)
 				b.Run(fmt.Sprintf("write/conc=%d/%s", conc, mc.name), func(b *testing.B) {

@@ -148,15 +148,19 @@ func TestTraces_OneAction(t *testing.T) {
 		t.Fatalf("increment: %d %s", st, b)
 	}
 	id := h.Get("x-rivet-actor")
+	// Each process exports on its own schedule: wait for the whole chain.
 	var spans []otlpSpan
 	waitFor(t, 30*time.Second, func() error {
 		spans = rcv.trace(traceID)
+		want := map[string]bool{"rivet.gateway.action": true, "rivet.dispatch.call": true, "rivet.host.call": true,
+			"rivet.actor.action": true, "rivet.host.commit": true}
 		for _, s := range spans {
-			if s.Name == "rivet.host.commit" {
-				return nil
-			}
+			delete(want, s.Name)
 		}
-		return fmt.Errorf("%d spans of the trace so far", len(spans))
+		if len(want) > 0 {
+			return fmt.Errorf("%d spans of the trace so far, missing %v", len(spans), want)
+		}
+		return nil
 	})
 	gw := chain(t, spans, "rivetgo-gateway", "rivet.gateway.action", parent)
 	if gw.Attrs["rivet.actor.id"] != id || gw.Attrs["rivet.action"] != "increment" {
