@@ -277,6 +277,24 @@ func (r *tracesReply) count() int { return len(r.names()) }
 func TestTraces_InspectorRoute(t *testing.T) {
 	t.Run("default", func(t *testing.T) { testInspectorTraces(t, false) })
 	t.Run("export", func(t *testing.T) { testInspectorTraces(t, true) })
+	// Telemetry off: the host keeps nothing and says so.
+	t.Run("off", func(t *testing.T) {
+		m := &mesh{tb: t, bin: binDir(t)}
+		m.nats, m.natsURL = startNATS(t, m.bin)
+		m.env = append([]string{"RIVETGO_NATS_URL=" + m.natsURL, "RIVETGO_TELEMETRY=off"}, meshEnv...)
+		m.addHost()
+		m.addGateway()
+		id, out := gwActor(t, m, "counter", "off", "increment", 1)
+		if out != "1" {
+			t.Fatalf("increment: %s", out)
+		}
+		gw := &inspClient{tb: t, url: m.url()}
+		b := gw.do("GET", "/gateway/"+id+"/inspector/traces", "", nil, http.StatusNotFound, nil)
+		if !bytes.Contains(b, []byte(`"tracing_off"`)) {
+			t.Fatalf("traces with telemetry off: %s", b)
+		}
+		gw.do("GET", "/metrics", "", nil, http.StatusNotFound, nil)
+	})
 }
 
 func testInspectorTraces(t *testing.T, export bool) {
