@@ -22,6 +22,7 @@ import (
 	"github.com/rivetgo/rivetgo/examples"
 	"github.com/rivetgo/rivetgo/pkg/natsembed"
 	"github.com/rivetgo/rivetgo/pkg/svc"
+	"github.com/rivetgo/rivetgo/pkg/tracing"
 	"github.com/rivetgo/rivetgo/services/actorhost"
 	"github.com/rivetgo/rivetgo/services/gateway"
 	"github.com/rivetgo/rivetgo/services/inspector"
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		natsPort int
 		logLevel string
 		prefix   string
+		tele     string
+		otlp     string
 	)
 	f.String(&dataDir, "data.dir", ".rivetgo/data", "folder for JetStream data")
 	f.String(&addr, "http.addr", gateway.DefaultAddr, "gateway HTTP listen address")
@@ -61,13 +64,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	f.Int(&natsPort, "nats.port", 4222, "port of the embedded NATS server, for the nats CLI and extra services; -1 picks a free port")
 	f.String(&logLevel, "log.level", "info", "log level")
 	f.String(&prefix, "prefix", "rivet", "subject and bucket prefix")
+	f.String(&tele, "telemetry", "on", "metrics and tracing: on or off")
+	f.String(&otlp, "otlp.endpoint", "", "export spans with OTLP/HTTP to this URL (default: OTEL_EXPORTER_OTLP_ENDPOINT; neither: spans are kept, not exported)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := f.Err(); err != nil {
 		return err
 	}
-	base := svc.Base{LogLevel: logLevel, LogFormat: "console", Prefix: prefix, Replicas: 1}
+	base := svc.Base{LogLevel: logLevel, LogFormat: "console", Prefix: prefix, Replicas: 1, Telemetry: tele, OTLPEndpoint: otlp}
 	log, err := base.Logger(stderr, "rivetgo")
 	if err != nil {
 		return err
@@ -107,21 +112,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer inspConn.Close()
 
 	// One registry for the services of the process, served at the
-	// gateway's /metrics.
-	reg := svc.NewRegistry()
-	h, err := actorhost.New(actorhost.Config{Conn: hostConn, Registry: examples.Registry(), Log: log.With().Str("svc", "actorhost").Logger(), Prefix: prefix, Buckets: base.Buckets(), Metrics: reg})
+	// gateway's /metrics, and one tracer provider (the host's spans are
+	// kept per actor for the inspector).
+	reg := base.Registry()
+	tp, err := base.Tracing(ctx, "rivetgo", tracing.Config{ActorSpans: tracing.DefaultActorSpans}, os.Getenv)
 	if err != nil {
 		return err
 	}
-	g, err := gateway.New(gateway.Config{Conn: gwConn, Log: log.With().Str("svc", "gateway").Logger(), Addr: addr, Prefix: prefix, Buckets: base.Buckets(), Metrics: reg, AdminToken: token})
+	defer svc.ShutdownTracing(tp, log)
+	h, err := actorhost.New(actorhost.Config{Conn: hostConn, Registry: examples.Registry(), Log: log.With().Str("svc", "actorhost").Logger(), Prefix: prefix, Buckets: base.Buckets(), Metrics: svc.Registerer(reg), Tracing: tp})
 	if err != nil {
 		return err
 	}
-	sch, err := scheduler.New(scheduler.Config{Conn: schedConn, Log: log.With().Str("svc", "scheduler").Logger(), Prefix: prefix, Buckets: base.Buckets(), Metrics: scheduler.NewMetrics(reg)})
+	g, err := gateway.New(gateway.Config{Conn: gwConn, Log: log.With().Str("svc", "gateway").Logger(), Addr: addr, Prefix: prefix, Buckets: base.Buckets(), Metrics: reg, AdminToken: token, Tracing: tp})
 	if err != nil {
 		return err
 	}
-	ins, err := inspector.New(inspector.Config{Conn: inspConn, Log: log.With().Str("svc", "inspector").Logger(), Addr: inspAddr, Prefix: prefix, Buckets: base.Buckets(), AdminToken: token, Metrics: inspector.NewMetrics(reg)})
+	sch, err := scheduler.New(scheduler.Config{Conn: schedConn, Log: log.With().Str("svc", "scheduler").Logger(), Prefix: prefix, Buckets: base.Buckets(), Metrics: scheduler.NewMetrics(svc.Registerer(reg))})
+	if err != nil {
+		return err
+	}
+	ins, err := inspector.New(inspector.Config{Conn: inspConn, Log: log.With().Str("svc", "inspector").Logger(), Addr: inspAddr, Prefix: prefix, Buckets: base.Buckets(), AdminToken: token, Metrics: inspector.NewMetrics(svc.Registerer(reg))})
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,9 @@ type Env interface {
 type Store interface {
 	// Commit makes c durable in one atomic write and returns once
 	// JetStream acknowledged it. ctx may have no deadline: the host bounds
-	// the write itself. It is called for one commit at a time per
+	// the write itself. ctx carries the values (not the deadline) of the
+	// first step the commit covers, so a tracing host can make the
+	// commit's span a child of that step's. It is called for one commit at a time per
 	// activation, in order. An error means this activation no longer owns
 	// the actor, or that the write's outcome is unknown: the activation
 	// stops either way.

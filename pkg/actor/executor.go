@@ -32,6 +32,9 @@ type group struct {
 	consumed map[string]uint64
 	steps    int
 	write    bool // false: the steps changed nothing; only ordering is kept
+	// ctx is the context of the first step that changed something (its
+	// values only: the commit's span is a child of that step's).
+	ctx context.Context
 }
 
 // wait blocks until the group's commit resolved and returns its error.
@@ -106,7 +109,11 @@ func (i *instance[S, V]) finishLocked(c *Context[S, V], ok, final bool) (g *grou
 			}
 		}
 	}
-	g, lead = i.join(changed, final)
+	var ctx context.Context
+	if c != nil {
+		ctx = c.Context
+	}
+	g, lead = i.join(ctx, changed, final)
 	return g, lead, err
 }
 
@@ -116,7 +123,7 @@ const maxGroupKV = 512
 
 // join adds the finished step's events and KV writes to the last queued
 // group. Called with the turn held.
-func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
+func (i *instance[S, V]) join(ctx context.Context, changed, final bool) (*group, bool) {
 	i.gmu.Lock()
 	defer i.gmu.Unlock()
 	if i.failed != nil || i.ended {
@@ -154,6 +161,9 @@ func (i *instance[S, V]) join(changed, final bool) (*group, bool) {
 		i.queue = append(i.queue, g)
 	}
 	g.steps++
+	if g.ctx == nil {
+		g.ctx = ctx
+	}
 	g.events = append(g.events, i.pending...)
 	for _, op := range i.stepKV {
 		i.kvSetPending(op, g.seq)
@@ -207,7 +217,11 @@ func (i *instance[S, V]) commit(g *group) {
 	if g.write {
 		// No deadline here: the host bounds its write (a timer per commit
 		// is measurable on the hot path).
-		err = i.env.Commit(context.Background(), &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed,
+		ctx := context.Background()
+		if g.ctx != nil {
+			ctx = context.WithoutCancel(g.ctx)
+		}
+		err = i.env.Commit(ctx, &Commit{State: g.state, StateVersion: i.def.cfg.StateVersion, KV: g.kv, Consumed: g.consumed,
 			Sched: g.sched, Schedules: g.schedIdx, Journal: g.journal, Send: g.out,
 			DB: dbChunks(g.db), DBBytes: g.dbBytes, DBPages: g.dbPages, Steps: g.steps})
 	}

@@ -17,10 +17,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/rivetgo/rivetgo/pkg/directory"
 	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/tracing"
 )
 
 // Config configures a [Dispatcher].
@@ -36,6 +40,10 @@ type Config struct {
 	// with guard/service_unavailable; the call did not run, so a client may
 	// send it again. Optional. Default: [DefaultNoHostWait].
 	NoHostWait time.Duration
+	// Tracer records a client span per call, control request and raw
+	// HTTP request; its context travels to the host in the request's
+	// traceparent header. Optional. Default: no tracing.
+	Tracer trace.Tracer
 }
 
 // DefaultNoHostWait is the default of Config.NoHostWait.
@@ -44,6 +52,9 @@ const DefaultNoHostWait = 5 * time.Second
 // Dispatcher resolves actors and calls them. It is safe for concurrent use.
 type Dispatcher struct {
 	cfg Config
+	// injectAll: send unsampled trace contexts too (see
+	// tracing.PropagatesAll).
+	injectAll bool
 
 	mu      sync.Mutex
 	byKey   map[string]*protocol.ActorMeta // IndexKey → live actor
@@ -68,8 +79,12 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 100000
 	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	d := &Dispatcher{
 		cfg:       cfg,
+		injectAll: tracing.PropagatesAll(cfg.Tracer),
 		byKey:     map[string]*protocol.ActorMeta{},
 		byID:      map[string]*protocol.ActorMeta{},
 		holders:   map[string]protocol.Lease{},
@@ -196,7 +211,7 @@ func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj 
 	// acknowledgement and reply were lost with a NATS node ran, and was
 	// sent again when its host died afterwards).
 	reconnects := d.cfg.Conn.Stats().Reconnects
-	if err := d.cfg.Conn.PublishRequest(subj, d.inbox+"."+tok, data); err != nil {
+	if err := d.publish(ctx, subj, d.inbox+"."+tok, data); err != nil {
 		return nil, err
 	}
 	started := false
@@ -235,6 +250,60 @@ func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj 
 		}
 	}
 }
+
+// publish sends a request, with ctx's span context in its traceparent
+// header when there is one to send (and no header at all otherwise).
+func (d *Dispatcher) publish(ctx context.Context, subj, reply string, data []byte) error {
+	if !d.propagates(ctx) {
+		return d.cfg.Conn.PublishRequest(subj, reply, data)
+	}
+	msg := &nats.Msg{Subject: subj, Reply: reply, Data: data}
+	tracing.Inject(ctx, msg)
+	return d.cfg.Conn.PublishMsg(msg)
+}
+
+// propagates reports whether ctx's span context goes out with a request:
+// a valid one that is sampled, or any valid one when the tracer exports.
+func (d *Dispatcher) propagates(ctx context.Context) bool {
+	sc := trace.SpanContextFromContext(ctx)
+	return sc.IsValid() && (sc.IsSampled() || d.injectAll)
+}
+
+// startSpan starts the client span of one request to actor m.
+func (d *Dispatcher) startSpan(ctx context.Context, name string, m *protocol.ActorMeta, extra string) (context.Context, trace.Span) {
+	ctx, span := d.cfg.Tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetAttributes(tracing.AttrActorID.String(m.ID), tracing.AttrActor.String(m.Name))
+		if extra != "" {
+			if name == spanCall {
+				span.SetAttributes(tracing.AttrAction.String(extra))
+			} else {
+				span.SetAttributes(tracing.AttrOp.String(extra))
+			}
+		}
+	}
+	return ctx, span
+}
+
+// endSpan ends a request's span with its outcome.
+func endSpan(span trace.Span, err error, repErr *protocol.Error) {
+	if span.IsRecording() {
+		switch {
+		case err != nil:
+			span.SetStatus(codes.Error, protocol.AsError(err).Group+"/"+protocol.AsError(err).Code)
+		case repErr != nil:
+			span.SetStatus(codes.Error, repErr.Group+"/"+repErr.Code)
+		}
+	}
+	span.End()
+}
+
+// Span names of the dispatcher.
+const (
+	spanCall    = "rivet.dispatch.call"
+	spanControl = "rivet.dispatch.control"
+	spanHTTP    = "rivet.dispatch.http"
+)
 
 // cachedHolder returns the host session last known to hold actor id.
 func (d *Dispatcher) cachedHolder(id string) (protocol.Lease, bool) {
@@ -341,7 +410,21 @@ func (d *Dispatcher) Forget(m *protocol.ActorMeta) {
 // addressed host dies with the call in flight, the outcome is unknown and the
 // call fails with actor/owner_lost; it is never sent twice. A reply carrying
 // an error is returned as a reply, not as err; err is for delivery failures.
-func (d *Dispatcher) Call(ctx context.Context, m *protocol.ActorMeta, req *protocol.CallRequest) (*protocol.CallReply, error) {
+func (d *Dispatcher) Call(ctx context.Context, m *protocol.ActorMeta, req *protocol.CallRequest) (_ *protocol.CallReply, err error) {
+	ctx, span := d.startSpan(ctx, spanCall, m, req.Action)
+	var rep *protocol.CallReply
+	defer func() {
+		var repErr *protocol.Error
+		if rep != nil {
+			repErr = rep.Err
+		}
+		endSpan(span, err, repErr)
+	}()
+	rep, err = d.call(ctx, m, req)
+	return rep, err
+}
+
+func (d *Dispatcher) call(ctx context.Context, m *protocol.ActorMeta, req *protocol.CallRequest) (*protocol.CallReply, error) {
 	data, err := protocol.Marshal(req)
 	if err != nil {
 		return nil, err
@@ -517,7 +600,11 @@ func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (holder p
 	if err != nil {
 		return holder, false, err
 	}
-	msg, err := d.cfg.Conn.RequestWithContext(ctx, subj, data)
+	pm := &nats.Msg{Subject: subj, Data: data}
+	if d.propagates(ctx) {
+		tracing.Inject(ctx, pm)
+	}
+	msg, err := d.cfg.Conn.RequestMsgWithContext(ctx, pm)
 	if errors.Is(err, nats.ErrNoResponders) {
 		// The chosen host is gone, or there is none yet.
 		return holder, true, nil
@@ -554,7 +641,21 @@ func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (holder p
 // Control sends a control request (destroy, connection open or close, raw
 // WebSocket frames) to actor m, activating it if needed, and returns the
 // host's reply.
-func (d *Dispatcher) Control(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (*protocol.CallReply, error) {
+func (d *Dispatcher) Control(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (_ *protocol.CallReply, err error) {
+	ctx, span := d.startSpan(ctx, spanControl, m, req.Op)
+	var rep *protocol.CallReply
+	defer func() {
+		var repErr *protocol.Error
+		if rep != nil {
+			repErr = rep.Err
+		}
+		endSpan(span, err, repErr)
+	}()
+	rep, err = d.control(ctx, m, req)
+	return rep, err
+}
+
+func (d *Dispatcher) control(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (*protocol.CallReply, error) {
 	data, err := protocol.Marshal(req)
 	if err != nil {
 		return nil, err
@@ -605,7 +706,9 @@ func (d *Dispatcher) ControlNoActivate(ctx context.Context, m *protocol.ActorMet
 
 // HTTP sends a raw HTTP request to actor m's OnRequest, activating it if
 // needed, and decodes the reply into rep.
-func (d *Dispatcher) HTTP(ctx context.Context, m *protocol.ActorMeta, req *protocol.HTTPRequestMsg, rep *protocol.HTTPResponseMsg) error {
+func (d *Dispatcher) HTTP(ctx context.Context, m *protocol.ActorMeta, req *protocol.HTTPRequestMsg, rep *protocol.HTTPResponseMsg) (err error) {
+	ctx, span := d.startSpan(ctx, spanHTTP, m, "")
+	defer func() { endSpan(span, err, rep.Err) }()
 	data, err := protocol.Marshal(req)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ type ActorAPI struct {
 func Route(rest string) string {
 	first, _, _ := strings.Cut(rest, "/")
 	switch first {
-	case "summary", "state", "connections", "rpcs", "queue", "schedules", "workflow-history", "action", "database", "token", "workflow", "kv":
+	case "summary", "state", "connections", "rpcs", "queue", "schedules", "workflow-history", "action", "database", "token", "workflow", "kv", "traces":
 		return first
 	}
 	return "unknown"
@@ -249,6 +249,8 @@ func (a *ActorAPI) serve(ctx context.Context, w http.ResponseWriter, r *http.Req
 		req, wrap = &protocol.InspectRequest{What: protocol.InspectToken}, "token"
 	case "POST action/":
 		return a.action(ctx, w, r, id, strings.TrimPrefix(rest, "action/"), actorToken)
+	case "GET traces":
+		return a.traces(ctx, w, r, id, actorToken)
 	default:
 		return RouteNotFound(r)
 	}

@@ -62,6 +62,10 @@ type InspectRequest struct {
 	// entries after that key; Limit bounds the page).
 	Key   []byte `cbor:"11,keyasint,omitempty"`
 	After []byte `cbor:"12,keyasint,omitempty"`
+	// StartMS and EndMS bound the traces view (Unix milliseconds; EndMS
+	// 0: now); Limit bounds it too.
+	StartMS int64 `cbor:"20,keyasint,omitempty"`
+	EndMS   int64 `cbor:"21,keyasint,omitempty"`
 }
 
 // InspectKVPage is a page of an actor's KV entries, in key order; Next,

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rivetgo/rivetgo/pkg/buckets"
 	"github.com/rivetgo/rivetgo/pkg/directory"
@@ -24,6 +25,9 @@ type Mesh struct {
 	KV    *buckets.Set
 	Hosts *membership.HostView
 	Disp  *dispatch.Dispatcher
+	// Tracer, when set before [Mesh.Dispatch], records the dispatcher's
+	// client spans (see dispatch.Config.Tracer).
+	Tracer trace.Tracer
 }
 
 // OpenBuckets binds the mesh's JetStream buckets on nc (with cfg's policy)
@@ -52,7 +56,7 @@ func (m *Mesh) Dispatch(setupCtx, runCtx context.Context, wg *sync.WaitGroup, nc
 	case <-setupCtx.Done():
 		return fmt.Errorf("reading hosts: %w", setupCtx.Err())
 	}
-	d, err := dispatch.New(dispatch.Config{Conn: nc, Names: names, Directory: directory.New(m.KV.Actors), Hosts: m.Hosts})
+	d, err := dispatch.New(dispatch.Config{Conn: nc, Names: names, Directory: directory.New(m.KV.Actors), Hosts: m.Hosts, Tracer: m.Tracer})
 	if err != nil {
 		return err
 	}

@@ -21,11 +21,25 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
+// Registerer returns reg as a prometheus.Registerer: nil (not a typed nil)
+// when reg is nil, telemetry off.
+func Registerer(reg *prometheus.Registry) prometheus.Registerer {
+	if reg == nil {
+		return nil
+	}
+	return reg
+}
+
 // ServeMetrics serves reg's metrics at /metrics, and Go's profiles at
 // /debug/pprof/, on addr (empty: not at all) until the returned stop is
-// called. Bind it to a private address.
+// called. Bind it to a private address. A nil reg (telemetry off) serves
+// nothing.
 func ServeMetrics(addr string, reg *prometheus.Registry, log zerolog.Logger) (stop func(), err error) {
 	if addr == "" {
+		return func() {}, nil
+	}
+	if reg == nil {
+		log.Info().Str("addr", addr).Msg("telemetry off: metrics not served")
 		return func() {}, nil
 	}
 	ln, err := net.Listen("tcp", addr)

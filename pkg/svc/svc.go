@@ -105,6 +105,10 @@ type Base struct {
 	Prefix    string
 	Replicas  int
 	HostTTL   time.Duration
+	// Telemetry is "on" (metrics and tracing) or "off"; OTLPEndpoint the
+	// OTLP/HTTP traces endpoint spans are exported to (see telemetry.go).
+	Telemetry    string
+	OTLPEndpoint string
 }
 
 // Register registers the shared flags.
@@ -115,6 +119,8 @@ func (b *Base) Register(f *Flags) {
 	f.String(&b.Prefix, "prefix", "rivet", "subject and bucket prefix shared by every service of one mesh")
 	f.Int(&b.Replicas, "kv.replicas", 1, "JetStream replicas of each KV bucket (1 in development, 3 in production)")
 	f.Duration(&b.HostTTL, "host.ttl", buckets.DefaultHostTTL, "host lease TTL: a crashed host's actors move after about this long")
+	f.String(&b.Telemetry, "telemetry", "on", "metrics and tracing: on or off")
+	f.String(&b.OTLPEndpoint, "otlp.endpoint", "", "export spans with OTLP/HTTP to this URL (default: OTEL_EXPORTER_OTLP_ENDPOINT; neither: spans are kept, not exported)")
 }
 
 // Buckets returns the bucket policy.

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/tracing"
 )
 
 // Activation and leases. A host activates an actor on a place request (or
@@ -28,8 +31,18 @@ type activation struct {
 func (h *Host) handlePlace(r micro.Request) {
 	var req protocol.PlaceRequest
 	var rep protocol.PlaceReply
+	var span trace.Span
 	// The metadata it carries is the directory's record: decoded as stored.
-	if err := protocol.UnmarshalStored(r.Data(), &req); err != nil {
+	err := protocol.UnmarshalStored(r.Data(), &req)
+	if h.tracing && err == nil {
+		ctx := tracing.Extract(h.baseCtx, nats.Header(r.Headers()))
+		if tracing.Records(ctx, h.tracer, req.ActorID) {
+			_, span = h.tracer.Start(ctx, spanHostActivate, trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(tracing.AttrActorID.String(req.ActorID)))
+			defer func() { endWith(span, rep.Err) }()
+		}
+	}
+	if err != nil {
 		rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad place request: %v", err)
 	} else if err := h.ensureActive(req.ActorID, req.Meta); err != nil {
 		var oe *ownedError
@@ -97,6 +110,7 @@ func (h *Host) ensureActive(id string, meta *protocol.ActorMeta) error {
 	if err == nil {
 		h.actors[id] = a
 		h.activeCount.Add(1)
+		h.spans.Open(id)
 	}
 	h.mu.Unlock()
 	act.err = err

@@ -10,9 +10,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/tracing"
 )
 
 // The commit path. One commit makes what one or more steps of an actor did
@@ -47,7 +51,22 @@ import (
 const commitWriteTimeout = 10 * time.Second
 
 // Commit implements actor.Store.
-func (a *active) Commit(ctx context.Context, c *actor.Commit) error {
+func (a *active) Commit(ctx context.Context, c *actor.Commit) (err error) {
+	if a.h.tracing && tracing.Records(ctx, a.h.tracer, a.meta.ID) {
+		var span trace.Span
+		ctx, span = a.h.tracer.Start(ctx, spanHostCommit, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+			tracing.AttrActorID.String(a.meta.ID), tracing.AttrActor.String(a.meta.Name),
+			attribute.Int("rivet.commit.steps", c.Steps), attribute.Int("rivet.commit.kv_ops", len(c.KV)),
+			attribute.Bool("rivet.commit.batch", len(c.KV) > 0 || len(c.DB) > 0 || len(c.Sched) > 0)))
+		defer func() {
+			if err != nil {
+				span.SetStatus(codes.Error, err.Error())
+			} else {
+				span.SetAttributes(attribute.Int64("rivet.commit.seq", int64(a.stateRev)))
+			}
+			span.End()
+		}()
+	}
 	a.recMu.Lock()
 	defer a.recMu.Unlock()
 	fresh := a.outgoing(c.Send)

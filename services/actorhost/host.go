@@ -29,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/buckets"
@@ -36,6 +37,7 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
 	"github.com/rivetgo/rivetgo/pkg/membership"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/tracing"
 )
 
 // Config configures a [Host].
@@ -72,6 +74,11 @@ type Config struct {
 	// joins. By default an older host drains: it takes no new activations
 	// and puts its actors to sleep so they wake on the newer version.
 	KeepOnNewer bool
+	// Tracing records the host's spans (see tracing.go) and keeps the
+	// recent ones of each active actor for the inspector when its store is
+	// on (tracing.Config.ActorSpans, scope tracing.ScopeHost). Optional.
+	// Default: no tracing.
+	Tracing *tracing.Provider
 }
 
 // Host runs actors. Create it with [New] and start it with [Host.Run].
@@ -105,6 +112,9 @@ type Host struct {
 	inflight    sync.WaitGroup // every goroutine Run starts beside its own (workers, spawn)
 
 	metrics      *metrics
+	tracer       trace.Tracer        // the host's spans (no-op without Config.Tracing)
+	tracing      bool                // Config.Tracing is set
+	spans        *tracing.ActorSpans // recent spans per active actor (nil: none)
 	activeCount  atomic.Int64
 	commits      atomic.Int64       // commits written (for tests and metrics)
 	batchSeq     atomic.Uint64      // makes atomic batch ids unique
@@ -155,6 +165,7 @@ func New(cfg Config) (*Host, error) {
 		ready:       make(chan struct{}),
 	}
 	h.metrics = newMetrics(h, cfg.Metrics)
+	h.tracer, h.tracing, h.spans = cfg.Tracing.Tracer(tracing.ScopeHost), cfg.Tracing != nil, cfg.Tracing.Spans()
 	return h, nil
 }
 
@@ -196,7 +207,8 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	h.dir = directory.New(h.kv.Actors)
 	h.hosts = membership.NewHostView(h.kv.Hosts, h.kv.HostTTL, h.log)
-	h.disp, err = dispatch.New(dispatch.Config{Conn: h.nc, Names: h.names, Directory: h.dir, Hosts: h.hosts})
+	h.disp, err = dispatch.New(dispatch.Config{Conn: h.nc, Names: h.names, Directory: h.dir, Hosts: h.hosts,
+		Tracer: h.cfg.Tracing.Tracer(tracing.ScopeDispatch)})
 	if err != nil {
 		return fmt.Errorf("actorhost: %w", err)
 	}

@@ -187,6 +187,8 @@ func (h *Host) inspect(ctx context.Context, a *active, r *protocol.InspectReques
 			return nil, protocol.ErrActorForbidden
 		}
 		return a.inspToken, nil
+	case protocol.InspectTraces:
+		return h.inspectTraces(a, r)
 	case protocol.InspectPatchState:
 		if err := a.inst.PatchState(ctx, r.State); err != nil {
 			return nil, err

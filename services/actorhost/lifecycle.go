@@ -187,6 +187,7 @@ func (h *Host) remove(a *active) {
 	if h.actors[a.meta.ID] == a {
 		delete(h.actors, a.meta.ID)
 		h.activeCount.Add(-1)
+		h.spans.Drop(a.meta.ID)
 	}
 	h.mu.Unlock()
 }

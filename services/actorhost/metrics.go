@@ -23,6 +23,9 @@ type metrics struct {
 	deadLetters *prometheus.CounterVec // by code
 
 	byKey sync.Map // kind → actionTime child (prometheus.Observer), read on every action
+	// off: no registry (telemetry off), so the per-action counting is
+	// skipped.
+	off bool
 }
 
 func newMetrics(h *Host, reg prometheus.Registerer) *metrics {
@@ -63,12 +66,17 @@ func newMetrics(h *Host, reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.actions, m.actionTime, m.commits, m.batchRetry, m.activations, m.stops, m.active, m.deadLetters)
+	} else {
+		m.off = true
 	}
 	return m
 }
 
 // action records one action's outcome and time.
 func (m *metrics) action(kind string, err *protocol.Error, took time.Duration) {
+	if m.off {
+		return
+	}
 	outcome := "ok"
 	if err != nil {
 		outcome = err.Group + "/" + err.Code

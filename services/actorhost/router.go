@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
+	"github.com/rivetgo/rivetgo/pkg/tracing"
 )
 
 // The request router. Every request reaches the host on its session
@@ -22,7 +24,7 @@ import (
 
 // route serves one request of a kind for an actor that begin() admitted;
 // it must reply and call a.end().
-type route func(h *Host, a *active, msg *nats.Msg)
+type route func(h *Host, ctx context.Context, a *active, msg *nats.Msg)
 
 var routes = map[string]route{
 	protocol.KindCall: (*Host).routeCall,
@@ -74,7 +76,13 @@ func (h *Host) serve(msg *nats.Msg) {
 			a.ev(h.log.Warn()).Err(err).Msg("acknowledge request")
 		}
 	}
-	r(h, a, msg)
+	if !h.tracing {
+		r(h, h.baseCtx, a, msg)
+		return
+	}
+	ctx, span := h.startRequest(msg, a, kind)
+	r(h, ctx, a, msg)
+	span.End()
 }
 
 // refuse answers a request this session does not serve, in the reply
@@ -87,7 +95,7 @@ func (h *Host) refuse(msg *nats.Msg, kind string) {
 	h.reply(msg, &protocol.CallReply{Err: protocol.ErrNotOwner})
 }
 
-func (h *Host) routeCall(a *active, msg *nats.Msg) {
+func (h *Host) routeCall(ctx context.Context, a *active, msg *nats.Msg) {
 	var req protocol.CallRequest
 	if err := protocol.Unmarshal(msg.Data, &req); err != nil {
 		a.end()
@@ -95,7 +103,11 @@ func (h *Host) routeCall(a *active, msg *nats.Msg) {
 		return
 	}
 	start := time.Now()
-	res, err := a.inst.CallWith(h.baseCtx, req.Action, req.Args, actor.CallOptions{ConnID: req.ConnID, Params: req.ConnParams})
+	var span trace.Span
+	if h.tracing {
+		ctx, span = h.startAction(ctx, a, req.Action)
+	}
+	res, err := a.inst.CallWith(ctx, req.Action, req.Args, actor.CallOptions{ConnID: req.ConnID, Params: req.ConnParams})
 	rep := a.callReply()
 	rep.Output = res.Output
 	if err != nil {
@@ -107,6 +119,9 @@ func (h *Host) routeCall(a *active, msg *nats.Msg) {
 			"the action's output is %d bytes; the limit is %d", len(res.Output), req.MaxOutput)
 	}
 	h.metrics.action(a.meta.Name, rep.Err, time.Since(start))
+	if span != nil {
+		endWith(span, rep.Err)
+	}
 	h.reply(msg, rep)
 	a.end()
 	switch {
@@ -117,7 +132,7 @@ func (h *Host) routeCall(a *active, msg *nats.Msg) {
 	}
 }
 
-func (h *Host) routeHTTP(a *active, msg *nats.Msg) {
+func (h *Host) routeHTTP(ctx context.Context, a *active, msg *nats.Msg) {
 	var req protocol.HTTPRequestMsg
 	if err := protocol.Unmarshal(msg.Data, &req); err != nil {
 		a.end()
@@ -125,7 +140,7 @@ func (h *Host) routeHTTP(a *active, msg *nats.Msg) {
 		return
 	}
 	rep := &protocol.HTTPResponseMsg{Gen: a.gen}
-	res, err := a.inst.Request(h.baseCtx, toHTTPRequest(h.baseCtx, &req), req.MaxBody)
+	res, err := a.inst.Request(ctx, toHTTPRequest(ctx, &req), req.MaxBody)
 	if err != nil {
 		rep.Err = protocol.AsError(err)
 	} else {
@@ -135,12 +150,15 @@ func (h *Host) routeHTTP(a *active, msg *nats.Msg) {
 	a.end()
 }
 
-func (h *Host) routeCtl(a *active, msg *nats.Msg) {
+func (h *Host) routeCtl(ctx context.Context, a *active, msg *nats.Msg) {
 	var req protocol.CtlRequest
 	if err := protocol.Unmarshal(msg.Data, &req); err != nil {
 		a.end()
 		h.reply(msg, &protocol.CallReply{Err: protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad control request")})
 		return
+	}
+	if h.tracing {
+		trace.SpanFromContext(ctx).SetAttributes(tracing.AttrOp.String(req.Op))
 	}
 	r := ctlRoutes[req.Op]
 	if r == nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rivetgo/rivetgo/pkg/buckets"
 	"github.com/rivetgo/rivetgo/pkg/dispatch"
@@ -26,6 +27,7 @@ import (
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/svc"
 	"github.com/rivetgo/rivetgo/pkg/ticker"
+	"github.com/rivetgo/rivetgo/pkg/tracing"
 )
 
 // Defaults of [Config].
@@ -78,12 +80,19 @@ type Config struct {
 	// more wait in the listen backlog. It is lowered to fit the process's
 	// open-files limit. Optional. Default: 10 000; negative: no limit.
 	MaxConns int
+	// Tracing records a server span per action (HTTP and WebSocket), a
+	// child of the request's traceparent header if any, and the
+	// dispatcher's spans under it; they reach the host in the NATS
+	// request's headers. Optional. Default: no tracing.
+	Tracing *tracing.Provider
 }
 
 // Gateway serves RivetKit's HTTP API. Create it with [New], run it with
 // [Gateway.Run].
 type Gateway struct {
 	metrics *metrics
+	tracer  trace.Tracer
+	tracing bool
 	cfg     Config
 	names   protocol.Names
 	log     zerolog.Logger
@@ -139,7 +148,7 @@ func New(cfg Config) (*Gateway, error) {
 		reg = cfg.Metrics
 	}
 	return &Gateway{cfg: cfg, names: names, log: cfg.Log, ready: make(chan struct{}), replies: replies{nc: cfg.Conn}, maxRaw: MaxRawBody,
-		metrics: newMetrics(reg)}, nil
+		metrics: newMetrics(reg), tracer: cfg.Tracing.Tracer(tracing.ScopeGateway), tracing: cfg.Tracing != nil}, nil
 }
 
 // Addr returns the listening address once the gateway is ready.
@@ -171,6 +180,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer stop()
 	defer mesh.Close()
+	mesh.Tracer = g.cfg.Tracing.Tracer(tracing.ScopeDispatch)
 	if err := mesh.Dispatch(setupCtx, runCtx, &wg, g.cfg.Conn, g.names, g.log); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}

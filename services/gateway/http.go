@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rivetgo/rivetgo/pkg/directory"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rivetgo/rivetgo/pkg/inspect"
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/rkproto"
@@ -492,6 +494,11 @@ func (g *Gateway) handleGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
+	if actReq != nil && g.tracing {
+		var span trace.Span
+		ctx, span = g.startAction(ctx, r, actReq.Action)
+		defer span.End()
+	}
 
 	if rest == "/connect" {
 		// Errors on a WebSocket route are reported inside the socket.
@@ -609,6 +616,14 @@ func (g *Gateway) callAction(ctx context.Context, w http.ResponseWriter, t targe
 		// Resolve the key again (get-or-create makes a new actor) and retry once.
 		if m, _, err = g.disp.Resolve(ctx, t.name, t.key, t.create, t.input); err == nil {
 			rep, err = g.disp.Call(ctx, m, req)
+		}
+	}
+	if g.tracing {
+		spanActor(ctx, m)
+		if err != nil {
+			spanError(ctx, protocol.AsError(err))
+		} else {
+			spanError(ctx, rep.Err)
 		}
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec   // by route, status
 	duration *prometheus.HistogramVec // by route
+	off      bool                     // no registry (telemetry off): nothing counted
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -31,6 +32,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.duration)
+	} else {
+		m.off = true
 	}
 	return m
 }
@@ -99,8 +102,10 @@ func (m *metrics) instrument(log *zerolog.Logger, next http.Handler) http.Handle
 			status = http.StatusSwitchingProtocols // hijacked (WebSocket)
 		}
 		took := time.Since(start)
-		m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-		m.duration.WithLabelValues(route).Observe(took.Seconds())
+		if !m.off {
+			m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+			m.duration.WithLabelValues(route).Observe(took.Seconds())
+		}
 		ev := log.Debug()
 		switch {
 		case status >= 500:

@@ -11,10 +11,12 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rivetgo/rivetgo/pkg/protocol"
 	"github.com/rivetgo/rivetgo/pkg/rkproto"
 	"github.com/rivetgo/rivetgo/pkg/ticker"
+	"github.com/rivetgo/rivetgo/pkg/tracing"
 )
 
 // The WebSocket side of the gateway: RivetKit's /connect. A connection ends
@@ -479,6 +481,12 @@ func (g *Gateway) connError(c *wsConn, e *protocol.Error) {
 func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRequest) {
 	cctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
 	defer cancel()
+	if g.tracing {
+		var span trace.Span
+		cctx, span = g.tracer.Start(cctx, spanWSAction, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(tracing.AttrAction.String(a.Name), tracing.AttrActorID.String(c.actor.ID), tracing.AttrActor.String(c.actor.Name)))
+		defer span.End()
+	}
 	req := &protocol.CallRequest{Action: a.Name, Args: a.Args, ConnID: c.id, MaxOutput: g.cfg.MaxOutgoing}
 	c.mu.Lock()
 	sentTo := c.holder // the holder when the call left
@@ -499,6 +507,9 @@ func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRe
 				err = rep.Err
 			}
 		}
+	}
+	if err != nil && g.tracing {
+		spanError(cctx, protocol.AsError(err))
 	}
 	var frame []byte
 	if err == nil {

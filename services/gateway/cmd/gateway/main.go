@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	g, err := gateway.New(gateway.Config{
 		Conn: st.Conn, Log: st.Log, Addr: addr, Prefix: cmd.Base.Prefix, Buckets: cmd.Base.Buckets(),
 		MaxIncoming: maxIn, MaxOutgoing: maxOut, RequestTimeout: reqTimeout,
-		BodyTimeout: bodyTime, MaxConns: maxConns, Metrics: st.Metrics, AdminToken: adminToken,
+		BodyTimeout: bodyTime, MaxConns: maxConns, Metrics: st.Metrics, AdminToken: adminToken, Tracing: st.Tracing,
 	})
 	if err != nil {
 		return err

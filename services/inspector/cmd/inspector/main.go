@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	s, err := inspector.New(inspector.Config{
 		Conn: st.Conn, Log: st.Log, Addr: addr, Prefix: cmd.Base.Prefix, Buckets: cmd.Base.Buckets(),
-		AdminToken: token, RequestTimeout: timeout, Metrics: inspector.NewMetrics(st.Metrics),
+		AdminToken: token, RequestTimeout: timeout, Metrics: inspector.NewMetrics(st.Registerer()),
 	})
 	if err != nil {
 		return err

@@ -38,7 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer st.Close()
 	s, err := scheduler.New(scheduler.Config{
 		Conn: st.Conn, Log: st.Log, Prefix: cmd.Base.Prefix, Buckets: cmd.Base.Buckets(), ID: id,
-		TakeoverDelay: takeover, PreWake: preWake, Metrics: scheduler.NewMetrics(st.Metrics),
+		TakeoverDelay: takeover, PreWake: preWake, Metrics: scheduler.NewMetrics(st.Registerer()),
 	})
 	if err != nil {
 		return err

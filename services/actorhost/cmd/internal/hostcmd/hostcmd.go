@@ -11,6 +11,7 @@ import (
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/svc"
+	"github.com/rivetgo/rivetgo/pkg/tracing"
 	"github.com/rivetgo/rivetgo/services/actorhost"
 )
 
@@ -26,6 +27,9 @@ func Run(ctx context.Context, name string, args []string, getenv func(string) st
 		grace    time.Duration
 		keep     bool
 		dbDir    string
+		spans    int
+		allSpans int
+		sample   int
 	)
 	f.String(&hostID, "host.id", "", "host id (letters, digits, '-'); default: random")
 	f.String(&version, "host.version", getenv("RIVET_RUNNER_VERSION"), "host version (also read from RIVET_RUNNER_VERSION); new activations go to the newest version present")
@@ -33,7 +37,10 @@ func Run(ctx context.Context, name string, args []string, getenv func(string) st
 	f.Duration(&grace, "host.grace", 15*time.Second, "drain grace period on SIGTERM")
 	f.Bool(&keep, "host.keep-on-newer", false, "keep serving when a host with a newer --host.version joins (default: drain)")
 	f.String(&dbDir, "db.dir", "", "directory of the local copies of active actors' SQLite databases (default: a temporary directory removed at exit)")
-	st, err := cmd.Start(ctx, args)
+	f.Int(&spans, "trace.actor-spans", tracing.DefaultActorSpans, "finished spans kept in memory per active actor for the inspector's traces route (0: none)")
+	f.Int(&allSpans, "trace.host-spans", tracing.DefaultHostSpans, "most spans kept in all: with many active actors each keeps its share (at least 16)")
+	f.Int(&sample, "trace.sample", tracing.DefaultSample, "without an OTLP endpoint, keep 1 in N traces of an actor until its traces are inspected, then all of them for 10 minutes (1: all)")
+	st, err := cmd.StartWith(ctx, args, func() { cmd.TraceStore = tracing.Config{ActorSpans: spans, HostSpans: max(allSpans, 1), Sample: max(sample, 1)} })
 	if err != nil {
 		return err
 	}
@@ -41,7 +48,7 @@ func Run(ctx context.Context, name string, args []string, getenv func(string) st
 	h, err := actorhost.New(actorhost.Config{
 		Conn: st.Conn, Registry: reg, Log: st.Log, Prefix: cmd.Base.Prefix, Buckets: cmd.Base.Buckets(),
 		HostID: hostID, Version: version, Capacity: capacity, GracePeriod: grace, KeepOnNewer: keep,
-		DBDir: dbDir, Metrics: st.Metrics,
+		DBDir: dbDir, Metrics: st.Registerer(), Tracing: st.Tracing,
 	})
 	if err != nil {
 		return err
