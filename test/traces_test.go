@@ -167,9 +167,9 @@ func TestTraces_OneAction(t *testing.T) {
 		t.Fatalf("gateway span attributes: %v", gw.Attrs)
 	}
 	call := chain(t, spans, "rivetgo-gateway", "rivet.dispatch.call", gw.ID)
-	host := chain(t, spans, "rivetgo-actorhost", "rivet.host.call", call.ID)
-	act := chain(t, spans, "rivetgo-actorhost", "rivet.actor.action", host.ID)
-	commit := chain(t, spans, "rivetgo-actorhost", "rivet.host.commit", act.ID)
+	host := chain(t, spans, "rivetgo-testhost", "rivet.host.call", call.ID)
+	act := chain(t, spans, "rivetgo-testhost", "rivet.actor.action", host.ID)
+	commit := chain(t, spans, "rivetgo-testhost", "rivet.host.commit", act.ID)
 	if commit.Attrs["rivet.actor.id"] != id {
 		t.Fatalf("commit span attributes: %v", commit.Attrs)
 	}
@@ -321,7 +321,7 @@ func testInspectorTraces(t *testing.T, export bool) {
 		}
 		return fmt.Errorf("spans so far: %v", rep.names())
 	})
-	if len(rep.OTLP.ResourceSpans) != 1 || rep.OTLP.ResourceSpans[0].Resource.Attributes[0].Value.StringValue != "rivetgo-actorhost" ||
+	if len(rep.OTLP.ResourceSpans) != 1 || rep.OTLP.ResourceSpans[0].Resource.Attributes[0].Value.StringValue != "rivetgo-testhost" ||
 		rep.OTLP.ResourceSpans[0].ScopeSpans[0].Scope.Name == "" || rep.Clamped {
 		t.Fatalf("traces: %+v", rep)
 	}
