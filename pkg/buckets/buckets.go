@@ -130,7 +130,10 @@ func Open(ctx context.Context, js jetstream.JetStream, names protocol.Names, cfg
 	}); err != nil {
 		return nil, err
 	}
-	if s.DeadLetters, err = openDeadLetters(ctx, js, names, cfg, storage); err != nil {
+	if err := r.do(ctx, "stream "+names.DeadLetterStream(), func(ctx context.Context) (err error) {
+		s.DeadLetters, err = openDeadLetters(ctx, js, names, cfg, storage)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -224,9 +227,18 @@ func openQueues(ctx context.Context, js jetstream.JetStream, names protocol.Name
 		Replicas:   cfg.Replicas,
 		Duplicates: 2 * time.Minute,
 	}
+	return openStream(ctx, js, sc, cfg.BindExisting, func(c jetstream.StreamConfig) bool {
+		return c.MaxMsgsPerSubject == sc.MaxMsgsPerSubject
+	})
+}
+
+// openStream binds stream sc when it exists with sc's replicas and storage
+// (and same, when set, says the rest matches), or with bindOnly whatever
+// its settings; else it creates or updates it.
+func openStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig, bindOnly bool, same func(jetstream.StreamConfig) bool) (jetstream.Stream, error) {
 	if st, err := js.Stream(ctx, sc.Name); err == nil {
 		c := st.CachedInfo().Config
-		if cfg.BindExisting || (c.Replicas == sc.Replicas && c.Storage == sc.Storage && c.MaxMsgsPerSubject == sc.MaxMsgsPerSubject) {
+		if bindOnly || (c.Replicas == sc.Replicas && c.Storage == sc.Storage && (same == nil || same(c))) {
 			return st, nil
 		}
 	}

@@ -2,7 +2,6 @@ package buckets
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,18 +29,5 @@ func openDeadLetters(ctx context.Context, js jetstream.JetStream, names protocol
 		Replicas:   cfg.Replicas,
 		Duplicates: 2 * time.Minute,
 	}
-	if st, err := js.Stream(ctx, sc.Name); err == nil {
-		c := st.CachedInfo().Config
-		if cfg.BindExisting || (c.Replicas == sc.Replicas && c.Storage == sc.Storage) {
-			return st, nil
-		}
-	}
-	st, err := js.CreateOrUpdateStream(ctx, sc)
-	if err != nil {
-		if st, berr := js.Stream(ctx, sc.Name); berr == nil {
-			return st, nil // created by another service meanwhile
-		}
-		return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
-	}
-	return st, nil
+	return openStream(ctx, js, sc, cfg.BindExisting, nil)
 }
