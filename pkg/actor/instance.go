@@ -32,6 +32,9 @@ type CallResult struct {
 	Output []byte
 	// Sleep and Destroy report that the action asked for them.
 	Sleep, Destroy bool
+	// NotStarted reports that the call was refused before the action ran
+	// (its connection is not open here), so it may be sent again.
+	NotStarted bool
 }
 
 // Instance is one live activation of an actor. Its methods are safe for
@@ -407,7 +410,7 @@ func (i *instance[S, V]) CallWith(ctx context.Context, name string, args []byte,
 		c.conn = i.conns[opts.ConnID]
 		if c.conn == nil {
 			i.turn.Unlock()
-			return CallResult{}, protocol.Errorf(protocol.GroupActor, protocol.CodeConnNotFound, "connection %s is not open on this actor", opts.ConnID)
+			return CallResult{NotStarted: true}, protocol.Errorf(protocol.GroupActor, protocol.CodeConnNotFound, "connection %s is not open on this actor", opts.ConnID)
 		}
 	} else {
 		// An HTTP action runs on a transient connection with the same

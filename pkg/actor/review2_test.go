@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
+	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
 // TestReview2CompleteAfterEncodeError: a Complete whose response cannot be
@@ -74,5 +75,24 @@ func TestReview2ConnectTwice(t *testing.T) {
 	}
 	if connects != 1 {
 		t.Fatalf("OnConnect ran %d times for one connection id (OnDisconnect %d)", connects, disconnects)
+	}
+}
+
+// TestReview2NotStartedOnlyFromTheHost: a call refused because its
+// connection is not open reports NotStarted (the gateway may send it
+// again); an action that returns the same error itself does not.
+func TestReview2NotStartedOnlyFromTheHost(t *testing.T) {
+	d := actor.New("ns", actor.Config[counter, vars]{}).Action("fake", func(c *cctx) error {
+		c.State().N++
+		return protocol.Errorf(protocol.GroupActor, protocol.CodeConnNotFound, "from the action")
+	})
+	inst := start(t, d, &fakeEnv{})
+	res, err := inst.CallWith(context.Background(), "fake", []byte{0x80}, actor.CallOptions{ConnID: "nope"})
+	if err == nil || !res.NotStarted {
+		t.Fatalf("unknown connection: %+v %v", res, err)
+	}
+	res, err = inst.CallWith(context.Background(), "fake", []byte{0x80}, actor.CallOptions{})
+	if err == nil || res.NotStarted {
+		t.Fatalf("the action's own conn_not_found: %+v %v", res, err)
 	}
 }

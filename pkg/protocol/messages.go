@@ -148,6 +148,10 @@ type CallReply struct {
 	// matched. A caller that asked for the check refuses a reply without
 	// it: a host too old to know the check would serve anyone.
 	TokenChecked bool `cbor:"8,keyasint,omitempty"`
+	// NotStarted says the host refused the call before the action ran
+	// (Err then tells why), so it may be sent again. Only the host sets
+	// it: an error an action returns never carries it.
+	NotStarted bool `cbor:"9,keyasint,omitempty"`
 }
 
 // CtlRequest is a control request sent to [Names.ActorCtl].

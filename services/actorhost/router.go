@@ -113,6 +113,7 @@ func (h *Host) routeCall(ctx context.Context, a *active, msg *nats.Msg) {
 	if err != nil {
 		rep.Output = nil
 		rep.Err = protocol.AsError(err)
+		rep.NotStarted = res.NotStarted
 	} else if req.MaxOutput > 0 && len(res.Output) > req.MaxOutput {
 		rep.Output = nil
 		rep.Err = protocol.Errorf(protocol.GroupMessage, protocol.CodeOutgoingTooLong,

@@ -495,10 +495,12 @@ func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRe
 	if err == nil && rep.Err != nil {
 		err = rep.Err
 	}
-	if isConnNotFound(err) {
+	if isConnNotFound(err) && rep != nil && rep.NotStarted {
 		// The activation that answered does not know the connection (the
 		// actor moved: its host died) and refused before running the
-		// action, so it may be sent again, as the HTTP path does: open
+		// action (the host says so in NotStarted: an action that returns
+		// conn_not_found itself is not resent), so it may be sent again,
+		// as the HTTP path does: open
 		// the connection there (unless a re-open already replaced the
 		// holder the call went to) and send it once more.
 		if g.rehome(c, sentTo) {
