@@ -109,7 +109,7 @@ func (d *Dispatcher) Close() error { return d.sub.Unsubscribe() }
 
 func (d *Dispatcher) onReply(m *nats.Msg) {
 	tok := m.Subject[len(d.inbox)+1:]
-	ack := m.Header != nil && m.Header.Get(protocol.HeaderStarted) != ""
+	ack := m.Header != nil && (m.Header.Get(protocol.HeaderStarted) != "" || m.Header.Get(headerBarrier) != "")
 	d.respMu.Lock()
 	ch := d.resp[tok]
 	if !ack {
@@ -139,22 +139,36 @@ func (d *Dispatcher) sessionGone(_, session string) {
 	delete(d.bySession, session)
 }
 
-// holderGoneGrace is how long a request whose holder left waits for an
-// acknowledgement still on its way before it counts as never started.
-const holderGoneGrace = 100 * time.Millisecond
+// headerBarrier marks the message a dispatcher publishes to its own reply
+// inbox to learn that everything routed there before it was handled.
+const headerBarrier = "Rivet-Barrier"
 
-// lateMsg returns what the host sent that arrives on ch within d, or nil.
-func lateMsg(ch <-chan *nats.Msg, d time.Duration) *nats.Msg {
-	t := time.NewTimer(d)
-	defer t.Stop()
+// barrier publishes a barrier to request tok's inbox and reads ch until it
+// comes back. It returns the reply the host sent (nil if none), or the
+// acknowledgement when the host acknowledged and sent no reply.
+func (d *Dispatcher) barrier(ctx context.Context, tok string, ch <-chan *nats.Msg) (*nats.Msg, error) {
+	m := nats.NewMsg(d.inbox + "." + tok)
+	m.Header.Set(headerBarrier, "1")
+	if err := d.cfg.Conn.PublishMsg(m); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var ack *nats.Msg
 	for {
 		select {
 		case msg := <-ch:
-			if msg != holderGone {
-				return msg
+			switch {
+			case msg == holderGone:
+			case msg.Header != nil && msg.Header.Get(headerBarrier) != "":
+				return ack, nil
+			case msg.Header != nil && msg.Header.Get(protocol.HeaderStarted) != "":
+				ack = msg
+			default:
+				return msg, nil
 			}
-		case <-t.C:
-			return nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 }
@@ -178,7 +192,7 @@ var (
 // lost). Otherwise the request never ran: errHolderGone, and it may be sent
 // again.
 func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj string, data []byte) (*nats.Msg, error) {
-	ch := make(chan *nats.Msg, 3) // the acknowledgement, the reply, a holderGone
+	ch := make(chan *nats.Msg, 4) // the acknowledgement, the reply, a holderGone, the barrier
 	d.respMu.Lock()
 	d.nextTok++
 	tok := strconv.FormatUint(d.nextTok, 36)
@@ -220,24 +234,28 @@ func (d *Dispatcher) roundTrip(ctx context.Context, holder protocol.Lease, subj 
 		case msg := <-ch:
 			switch {
 			case msg == holderGone:
+				// The host's acknowledgement and reply and the news of its
+				// end come through different subscriptions, each handled
+				// by its own goroutine: what the host sent may be received
+				// and not handled yet. A barrier published to this
+				// request's own inbox comes back behind everything the
+				// server routed there before it, so once it is back, ch
+				// holds all the host sent before it ended.
+				late, err := d.barrier(ctx, tok, ch)
+				switch {
+				case err != nil:
+					return nil, errHolderDead // no barrier: assume the worst
+				case late != nil && late.Header != nil && late.Header.Get(protocol.HeaderStarted) != "":
+					started = true
+				case late != nil && len(late.Data) == 0 && late.Header.Get("Status") == "503":
+					return nil, nats.ErrNoResponders
+				case late != nil:
+					return late, nil // its reply came after all
+				}
 				if started || !d.cfg.Conn.IsConnected() || d.cfg.Conn.Stats().Reconnects != reconnects {
 					return nil, errHolderDead
 				}
-				// The host's acknowledgement and the news of its end come
-				// through different subscriptions, each delivered by its
-				// own goroutine: an acknowledgement already received may
-				// not be handled yet. Look once more before calling the
-				// request never started.
-				late := lateMsg(ch, holderGoneGrace)
-				switch {
-				case late == nil:
-					return nil, errHolderGone
-				case late.Header != nil && late.Header.Get(protocol.HeaderStarted) != "":
-					return nil, errHolderDead
-				case len(late.Data) == 0 && late.Header.Get("Status") == "503":
-					return nil, nats.ErrNoResponders
-				}
-				return late, nil // its reply came after all
+				return nil, errHolderGone
 			case msg.Header != nil && msg.Header.Get(protocol.HeaderStarted) != "":
 				started = true
 			case len(msg.Data) == 0 && msg.Header.Get("Status") == "503":

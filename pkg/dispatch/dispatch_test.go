@@ -242,3 +242,35 @@ func TestCallNoHost(t *testing.T) {
 		t.Fatal("the call waited for its deadline instead of NoHostWait")
 	}
 }
+
+// A host that acknowledged, replied and then died at once: its reply is
+// received before the news of its end is acted on (a barrier through the
+// request's own inbox), so the call gets the reply, not actor/owner_lost.
+func TestCallReplyBeforeTheHolderEnds(t *testing.T) {
+	m := newMesh(t)
+	var h1 *fakeHost
+	h1 = m.addHost(t, "h1", "2", func(_ int32, msg *nats.Msg) {
+		ack(msg)
+		reply(msg, &protocol.CallReply{Output: []byte{0x07}, HostID: "h1"})
+		m.kill(t, h1)
+	})
+	h2 := m.addHost(t, "h2", "1", func(_ int32, msg *nats.Msg) { reply(msg, &protocol.CallReply{HostID: "h2"}) })
+	for i := range 20 {
+		if i > 0 {
+			b, _ := protocol.Marshal(&protocol.HostInfo{HostID: "h1", Session: h1.session, Names: []string{"counter"}, Version: "2"})
+			if _, err := m.kv.Hosts.Put(context.Background(), protocol.HostKey("h1"), b); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "h1 live", func() bool { return m.hosts.IsLive("h1", h1.session) })
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		rep, err := call(ctx, m, m.actor(t))
+		cancel()
+		if err != nil || rep.HostID != "h1" || len(rep.Output) != 1 || rep.Output[0] != 0x07 {
+			t.Fatalf("round %d: call = %+v, %v; want h1's reply", i, rep, err)
+		}
+	}
+	if n := h2.calls.Load(); n != 0 {
+		t.Fatalf("h2 got %d calls; the calls ran on h1", n)
+	}
+}

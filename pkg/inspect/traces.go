@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -56,6 +57,10 @@ func (a *ActorAPI) traces(ctx context.Context, w http.ResponseWriter, r *http.Re
 	return nil
 }
 
+// maxTraceMS is the largest time a traces window may name (in nanoseconds
+// it still fits an int64).
+const maxTraceMS = math.MaxInt64/1_000_000 - 1
+
 // msParam parses a non-negative Unix-milliseconds query parameter (empty:
 // 0).
 func msParam(s, name string) (int64, error) {
@@ -63,7 +68,7 @@ func msParam(s, name string) (int64, error) {
 		return 0, nil
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < 0 || n > maxTraceMS {
 		return 0, malformed("%s must be a non-negative integer (Unix milliseconds)", name)
 	}
 	return n, nil

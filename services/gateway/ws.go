@@ -495,7 +495,8 @@ func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRe
 	if err == nil && rep.Err != nil {
 		err = rep.Err
 	}
-	if isConnNotFound(err) && rep != nil && rep.NotStarted {
+	refused := isConnNotFound(err) && rep != nil && rep.NotStarted
+	if refused {
 		// The activation that answered does not know the connection (the
 		// actor moved: its host died) and refused before running the
 		// action (the host says so in NotStarted: an action that returns
@@ -508,6 +509,7 @@ func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRe
 			if err == nil && rep.Err != nil {
 				err = rep.Err
 			}
+			refused = isConnNotFound(err) && rep != nil && rep.NotStarted
 		}
 	}
 	if err != nil && g.tracing {
@@ -519,8 +521,10 @@ func (g *Gateway) wsAction(ctx context.Context, c *wsConn, a *rkproto.WSActionRe
 	}
 	if err != nil {
 		e := g.clientError(err)
-		if isConnNotFound(e) {
-			// Still unknown after a re-open: the client reconnects.
+		if refused {
+			// The actor's activation does not know this connection, even
+			// after a re-open: the client reconnects. (An action that
+			// returned conn_not_found itself is an ordinary error.)
 			c.close(websocket.StatusInternalError, "actor.stopped")
 			return
 		}
