@@ -42,7 +42,9 @@ func TestTypedQueueDeclarations(t *testing.T) {
 		t.Errorf("plain: %+v", got)
 	}
 	mustPanicWith(t, "bad name", "queue", func() { actor.NewQueue[int]("") })
-	mustPanicWith(t, "too many", "MaxMessages", func() { actor.NewQueue[int]("q", actor.QueueOptions{MaxMessages: protocol.DefaultQueueMaxMessages + 1}) })
+	mustPanicWith(t, "too many", "MaxMessages", func() {
+		actor.NewQueue[int]("q", actor.QueueOptions{MaxMessages: protocol.DefaultQueueMaxMessages + 1})
+	})
 	mustPanicWith(t, "too large", "MaxMessageBytes", func() { actor.NewQueue[int]("q", actor.QueueOptions{MaxMessageBytes: -1}) })
 	mustPanicWith(t, "twice", "declared twice", func() {
 		actor.New("tq2", actor.Config[counter, vars]{Queues: []string{"jobs"}, TypedQueues: []ref.AnyQueue{jobs}})

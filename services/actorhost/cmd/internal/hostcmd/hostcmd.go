@@ -40,7 +40,9 @@ func Run(ctx context.Context, name string, args []string, getenv func(string) st
 	f.Int(&spans, "trace.actor-spans", tracing.DefaultActorSpans, "finished spans kept in memory per active actor for the inspector's traces route (0: none)")
 	f.Int(&allSpans, "trace.host-spans", tracing.DefaultHostSpans, "most spans kept in all: with many active actors each keeps its share (at least 16)")
 	f.Int(&sample, "trace.sample", tracing.DefaultSample, "without an OTLP endpoint, keep 1 in N traces of an actor until its traces are inspected, then all of them for 10 minutes (1: all)")
-	st, err := cmd.StartWith(ctx, args, func() { cmd.TraceStore = tracing.Config{ActorSpans: spans, HostSpans: max(allSpans, 1), Sample: max(sample, 1)} })
+	st, err := cmd.StartWith(ctx, args, func() {
+		cmd.TraceStore = tracing.Config{ActorSpans: spans, HostSpans: max(allSpans, 1), Sample: max(sample, 1)}
+	})
 	if err != nil {
 		return err
 	}
