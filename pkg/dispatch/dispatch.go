@@ -428,17 +428,20 @@ func (d *Dispatcher) Forget(m *protocol.ActorMeta) {
 // addressed host dies with the call in flight, the outcome is unknown and the
 // call fails with actor/owner_lost; it is never sent twice. A reply carrying
 // an error is returned as a reply, not as err; err is for delivery failures.
-func (d *Dispatcher) Call(ctx context.Context, m *protocol.ActorMeta, req *protocol.CallRequest) (_ *protocol.CallReply, err error) {
-	ctx, span := d.startSpan(ctx, spanCall, m, req.Action)
-	var rep *protocol.CallReply
-	defer func() {
-		var repErr *protocol.Error
-		if rep != nil {
-			repErr = rep.Err
-		}
-		endSpan(span, err, repErr)
-	}()
-	rep, err = d.call(ctx, m, req)
+func (d *Dispatcher) Call(ctx context.Context, m *protocol.ActorMeta, req *protocol.CallRequest) (*protocol.CallReply, error) {
+	return d.traced(ctx, spanCall, m, req.Action, func(ctx context.Context) (*protocol.CallReply, error) { return d.call(ctx, m, req) })
+}
+
+// traced runs f in a client span named name, ended with f's outcome (its
+// delivery error, else the reply's error).
+func (d *Dispatcher) traced(ctx context.Context, name string, m *protocol.ActorMeta, what string, f func(context.Context) (*protocol.CallReply, error)) (*protocol.CallReply, error) {
+	ctx, span := d.startSpan(ctx, name, m, what)
+	rep, err := f(ctx)
+	var repErr *protocol.Error
+	if rep != nil {
+		repErr = rep.Err
+	}
+	endSpan(span, err, repErr)
 	return rep, err
 }
 
@@ -659,18 +662,8 @@ func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (holder p
 // Control sends a control request (destroy, connection open or close, raw
 // WebSocket frames) to actor m, activating it if needed, and returns the
 // host's reply.
-func (d *Dispatcher) Control(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (_ *protocol.CallReply, err error) {
-	ctx, span := d.startSpan(ctx, spanControl, m, req.Op)
-	var rep *protocol.CallReply
-	defer func() {
-		var repErr *protocol.Error
-		if rep != nil {
-			repErr = rep.Err
-		}
-		endSpan(span, err, repErr)
-	}()
-	rep, err = d.control(ctx, m, req)
-	return rep, err
+func (d *Dispatcher) Control(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (*protocol.CallReply, error) {
+	return d.traced(ctx, spanControl, m, req.Op, func(ctx context.Context) (*protocol.CallReply, error) { return d.control(ctx, m, req) })
 }
 
 func (d *Dispatcher) control(ctx context.Context, m *protocol.ActorMeta, req *protocol.CtlRequest) (*protocol.CallReply, error) {

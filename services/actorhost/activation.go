@@ -150,7 +150,7 @@ func (h *Host) activate(ctx context.Context, id string, meta *protocol.ActorMeta
 	if err != nil {
 		return nil, err
 	}
-	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev, lastUsed: h.mono()}
+	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev, lastUsed: h.mono(), kickAt: purgeKickAt(typ)}
 	for attempt := 0; ; attempt++ {
 		err = h.start(ctx, a)
 		if err == nil || !errors.Is(err, jetstream.ErrKeyRevisionMismatch) || attempt == 3 {

@@ -89,8 +89,8 @@ type active struct {
 	// message limit).
 	purgeKick chan struct{}
 	// sincePurge counts the messages delivered since the purger last ran;
-	// past kickAt it is woken early. kickAt is set when the queues start:
-	// half the smallest queue limit, at most purgeBacklog.
+	// past kickAt (purgeKickAt of the kind, set at creation) it is woken
+	// early.
 	sincePurge atomic.Int64
 	kickAt     int64
 	// wantDestroy is set when the actor asked to be destroyed before it

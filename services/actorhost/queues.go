@@ -56,10 +56,6 @@ func (h *Host) startQueues(ctx context.Context, a *active, consumed map[string]u
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = low + 1
 	}
-	a.kickAt = purgeBacklog
-	for _, q := range declared {
-		a.kickAt = min(a.kickAt, max(1, int64(a.typ.QueueLimit(q).Messages()/2)))
-	}
 	cons, err := h.js.OrderedConsumer(ctx, h.names.QueueStream(), cfg)
 	if err != nil {
 		return err
@@ -163,7 +159,7 @@ func (h *Host) deadLetter(a *active, m jetstream.Msg, seq uint64, queue, code, r
 
 // purgeConsumed deletes, after a commit, the messages it consumed. One
 // purger runs per actor: it purges what the latest commit consumed, then
-// waits purgeEvery before looking again (or less, once a.kickAt messages
+// waits purgeEvery before looking again (or less, once purgeKickAt messages
 // arrived since: consumed messages count against the queue's limit
 // until purged), so under load one purge request covers many commits (the
 // Consumed mark in the state record, not the purge, is what keeps a
@@ -246,6 +242,17 @@ func (a *active) purgeConsumed(consumed map[string]uint64) {
 			}
 		}
 	})
+}
+
+// purgeKickAt is how many messages arriving since the last purge wake the
+// purger early: half the smallest queue limit of the kind, at most
+// purgeBacklog.
+func purgeKickAt(t actor.Type) int64 {
+	n := int64(purgeBacklog)
+	for _, q := range t.Queues() {
+		n = min(n, max(1, int64(t.QueueLimit(q).Messages()/2)))
+	}
+	return n
 }
 
 // purgeEvery is the time between two purges of one actor's queues, unless
