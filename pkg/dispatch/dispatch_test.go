@@ -249,14 +249,20 @@ func TestCallNoHost(t *testing.T) {
 func TestCallReplyBeforeTheHolderEnds(t *testing.T) {
 	m := newMesh(t)
 	var h1 *fakeHost
+	killed := make(chan struct{}, 1)
 	h1 = m.addHost(t, "h1", "2", func(_ int32, msg *nats.Msg) {
 		ack(msg)
 		reply(msg, &protocol.CallReply{Output: []byte{0x07}, HostID: "h1"})
 		m.kill(t, h1)
+		killed <- struct{}{}
 	})
 	h2 := m.addHost(t, "h2", "1", func(_ int32, msg *nats.Msg) { reply(msg, &protocol.CallReply{HostID: "h2"}) })
 	for i := range 20 {
 		if i > 0 {
+			// The previous round's kill must land before h1 comes back, or
+			// it would remove the new entry and send this round to h2.
+			<-killed
+			waitFor(t, "h1 gone", func() bool { return !m.hosts.IsLive("h1", h1.session) })
 			b, _ := protocol.Marshal(&protocol.HostInfo{HostID: "h1", Session: h1.session, Names: []string{"counter"}, Version: "2"})
 			if _, err := m.kv.Hosts.Put(context.Background(), protocol.HostKey("h1"), b); err != nil {
 				t.Fatal(err)
