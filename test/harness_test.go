@@ -298,6 +298,10 @@ func startNATS(tb testing.TB, bin string) (*proc, string) {
 	dir := tb.TempDir()
 	conf := filepath.Join(dir, "nats.conf")
 	cfg := fmt.Sprintf("listen: \"127.0.0.1:%d\"\nmax_payload: 8MB\njetstream { store_dir: %q }\n", port, filepath.Join(dir, "js"))
+	if pp := os.Getenv("RIVETGO_BENCH_NATS_PROF"); pp != "" {
+		// pprof of the server (go tool pprof http://127.0.0.1:PORT/debug/pprof/profile)
+		cfg += "prof_port: " + pp + "\n"
+	}
 	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
 	}

@@ -6,19 +6,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rivetgo/rivetgo/pkg/deadletter"
-	"github.com/rivetgo/rivetgo/pkg/protocol"
 )
 
 // deadLetterBatch is how many messages of a malformed subject one scan
 // moves.
 const deadLetterBatch = 100
 
-// deadLetterSubject moves the messages of a queue subject that names no
-// actor (its key does not decode: published by hand to a wrong subject) to
-// the dead-letter stream, with the reason, deleting each from the queue
-// stream once the dead letter is stored. The hosts dead-letter the
-// messages of real actors; nothing else ever reads these.
-func (s *Scheduler) deadLetterSubject(ctx context.Context, subj string) {
+// deadLetterSubject moves the messages of a queue subject no host reads
+// (its key does not decode: published by hand to a wrong subject; or a
+// queue no live host declares) to the dead-letter stream, with code and
+// reason, deleting each from the queue stream once the dead letter is
+// stored. The hosts dead-letter the messages they read and cannot handle.
+func (s *Scheduler) deadLetterSubject(ctx context.Context, subj, code, reason string) {
 	cons, err := s.js.OrderedConsumer(ctx, s.names.QueueStream(), jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
 	if err != nil {
 		s.log.Debug().Err(err).Str("subject", subj).Msg("dead-letter a malformed queue subject")
@@ -34,12 +33,11 @@ func (s *Scheduler) deadLetterSubject(ctx context.Context, subj string) {
 			continue
 		}
 		seq := md.Sequence.Stream
-		if err := deadletter.Move(ctx, s.js, s.kv.Queues, s.names, m, seq, protocol.GroupActor+"/"+protocol.CodeInvalidKey,
-			"the subject names no actor: its name or key tokens do not decode (see rivetgo queue-subject)"); err != nil {
+		if err := deadletter.Move(ctx, s.js, s.kv.Queues, s.names, m, seq, code, reason); err != nil {
 			s.log.Warn().Err(err).Str("subject", subj).Msg("move a queue message to the dead letters (it stays queued)")
 			return
 		}
-		s.log.Warn().Str("subject", subj).Uint64("seq", seq).Msg("queue message on a subject that names no actor moved to the dead letters")
+		s.log.Warn().Str("subject", subj).Uint64("seq", seq).Str("code", code).Msg("queue message no host reads moved to the dead letters")
 		s.m.deadLetters.Inc()
 	}
 }

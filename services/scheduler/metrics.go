@@ -17,8 +17,8 @@ type Metrics struct {
 	late    prometheus.Counter
 	retries prometheus.Counter
 	wakes   prometheus.Counter
-	// deadLetters counts messages of subjects that name no actor moved
-	// to the dead letters.
+	// deadLetters counts messages of subjects no host reads (no actor,
+	// or a queue no live host declares) moved to the dead letters.
 	deadLetters prometheus.Counter
 	lateness    prometheus.Histogram
 	duration    prometheus.Histogram
@@ -59,7 +59,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "rivetgo", Subsystem: "scheduler", Name: "queue_dead_letters_total",
-			Help: "Queue messages on subjects that name no actor, moved to the dead-letter stream.",
+			Help: "Queue messages no host reads (a subject that names no actor, a queue no live host declares), moved to the dead-letter stream.",
 		}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "rivetgo", Subsystem: "scheduler", Name: "lateness_seconds",

@@ -2,11 +2,13 @@ package scheduler
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rivetgo/rivetgo/pkg/actor"
 	"github.com/rivetgo/rivetgo/pkg/buckets"
@@ -195,5 +197,76 @@ func TestScheduleFiresOnceWhileAsleep(t *testing.T) {
 	_ = protocol.Unmarshal(out, &n)
 	if n != 0 {
 		t.Fatalf("%d schedules still pending", n)
+	}
+}
+
+// TestUndeclaredQueueDeadLettered: the scan moves a queue no live host of
+// the kind declares to the dead letters (queue/not_found), and leaves a
+// queue only a host of another version declares (a rolling deploy).
+func TestUndeclaredQueueDeadLettered(t *testing.T) {
+	s := natstest.RunServer(t)
+	bc := buckets.Config{HostTTL: 2 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	var done []chan error
+	t.Cleanup(func() {
+		cancel()
+		for _, d := range done {
+			if err := <-d; err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	type st struct{}
+	for i, queues := range [][]string{{"a"}, {"a", "b"}} {
+		kind := actor.New("ver", actor.Config[st, struct{}]{Queues: queues}).Action("nop", func(*actor.Context[st, struct{}]) {})
+		h, err := actorhost.New(actorhost.Config{Conn: natstest.Connect(t, s), Registry: actor.MustRegistry(kind), Buckets: bc, Version: "1." + strconv.Itoa(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := make(chan error, 1)
+		done = append(done, d)
+		go func() { d <- h.Run(ctx) }()
+		<-h.Ready()
+	}
+	sc, err := New(Config{Conn: natstest.Connect(t, s), Buckets: bc, QueueScanEvery: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := make(chan error, 1)
+	done = append(done, d)
+	go func() { d <- sc.Run(ctx) }()
+	<-sc.Ready()
+	for !sc.hosts.QueueDeclared("ver", "b") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	js, _ := jetstream.New(natstest.Connect(t, s))
+	names := sc.names
+	subB := names.QueueSubject("ver", "b", []string{"k"})
+	subC := names.QueueSubject("ver", "c", []string{"k"})
+	for _, subj := range []string{subB, subC} {
+		if _, err := js.Publish(ctx, subj, []byte(`1`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dl, _ := js.Stream(ctx, names.DeadLetterStream())
+	var code string
+	for deadline := time.Now().Add(10 * time.Second); code == ""; {
+		if m, err := dl.GetLastMsgForSubject(ctx, names.DeadLetterSubject(subC)); err == nil {
+			code = m.Header.Get(protocol.HeaderDeadCode)
+		} else if time.Now().After(deadline) {
+			t.Fatalf("queue c (no host declares it) was not dead-lettered: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code != "queue/not_found" {
+		t.Fatalf("dead-letter code %q, want queue/not_found", code)
+	}
+	qs, _ := js.Stream(ctx, names.QueueStream())
+	info, err := qs.Info(ctx, jetstream.WithSubjectFilter(names.QueueAll()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Subjects[subB] != 1 || info.State.Subjects[subC] != 0 {
+		t.Fatalf("queue subjects after the scan: %v (want b's message kept, c's moved)", info.State.Subjects)
 	}
 }

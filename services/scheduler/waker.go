@@ -21,8 +21,11 @@ import (
 // meanwhile is woken for once the window passed), and every
 // QueueScanEvery each replica lists the subjects that hold messages and
 // wakes the actors it owns, which covers messages published while no host
-// ran. (A host that puts an actor to sleep checks its queues itself: a
-// message that arrived during the sleep wakes it again at once.)
+// ran. The scan also moves to the dead letters the messages of subjects
+// no host reads: a key that does not decode, or a queue no live host of
+// the kind declares. (A host that puts an actor to sleep checks its
+// queues itself: a message that arrived during the sleep wakes it again
+// at once.)
 type waker struct {
 	s   *Scheduler
 	sub *nats.Subscription
@@ -131,16 +134,24 @@ func (w *waker) scan(ctx context.Context) {
 		if n == 0 {
 			continue
 		}
-		name, _, key, ok := w.s.names.ParseQueueSubject(subj)
+		name, queue, key, ok := w.s.names.ParseQueueSubject(subj)
 		if !ok {
 			// No actor reads it: its messages go to the dead letters
 			// (one replica moves them).
 			if w.s.members.owns(subj) {
-				w.s.deadLetterSubject(ctx, subj)
+				w.s.deadLetterSubject(ctx, subj, protocol.GroupActor+"/"+protocol.CodeInvalidKey,
+					"the subject names no actor: its name or key tokens do not decode (see rivetgo queue-subject)")
 			}
 			continue
 		}
 		if !w.s.members.owns(protocol.IndexKey(name, key)) {
+			continue
+		}
+		if served, _ := w.s.hosts.Serves(name); served && !w.s.hosts.QueueDeclared(name, queue) {
+			// Live hosts run the kind and none declares the queue: no
+			// host reads it (a host reads only its version's queues).
+			w.s.deadLetterSubject(ctx, subj, protocol.GroupQueue+"/"+protocol.CodeQueueNotFound,
+				"no live host of the actor's kind declares this queue")
 			continue
 		}
 		mk := w.marks[subj]
