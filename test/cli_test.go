@@ -101,3 +101,20 @@ func TestCLI_Actors(t *testing.T) {
 		}
 	}
 }
+
+// TestHostFlagsOutOfRange: the host refuses trace settings out of range
+// before it starts (they were read as 1).
+func TestHostFlagsOutOfRange(t *testing.T) {
+	bin := binDir(t)
+	for _, c := range []struct{ flag, want string }{
+		{"--trace.sample=0", "--trace.sample 0: must be at least 1"},
+		{"--trace.host-spans=0", "--trace.host-spans 0: must be at least 1"},
+		{"--trace.actor-spans=-1", "--trace.actor-spans -1: must be at least 0"},
+	} {
+		cmd := exec.Command(filepath.Join(bin, "actorhost"), c.flag, "--nats.url=nats://127.0.0.1:1")
+		out, err := cmd.CombinedOutput()
+		if _, ok := err.(*exec.ExitError); !ok || !strings.Contains(string(out), c.want) {
+			t.Fatalf("%s: %v %s", c.flag, err, out)
+		}
+	}
+}

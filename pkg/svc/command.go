@@ -75,8 +75,8 @@ func (c *Command) Start(ctx context.Context, args []string) (*Started, error) {
 
 // StartWith is Start that calls parsed (when set) once the flags are
 // parsed, before anything starts: to derive settings such as TraceStore
-// from the service's own flags.
-func (c *Command) StartWith(ctx context.Context, args []string, parsed func()) (*Started, error) {
+// from the service's own flags, or to refuse values out of range.
+func (c *Command) StartWith(ctx context.Context, args []string, parsed func() error) (*Started, error) {
 	if err := c.fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -84,7 +84,9 @@ func (c *Command) StartWith(ctx context.Context, args []string, parsed func()) (
 		return nil, err
 	}
 	if parsed != nil {
-		parsed()
+		if err := parsed(); err != nil {
+			return nil, err
+		}
 	}
 	log, err := c.Base.Logger(c.stderr, c.name)
 	if err != nil {

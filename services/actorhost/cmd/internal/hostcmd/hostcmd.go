@@ -6,6 +6,7 @@ package hostcmd
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -40,8 +41,17 @@ func Run(ctx context.Context, name string, args []string, getenv func(string) st
 	f.Int(&spans, "trace.actor-spans", tracing.DefaultActorSpans, "finished spans kept in memory per active actor for the inspector's traces route (0: none)")
 	f.Int(&allSpans, "trace.host-spans", tracing.DefaultHostSpans, "most spans kept in all: with many active actors each keeps its share (at least 16)")
 	f.Int(&sample, "trace.sample", tracing.DefaultSample, "without an OTLP endpoint, keep 1 in N traces of an actor until its traces are inspected, then all of them for 10 minutes (1: all)")
-	st, err := cmd.StartWith(ctx, args, func() {
-		cmd.TraceStore = tracing.Config{ActorSpans: spans, HostSpans: max(allSpans, 1), Sample: max(sample, 1)}
+	st, err := cmd.StartWith(ctx, args, func() error {
+		switch {
+		case spans < 0:
+			return fmt.Errorf("--trace.actor-spans %d: must be at least 0 (0: keep none)", spans)
+		case allSpans < 1:
+			return fmt.Errorf("--trace.host-spans %d: must be at least 1 (--trace.actor-spans=0 keeps none)", allSpans)
+		case sample < 1:
+			return fmt.Errorf("--trace.sample %d: must be at least 1 (1: keep all)", sample)
+		}
+		cmd.TraceStore = tracing.Config{ActorSpans: spans, HostSpans: allSpans, Sample: sample}
+		return nil
 	})
 	if err != nil {
 		return err
