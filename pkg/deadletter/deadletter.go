@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,7 +21,8 @@ import (
 // The dead letter is stored before the delete, and its message id (the
 // sequence) makes a repeated move one dead letter; when the publish fails
 // the message stays queued and Move returns the error. code is the reason's
-// error code ("queue/invalid_body").
+// error code ("queue/invalid_body"). A sender waiting for the message's
+// completion (its reply header) gets that error as the completion.
 func Move(ctx context.Context, js jetstream.JetStream, queues jetstream.Stream, names protocol.Names, m jetstream.Msg, seq uint64, code, reason string) error {
 	dl := nats.NewMsg(names.DeadLetterSubject(m.Subject()))
 	dl.Data = m.Data()
@@ -44,6 +46,14 @@ func Move(ctx context.Context, js jetstream.JetStream, queues jetstream.Stream, 
 	}
 	if err := queues.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return err
+	}
+	// A sender waiting for the message's completion learns now that it
+	// will never come (best effort: a lost one leaves it to time out).
+	if reply := protocol.SafeReply(m.Headers().Get(protocol.HeaderQueueReply)); reply != "" {
+		group, c, _ := strings.Cut(code, "/")
+		if b, err := protocol.Marshal(&protocol.QueueCompletion{Err: protocol.Errorf(group, c, "the message was moved to the dead letters: %s", reason)}); err == nil {
+			_ = js.Conn().Publish(reply, b)
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rivetgo/rivetgo/pkg/buckets"
@@ -61,5 +62,53 @@ func TestMoveAfterTheQueueStreamWasMadeAnew(t *testing.T) {
 	qi, _ := set.Queues.Info(ctx)
 	if info.State.Msgs != 2 {
 		t.Fatalf("dead letters: %d, queued: %d; the second message is gone", info.State.Msgs, qi.State.Msgs)
+	}
+}
+
+// TestMoveTellsTheWaitingSender: a message sent with a reply inbox (a
+// waited send) gets the dead letter's code as its completion, not silence
+// until the sender's timeout.
+func TestMoveTellsTheWaitingSender(t *testing.T) {
+	s := natstest.RunServer(t)
+	nc := natstest.Connect(t, s)
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	names := protocol.MustNames("")
+	set, err := buckets.Open(ctx, js, names, buckets.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox := nats.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := names.QueueSubject("k", "q", []string{"a"})
+	msg := nats.NewMsg(subj)
+	msg.Data = []byte("{")
+	msg.Header.Set(protocol.HeaderQueueReply, inbox)
+	if _, err := js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	c, err := js.OrderedConsumer(ctx, names.QueueStream(), jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ := m.Metadata()
+	if err := deadletter.Move(ctx, js, set.Queues, names, m, md.Sequence.Stream, "queue/invalid_body", "the body is not JSON"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal("no completion for the waiting sender:", err)
+	}
+	var qc protocol.QueueCompletion
+	if err := protocol.Unmarshal(got.Data, &qc); err != nil || qc.Err == nil || qc.Err.Group != "queue" || qc.Err.Code != "invalid_body" {
+		t.Fatalf("completion %+v (%v), want queue/invalid_body", qc, err)
 	}
 }

@@ -152,4 +152,17 @@ func ValidateQueueName(q string) error {
 type QueueCompletion struct {
 	// Response is the CBOR value the consumer completed the message with.
 	Response cbor.RawMessage `cbor:"1,keyasint,omitempty"`
+	// Err, when set, says the message was never handled: it was moved
+	// to the dead letters with this code and reason.
+	Err *Error `cbor:"2,keyasint,omitempty"`
+}
+
+// SafeReply keeps a queue message's reply subject (its [HeaderQueueReply])
+// only if it is an inbox: a publisher must not make a service publish on
+// internal subjects. It returns "" otherwise.
+func SafeReply(r string) string {
+	if !strings.HasPrefix(r, "_INBOX.") || strings.ContainsAny(r, "*> \t\r\n") {
+		return ""
+	}
+	return r
 }

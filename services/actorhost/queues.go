@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -128,7 +127,7 @@ func (h *Host) deliver(a *active, declared []string, m jetstream.Msg) {
 	a.touch() // an actor receiving messages is in use: it does not sleep
 	a.sincePurge.Add(1)
 	a.inst.Deliver([]*actor.QueueMessage{{
-		Queue: queue, Seq: seq, Body: body, Reply: safeReply(m.Headers().Get(protocol.HeaderQueueReply)), Time: md.Timestamp,
+		Queue: queue, Seq: seq, Body: body, Reply: protocol.SafeReply(m.Headers().Get(protocol.HeaderQueueReply)), Time: md.Timestamp,
 	}})
 }
 
@@ -345,13 +344,4 @@ func (h *Host) wakeFor(ctx context.Context, subj string) {
 	if err != nil && ctx.Err() == nil {
 		h.log.Debug().Err(err).Str("subject", subj).Msg("wake for a queued message")
 	}
-}
-
-// safeReply keeps a sender's reply subject only if it is an inbox: a
-// publisher must not make the host publish on internal subjects.
-func safeReply(r string) string {
-	if !strings.HasPrefix(r, "_INBOX.") || strings.ContainsAny(r, "*> \t\r\n") {
-		return ""
-	}
-	return r
 }

@@ -241,6 +241,9 @@ func (g *Gateway) awaitCompletion(ctx context.Context, sub *reply, timeoutMS *ui
 	if err := protocol.Unmarshal(m.Data, &c); err != nil {
 		return "", nil, fmt.Errorf("queue: undecodable completion on %s: %w", m.Subject, err)
 	}
+	if c.Err != nil {
+		return "", nil, c.Err // never handled: dead-lettered
+	}
 	if len(c.Response) > g.cfg.MaxOutgoing {
 		return "", nil, protocol.Errorf(protocol.GroupMessage, protocol.CodeOutgoingTooLong,
 			"the queue message's response is larger than %d bytes", g.cfg.MaxOutgoing)

@@ -143,7 +143,11 @@ func TestQueueSend(t *testing.T) {
 	// §12 #38: wait; a fake host completes the message with {count: 11}.
 	sub, err := m.nc.Subscribe(m.names.QueueAll(), func(qm *nats.Msg) {
 		if reply := qm.Header.Get(protocol.HeaderQueueReply); reply != "" && !bytes.Contains(qm.Data, []byte("slow")) {
-			b, _ := protocol.Marshal(&protocol.QueueCompletion{Response: hx("b9 0001 65 636f756e74 0b")})
+			c := &protocol.QueueCompletion{Response: hx("b9 0001 65 636f756e74 0b")}
+			if bytes.Contains(qm.Data, []byte("dead")) {
+				c = &protocol.QueueCompletion{Err: protocol.Errorf(protocol.GroupQueue, protocol.CodeQueueInvalidBody, "moved to the dead letters")}
+			}
+			b, _ := protocol.Marshal(c)
 			_ = m.nc.Publish(reply, b)
 		}
 	})
@@ -169,6 +173,11 @@ func TestQueueSend(t *testing.T) {
 	if resp.StatusCode != 200 || fmt.Sprintf("%x", body) != "a166737461747573"+"69636f6d706c65746564" {
 		t.Fatalf("cbor: %d %x", resp.StatusCode, body)
 	}
+
+	// A message the host moved to the dead letters: its error, not a
+	// timeout.
+	resp, body = m.post(t, "/gateway/counter/queue/jobs"+rvt, "json", []byte(`{"body":"dead","wait":true,"timeout":5000}`))
+	wantErr(t, resp, body, 400, "queue", "invalid_body")
 
 	// Nobody completes: timedOut after the timeout.
 	start := time.Now()
