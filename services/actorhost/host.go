@@ -169,7 +169,8 @@ func New(cfg Config) (*Host, error) {
 	return h, nil
 }
 
-// Ready is closed once the host serves requests.
+// Ready is closed once the host serves requests and its host view holds
+// its own session (an actor of this host finds the kinds it serves).
 func (h *Host) Ready() <-chan struct{} { return h.ready }
 
 // ID returns the host's id.
@@ -250,6 +251,7 @@ func (h *Host) Run(ctx context.Context) error {
 	gateways := membership.NewKeyView(h.kv.Gateways, h.log)
 	wg.Go(func() { _ = gateways.Run(runCtx) })
 	wg.Go(func() { h.sweepConns(runCtx, gateways) })
+	h.awaitOwnEntry(setupCtx)
 	h.log.Info().Strs("actors", h.cfg.Registry.Names()).Str("version", h.cfg.Version).Msg("actor host ready")
 	close(h.ready)
 

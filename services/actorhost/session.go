@@ -180,6 +180,24 @@ func (h *Host) checkOwner(session string) error {
 	return nil
 }
 
+// awaitOwnEntry waits, up to ctx, until the host view holds this host's
+// session. The view follows a watch, which delivers the entry newSession
+// wrote some time later (a loaded machine: tens of milliseconds); a host
+// ready before would tell an actor of its own calling a kind only this
+// host serves that no host serves it (actor/unknown_name).
+func (h *Host) awaitOwnEntry(ctx context.Context) {
+	for !h.hosts.IsLive(h.cfg.HostID, h.currentSession()) {
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				h.log.Warn().Msg("the host view does not show this host's entry yet; serving anyway")
+			}
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 func (h *Host) currentSession() string {
 	h.sessMu.Lock()
 	defer h.sessMu.Unlock()
