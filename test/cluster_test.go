@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -150,6 +151,10 @@ type clLoad struct {
 	mu      sync.Mutex
 	history []porcupine.Operation
 	okAt    []int64 // when each successful call returned
+	// refused counts the increments refused as guard/service_unavailable
+	// (nothing ran): neither in the history nor in doubt, so the ledger's
+	// count ≤ acked + in doubt also checks that claim.
+	refused int
 	events  []string
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -255,13 +260,15 @@ func startClLoad(t *testing.T, url, natsURL string, seed uint64, clients int) *c
 				case err == nil:
 					r.history = append(r.history, op)
 					r.okAt = append(r.okAt, ret)
+				case in.Inc && notRun(err):
+					r.refused++
 				case in.Inc:
 					// It may have happened, at any time after the call.
 					op.Output, op.Return = linOut{Unknown: true}, math.MaxInt64
 					r.history = append(r.history, op)
 				}
 				r.mu.Unlock()
-				if in.Inc {
+				if in.Inc && !notRun(err) {
 					r.ledger.record(in.Key, start, err)
 				}
 			}
@@ -311,8 +318,8 @@ func (r *clLoad) finish(t *testing.T, hosts []*proc) {
 			gap, gapAt = d, okAt[i-1]
 		}
 	}
-	t.Logf("seed %d: %d operations, %d acknowledged increments, %d in doubt; longest stretch without a successful call: %s from +%s; faults:\n  %s%s",
-		r.seed, len(history), r.ledger.totalAcked(), r.ledger.errCount(), time.Duration(gap).Round(time.Millisecond), time.Duration(gapAt).Round(time.Millisecond),
+	t.Logf("seed %d: %d operations, %d acknowledged increments, %d in doubt, %d refused (did not run); longest stretch without a successful call: %s from +%s; faults:\n  %s%s",
+		r.seed, len(history), r.ledger.totalAcked(), r.ledger.errCount(), r.refused, time.Duration(gap).Round(time.Millisecond), time.Duration(gapAt).Round(time.Millisecond),
 		strings.Join(r.events, "\n  "), r.ledger.errSummary())
 	foCheckCounts(t, r.ledger, counts)
 
@@ -373,4 +380,12 @@ func (r *clLoad) finish(t *testing.T, hosts []*proc) {
 			}
 		}
 	}
+}
+
+// notRun reports whether a call's error says it did not run:
+// guard/service_unavailable (no host could take it, or the host could not
+// activate the actor).
+func notRun(err error) bool {
+	var e *client.Error
+	return errors.As(err, &e) && e.Group == "guard" && e.Code == "service_unavailable"
 }

@@ -512,15 +512,20 @@ func (d *Dispatcher) request(ctx context.Context, m *protocol.ActorMeta, subj fu
 			var retry bool
 			var err error
 			l, retry, err = d.place(ctx, m)
-			if err != nil {
+			if err != nil && !retry {
 				return err
 			}
 			if retry {
 				if err := d.checkServed(m.Name, &noHostSince); err != nil {
 					return err
 				}
-				if err := wait(); err != nil {
-					return err
+				if werr := wait(); werr != nil {
+					if err != nil {
+						// Out of time while the host could not activate
+						// it: say so (nothing ran), not a bare timeout.
+						return err
+					}
+					return werr
 				}
 				continue
 			}
@@ -590,7 +595,7 @@ func (d *Dispatcher) checkServed(name string, since *time.Time) error {
 func (d *Dispatcher) Wake(ctx context.Context, m *protocol.ActorMeta) error {
 	for {
 		l, retry, err := d.place(ctx, m)
-		if err != nil {
+		if err != nil && !retry {
 			return err
 		}
 		if !retry {
@@ -609,7 +614,9 @@ func (d *Dispatcher) Wake(ctx context.Context, m *protocol.ActorMeta) error {
 
 // place asks a host to activate actor m and returns the host session that
 // holds it. retry reports that the caller should wait and try again (no host
-// answered, or the holder is busy activating or deactivating it).
+// answered, or the holder is busy activating or deactivating it); with
+// retry, err, when set, is the host's reason (guard/service_unavailable),
+// for the caller that runs out of time.
 func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (holder protocol.Lease, retry bool, err error) {
 	subj := d.cfg.Names.Place()
 	if d.cfg.Hosts != nil {
@@ -650,8 +657,13 @@ func (d *Dispatcher) place(ctx context.Context, m *protocol.ActorMeta) (holder p
 		d.setHolder(m.ID, holder)
 		return holder, false, nil
 	}
-	if rep.Err.Is(protocol.ErrNotOwner) || rep.Err.Is(protocol.ErrNoHosts) {
+	if rep.Err.Is(protocol.ErrNotOwner) {
 		return holder, true, nil
+	}
+	if rep.Err.Is(protocol.ErrNoHosts) {
+		// The host cannot activate it now (draining, its session lost,
+		// or its stores not answering): nothing ran; try again.
+		return holder, true, rep.Err
 	}
 	if rep.Err.Is(protocol.ErrActorNotFound) {
 		d.Forget(m)

@@ -276,7 +276,61 @@ func TestCallReplyBeforeTheHolderEnds(t *testing.T) {
 			t.Fatalf("round %d: call = %+v, %v; want h1's reply", i, rep, err)
 		}
 	}
+	<-killed // the last round's kill, before the connection closes
 	if n := h2.calls.Load(); n != 0 {
 		t.Fatalf("h2 got %d calls; the calls ran on h1", n)
+	}
+}
+
+// A host that cannot activate the actor now (its stores do not answer)
+// refuses the placement with guard/service_unavailable: the dispatcher
+// tries again until it can, and a caller out of time gets that error
+// (nothing ran; a retry is safe), not a bare timeout.
+func TestPlaceUnavailableIsRetried(t *testing.T) {
+	m := newMesh(t)
+	var refuse, places atomic.Int32
+	refuse.Store(3)
+	psub, err := m.nc.Subscribe(names.HostPlace("h9"), func(msg *nats.Msg) {
+		rep := &protocol.PlaceReply{HostID: "h9", Session: "h9-s"}
+		if places.Add(1) <= refuse.Load() {
+			rep = &protocol.PlaceReply{Err: protocol.ErrActivationUnavailable}
+		}
+		b, _ := protocol.Marshal(rep)
+		_ = msg.Respond(b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer psub.Unsubscribe()
+	csub, err := m.nc.Subscribe(names.ActorCall("*", "h9-s"), func(msg *nats.Msg) {
+		ack(msg)
+		reply(msg, &protocol.CallReply{Output: []byte{0x09}, HostID: "h9"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer csub.Unsubscribe()
+	b, _ := protocol.Marshal(&protocol.HostInfo{HostID: "h9", Session: "h9-s", Names: []string{"counter"}, Version: "1"})
+	if _, err := m.kv.Hosts.Put(context.Background(), protocol.HostKey("h9"), b); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "h9 live", func() bool { return m.hosts.IsLive("h9", "h9-s") })
+	rep, err := call(context.Background(), m, m.actor(t))
+	if err != nil || len(rep.Output) != 1 || rep.Output[0] != 0x09 {
+		t.Fatalf("call = %+v, %v; want h9's reply after the refusals", rep, err)
+	}
+	if n := places.Load(); n != 4 {
+		t.Fatalf("%d placements, want 4 (3 refused)", n)
+	}
+
+	// Refused for good: the caller's deadline ends it with the host's
+	// reason.
+	refuse.Store(1 << 30)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = call(ctx, m, m.actor(t))
+	var pe *protocol.Error
+	if !errors.As(err, &pe) || pe.Group != protocol.GroupGuard || pe.Code != protocol.CodeServiceUnavailable {
+		t.Fatalf("call = %v, want guard/service_unavailable", err)
 	}
 }

@@ -143,6 +143,10 @@ var (
 	ErrOwnerLost        = &Error{Group: GroupActor, Code: CodeOwnerLost, Message: "the actor's host was lost while the call was in flight; the call may or may not have taken effect"}
 	ErrInternal         = &Error{Group: GroupRivetKit, Code: CodeInternal, Message: MsgInternal}
 	ErrNoHosts          = &Error{Group: GroupGuard, Code: CodeServiceUnavailable, Message: "no actor host is available"}
+	// ErrActivationUnavailable: a host could not activate the actor now
+	// (the stores did not answer in time: a NATS node lost or cut off).
+	// The same group and code as ErrNoHosts: nothing ran, a retry is safe.
+	ErrActivationUnavailable = &Error{Group: GroupGuard, Code: CodeServiceUnavailable, Message: "the actor could not be activated now (its store did not answer); the call did not run"}
 	ErrTimedOut         = &Error{Group: GroupActor, Code: CodeActionTimedOut, Message: "the action timed out"}
 	ErrStateTooLarge    = &Error{Group: GroupState, Code: CodeStateTooLarge}
 	ErrIncomingTooLong  = &Error{Group: GroupMessage, Code: CodeIncomingTooLong, Message: "the request body is larger than the limit"}

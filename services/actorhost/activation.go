@@ -46,9 +46,14 @@ func (h *Host) handlePlace(r micro.Request) {
 		rep.Err = protocol.Errorf(protocol.GroupRequest, protocol.CodeMalformed, "bad place request: %v", err)
 	} else if err := h.ensureActive(req.ActorID, req.Meta); err != nil {
 		var oe *ownedError
+		var ue *unavailableError
 		if errors.As(err, &oe) {
 			// Tell the caller where the actor lives.
 			rep.Err, rep.HostID, rep.Session = protocol.ErrNotOwner, oe.holder.HostID, oe.holder.Session
+		} else if errors.As(err, &ue) {
+			// Nothing ran: the caller may try again.
+			rep.Err = protocol.ErrActivationUnavailable
+			h.log.Warn().Err(err).Str("actor_id", req.ActorID).Msg("activation failed: a store did not answer")
 		} else {
 			rep.Err = protocol.AsError(err)
 			if rep.Err == protocol.ErrInternal {
@@ -128,11 +133,32 @@ func (h *Host) ensureActive(id string, meta *protocol.ActorMeta) error {
 	return err
 }
 
+// unavailableError marks an activation that failed because a store did
+// not answer (a read or write of the buckets timed out or was refused by
+// JetStream, or the activation's fencing commit failed): the actor's code
+// never ran for the request, so the caller is told to try again
+// (protocol.ErrActivationUnavailable) rather than given an internal error
+// or actor/owner_lost, which would leave it in doubt.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+
+// unavailable wraps a store error, unless it is already a protocol error
+// with a meaning of its own (actor/not_found, actor/not_owner, ...).
+func unavailable(err error) error {
+	var pe *protocol.Error
+	if err == nil || errors.As(err, &pe) {
+		return err
+	}
+	return &unavailableError{err: err}
+}
+
 func (h *Host) activate(ctx context.Context, id string, meta *protocol.ActorMeta) (*active, error) {
 	if meta == nil || meta.ID != id {
 		var err error
 		if meta, err = h.dir.Meta(ctx, id); err != nil {
-			return nil, err
+			return nil, unavailable(err)
 		}
 	}
 	if meta.Destroyed() {
@@ -148,7 +174,7 @@ func (h *Host) activate(ctx context.Context, id string, meta *protocol.ActorMeta
 	}
 	leaseRev, err := h.takeLease(ctx, id, session)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	a := &active{h: h, meta: meta, typ: typ, session: session, leaseRev: leaseRev, lastUsed: h.mono(), kickAt: purgeKickAt(typ)}
 	for attempt := 0; ; attempt++ {
@@ -176,7 +202,7 @@ func (h *Host) start(ctx context.Context, a *active) error {
 	var rec protocol.StateRecord
 	m, err := h.leaderGet(ctx, h.names.StateStream(), h.names.StateSubject(a.meta.ID))
 	if err != nil {
-		return fmt.Errorf("read state: %w", err)
+		return unavailable(fmt.Errorf("read state: %w", err))
 	}
 	a.stateRev = 0
 	if m != nil {
@@ -223,8 +249,13 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		Log:          &h.log,
 	})
 	if err != nil {
-		if errors.Is(err, protocol.ErrOwnerLost) && a.fenced {
-			return jetstream.ErrKeyRevisionMismatch
+		if errors.Is(err, protocol.ErrOwnerLost) {
+			if a.fenced {
+				return jetstream.ErrKeyRevisionMismatch
+			}
+			// The activation's fencing commit failed (not fenced: the
+			// store did not answer). Nothing of the request ran.
+			return &unavailableError{err: fmt.Errorf("activation commit: %w", err)}
 		}
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -148,5 +149,34 @@ func TestParsePubAck(t *testing.T) {
 	}
 	if _, err := parsePubAck([]byte(`{"error":{"code":400,"err_code":10210}}`)); !errors.Is(err, errBatchRejected) {
 		t.Errorf("10210 = %v", err)
+	}
+}
+
+// An activation that fails because a store does not answer (here the
+// leases bucket is gone) is refused with guard/service_unavailable: the
+// request did not run, so the caller may try again; it is neither
+// rivetkit/internal_error nor actor/owner_lost, which would leave it in
+// doubt.
+func TestActivationStoreFailureIsUnavailable(t *testing.T) {
+	h, js := startHost(t)
+	ctx := context.Background()
+	m, _, err := h.dir.GetOrCreate(ctx, "stepper", []string{"no-store"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, "KV_"+h.names.BucketLeases()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := protocol.Marshal(&protocol.PlaceRequest{ActorID: m.ID, Meta: m})
+	msg, err := h.nc.Request(h.names.HostPlace(h.cfg.HostID), b, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep protocol.PlaceReply
+	if err := protocol.Unmarshal(msg.Data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Err == nil || rep.Err.Group != protocol.GroupGuard || rep.Err.Code != protocol.CodeServiceUnavailable {
+		t.Fatalf("place without a leases bucket: %+v, want guard/service_unavailable", rep.Err)
 	}
 }
