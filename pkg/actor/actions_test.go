@@ -207,3 +207,16 @@ func TestDefinitionAccessors(t *testing.T) {
 	eq(t, "negative SleepTimeout", d3.Options().SleepTimeout, actor.DefaultSleepTimeout)
 	eq(t, "negative ActionTimeout", d3.Options().ActionTimeout, actor.DefaultActionTimeout)
 }
+
+// An action that returns a nested call's guard/service_unavailable ran:
+// the caller is not told "nothing ran" (a client would send it again).
+func TestWireErrorHidesNestedUnavailable(t *testing.T) {
+	for _, err := range []error{protocol.ErrActivationUnavailable, protocol.ErrNoHosts, fmt.Errorf("call b: %w", protocol.ErrNoHosts)} {
+		if got := actor.WireError(err); got.Is(protocol.ErrNoHosts) {
+			t.Errorf("WireError(%v) = %v; want it masked", err, got)
+		}
+	}
+	if got := actor.WireError(protocol.ErrOwnerLost); !got.Is(protocol.ErrOwnerLost) {
+		t.Errorf("WireError(owner_lost) = %v", got)
+	}
+}

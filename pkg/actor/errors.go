@@ -53,10 +53,19 @@ func wireError(err error) *protocol.Error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return protocol.ErrTimedOut
 	}
-	return protocol.AsError(err)
+	e := protocol.AsError(err)
+	if e.Is(protocol.ErrNoHosts) {
+		// A call this code made could not run (guard/service_unavailable),
+		// but this code did run: passed on, the code would tell the
+		// caller that nothing ran, and a client resends on it.
+		return protocol.ErrInternal
+	}
+	return e
 }
 
 // WireError converts an error of actor code into what a caller sees: a
 // *UserError keeps its code, message and metadata (group "user"); a
-// protocol error stays as it is; anything else is rivetkit/internal_error.
+// protocol error stays as it is, except guard/service_unavailable from a
+// call the code made (it means "did not run", and the code did); anything
+// else is rivetkit/internal_error.
 func WireError(err error) *protocol.Error { return wireError(err) }

@@ -147,10 +147,10 @@ var (
 	// (the stores did not answer in time: a NATS node lost or cut off).
 	// The same group and code as ErrNoHosts: nothing ran, a retry is safe.
 	ErrActivationUnavailable = &Error{Group: GroupGuard, Code: CodeServiceUnavailable, Message: "the actor could not be activated now (its store did not answer); the call did not run"}
-	ErrTimedOut         = &Error{Group: GroupActor, Code: CodeActionTimedOut, Message: "the action timed out"}
-	ErrStateTooLarge    = &Error{Group: GroupState, Code: CodeStateTooLarge}
-	ErrIncomingTooLong  = &Error{Group: GroupMessage, Code: CodeIncomingTooLong, Message: "the request body is larger than the limit"}
-	ErrOutgoingTooLong  = &Error{Group: GroupMessage, Code: CodeOutgoingTooLong, Message: "the response is larger than the limit"}
+	ErrTimedOut              = &Error{Group: GroupActor, Code: CodeActionTimedOut, Message: "the action timed out"}
+	ErrStateTooLarge         = &Error{Group: GroupState, Code: CodeStateTooLarge}
+	ErrIncomingTooLong       = &Error{Group: GroupMessage, Code: CodeIncomingTooLong, Message: "the request body is larger than the limit"}
+	ErrOutgoingTooLong       = &Error{Group: GroupMessage, Code: CodeOutgoingTooLong, Message: "the response is larger than the limit"}
 )
 
 // AsError returns err as an *Error. Errors that are not *Error are masked as

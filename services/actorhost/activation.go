@@ -56,6 +56,11 @@ func (h *Host) handlePlace(r micro.Request) {
 			h.log.Warn().Err(err).Str("actor_id", req.ActorID).Msg("activation failed: a store did not answer")
 		} else {
 			rep.Err = protocol.AsError(err)
+			if rep.Err.Is(protocol.ErrNoHosts) {
+				// From a hook's own call: the hook ran, so not "nothing
+				// ran" (which would make the caller run it again).
+				rep.Err = protocol.ErrInternal
+			}
 			if rep.Err == protocol.ErrInternal {
 				h.log.Error().Err(err).Str("actor_id", req.ActorID).Msg("activation failed")
 			}
@@ -144,14 +149,40 @@ type unavailableError struct{ err error }
 func (e *unavailableError) Error() string { return e.err.Error() }
 func (e *unavailableError) Unwrap() error { return e.err }
 
-// unavailable wraps a store error, unless it is already a protocol error
-// with a meaning of its own (actor/not_found, actor/not_owner, ...).
+// unavailable wraps err when it says a store did not answer (a timeout, no
+// responders, JetStream temporarily unavailable); other errors (a corrupt
+// record, a protocol error with a meaning of its own) stay as they are, so
+// a permanent failure is not retried until every caller's deadline.
 func unavailable(err error) error {
+	if storeUnavailable(err) {
+		return &unavailableError{err: err}
+	}
+	return err
+}
+
+// errStoreUnavailable marks a JetStream answer that the system is
+// temporarily unavailable (no stream leader: an election, a node cut off).
+var errStoreUnavailable = errors.New("JetStream temporarily unavailable")
+
+// jsErrTemporarilyUnavailable is JetStream's error code for "JetStream
+// system temporarily unavailable" (HTTP-like code 503).
+const jsErrTemporarilyUnavailable = 10008
+
+// storeUnavailable reports whether err says a store did not answer now,
+// as opposed to answering with a failure.
+func storeUnavailable(err error) bool {
 	var pe *protocol.Error
 	if err == nil || errors.As(err, &pe) {
-		return err
+		return false
 	}
-	return &unavailableError{err: err}
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.Code == 503 || api.ErrorCode == jsErrTemporarilyUnavailable
+	}
+	return errors.Is(err, errStoreUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected)
 }
 
 func (h *Host) activate(ctx context.Context, id string, meta *protocol.ActorMeta) (*active, error) {
@@ -249,13 +280,13 @@ func (h *Host) start(ctx context.Context, a *active) error {
 		Log:          &h.log,
 	})
 	if err != nil {
-		if errors.Is(err, protocol.ErrOwnerLost) {
-			if a.fenced {
-				return jetstream.ErrKeyRevisionMismatch
-			}
-			// The activation's fencing commit failed (not fenced: the
-			// store did not answer). Nothing of the request ran.
-			return &unavailableError{err: fmt.Errorf("activation commit: %w", err)}
+		if errors.Is(err, protocol.ErrOwnerLost) && a.fenced {
+			return jetstream.ErrKeyRevisionMismatch
+		}
+		if cerr := a.commitError(); errors.Is(err, protocol.ErrOwnerLost) && storeUnavailable(cerr) {
+			// The activation's fencing commit failed because the store
+			// did not answer (not fenced). Nothing of the request ran.
+			return &unavailableError{err: fmt.Errorf("activation commit: %w", cerr)}
 		}
 		return err
 	}

@@ -40,6 +40,9 @@ type active struct {
 	// fenced is set when a commit failed because another activation wrote
 	// the record first.
 	fenced bool
+	// lastCommitErr is the store's error of the last commit that failed
+	// (guarded by recMu, like the commit).
+	lastCommitErr error
 
 	mu       sync.Mutex // guards inflight, lastUsed, closing, lost, conns, want
 	inflight int
@@ -208,4 +211,12 @@ func (a *active) isLost() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.lost
+}
+
+// commitError returns the store's error of the last commit that failed,
+// or nil.
+func (a *active) commitError() error {
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
+	return a.lastCommitErr
 }

@@ -85,6 +85,7 @@ func (a *active) Commit(ctx context.Context, c *actor.Commit) (err error) {
 	}
 	if err != nil {
 		a.fenced = errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+		a.lastCommitErr = err
 		return fmt.Errorf("commit of %s: %w", a.meta.ID, err)
 	}
 	a.stateRev = rev
@@ -284,6 +285,9 @@ func parsePubAck(b []byte) (uint64, error) {
 		}
 		if code == 10176 || code == 10210 { // batch incomplete, too many in flight
 			return 0, fmt.Errorf("state write: %w", errBatchRejected)
+		}
+		if code == jsErrTemporarilyUnavailable {
+			return 0, fmt.Errorf("state write: %w: %s", errStoreUnavailable, b)
 		}
 		return 0, fmt.Errorf("state write: jetstream error %d: %s", code, b)
 	}

@@ -54,6 +54,9 @@ func (h *Host) leaderGet(ctx context.Context, stream, subject string) (*storedMs
 		if resp.Error.Code == 404 {
 			return nil, nil
 		}
+		if resp.Error.Code == 503 {
+			return nil, fmt.Errorf("read %s: %w: %s", subject, errStoreUnavailable, resp.Error.Description)
+		}
 		return nil, fmt.Errorf("read %s: %s", subject, resp.Error.Description)
 	}
 	if resp.Message == nil {

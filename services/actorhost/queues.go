@@ -309,9 +309,11 @@ func (h *Host) rewakeIfQueued(a *active) {
 			return
 		}
 		for subj, n := range info.State.Subjects {
-			// Only the queues this version reads: another version's
-			// (or an undeclared one's) messages are the scheduler's.
-			if _, q, _, ok := h.names.ParseQueueSubject(subj); n > 0 && ok && slices.Contains(a.typ.Queues(), q) {
+			// A queue this version reads, or one another live host's
+			// version declares (a rolling deploy: the wake places the
+			// actor on the newest version); an undeclared queue's
+			// messages are the scheduler's to dead-letter.
+			if _, q, _, ok := h.names.ParseQueueSubject(subj); n > 0 && ok && (slices.Contains(a.typ.Queues(), q) || h.hosts.QueueDeclared(a.meta.Name, q)) {
 				h.wakeFor(ctx, subj)
 				return
 			}

@@ -68,6 +68,11 @@ type Config struct {
 	// actors that are not active (messages published while no host ran).
 	// Optional. Default: [DefaultQueueScanEvery].
 	QueueScanEvery time.Duration
+	// UndeclaredQueueGrace is how long the scan sees a queue that no
+	// live host of its kind declares before it moves the queue's
+	// messages to the dead letters. Optional. Default: two host TTLs, at
+	// least 10 s.
+	UndeclaredQueueGrace time.Duration
 	// Metrics receives the scheduler's counters. Optional.
 	Metrics *Metrics
 }

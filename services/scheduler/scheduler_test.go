@@ -228,7 +228,7 @@ func TestUndeclaredQueueDeadLettered(t *testing.T) {
 		go func() { d <- h.Run(ctx) }()
 		<-h.Ready()
 	}
-	sc, err := New(Config{Conn: natstest.Connect(t, s), Buckets: bc, QueueScanEvery: 200 * time.Millisecond})
+	sc, err := New(Config{Conn: natstest.Connect(t, s), Buckets: bc, QueueScanEvery: 200 * time.Millisecond, UndeclaredQueueGrace: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

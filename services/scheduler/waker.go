@@ -42,6 +42,19 @@ type waker struct {
 	// did not change since its last wake (messages nothing consumes: an
 	// actor that never reads that queue). Only the scan goroutine uses it.
 	marks map[string]*scanMark
+	// undeclared holds, per subject of a queue no live host declares,
+	// when a scan first saw it so (scan goroutine only).
+	undeclared map[string]time.Time
+}
+
+// undeclaredGrace is how long a queue must stay undeclared by every live
+// host before its messages are dead-lettered: two host lease TTLs (a host
+// that declares it and restarts is back, or gone, by then), at least 10 s.
+func (w *waker) undeclaredGrace() time.Duration {
+	if g := w.s.cfg.UndeclaredQueueGrace; g > 0 {
+		return g
+	}
+	return max(2*w.s.kv.HostTTL, 10*time.Second)
 }
 
 type scanMark struct {
@@ -60,7 +73,7 @@ const maxScanBackoff = 64
 const wakeEvery = 500 * time.Millisecond
 
 func newWaker(s *Scheduler) *waker {
-	return &waker{s: s, recent: map[string]time.Time{}, inflight: map[string]bool{}, again: map[string]string{}, marks: map[string]*scanMark{}}
+	return &waker{s: s, recent: map[string]time.Time{}, inflight: map[string]bool{}, again: map[string]string{}, marks: map[string]*scanMark{}, undeclared: map[string]time.Time{}}
 }
 
 func (w *waker) start() error {
@@ -130,6 +143,11 @@ func (w *waker) scan(ctx context.Context) {
 			delete(w.marks, subj)
 		}
 	}
+	for subj := range w.undeclared {
+		if info.State.Subjects[subj] == 0 {
+			delete(w.undeclared, subj)
+		}
+	}
 	for subj, n := range info.State.Subjects {
 		if n == 0 {
 			continue
@@ -150,10 +168,20 @@ func (w *waker) scan(ctx context.Context) {
 		if served, _ := w.s.hosts.Serves(name); served && !w.s.hosts.QueueDeclared(name, queue) {
 			// Live hosts run the kind and none declares the queue: no
 			// host reads it (a host reads only its version's queues).
-			w.s.deadLetterSubject(ctx, subj, protocol.GroupQueue+"/"+protocol.CodeQueueNotFound,
-				"no live host of the actor's kind declares this queue")
+			// Only once that held for undeclaredGrace: the host that
+			// declares it may be restarting, or its entry not yet seen
+			// here while a gateway let the message in.
+			since, seen := w.undeclared[subj]
+			if !seen {
+				w.undeclared[subj] = time.Now()
+			} else if time.Since(since) >= w.undeclaredGrace() {
+				delete(w.undeclared, subj)
+				w.s.deadLetterSubject(ctx, subj, protocol.GroupQueue+"/"+protocol.CodeQueueNotFound,
+					"no live host of the actor's kind declares this queue")
+			}
 			continue
 		}
+		delete(w.undeclared, subj)
 		mk := w.marks[subj]
 		if mk != nil && mk.n == n && mk.woke.Load() {
 			if mk.skip > 0 {
