@@ -52,8 +52,12 @@ func (h *Host) handlePlace(r micro.Request) {
 			rep.Err, rep.HostID, rep.Session = protocol.ErrNotOwner, oe.holder.HostID, oe.holder.Session
 		} else if errors.As(err, &ue) {
 			// Nothing ran: the caller may try again.
-			rep.Err = protocol.ErrActivationUnavailable
-			h.log.Warn().Err(err).Str("actor_id", req.ActorID).Msg("activation failed: a store did not answer")
+			if errors.Is(ue.err, protocol.ErrNoHosts) {
+				rep.Err = protocol.ErrNoHosts // this host's own lease is stale
+			} else {
+				rep.Err = protocol.ErrActivationUnavailable
+				h.log.Warn().Err(err).Str("actor_id", req.ActorID).Msg("activation failed: a store did not answer")
+			}
 		} else {
 			rep.Err = protocol.AsError(err)
 			if rep.Err.Is(protocol.ErrNoHosts) {
@@ -201,7 +205,9 @@ func (h *Host) activate(ctx context.Context, id string, meta *protocol.ActorMeta
 	}
 	session := h.currentSession()
 	if err := h.checkOwner(session); err != nil {
-		return nil, protocol.ErrNoHosts
+		// This host's own lease is stale (it was paused, or cut off):
+		// it takes no activation until renewed; the caller tries again.
+		return nil, &unavailableError{err: protocol.ErrNoHosts}
 	}
 	leaseRev, err := h.takeLease(ctx, id, session)
 	if err != nil {

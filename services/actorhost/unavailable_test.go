@@ -74,3 +74,31 @@ func TestUnavailableOnlyForStores(t *testing.T) {
 		t.Errorf("place of a corrupt metadata record: %v; want an error that is not guard/service_unavailable", rep.Err)
 	}
 }
+
+// A host whose own lease is stale (it was paused past its renewal) refuses
+// activations with guard/service_unavailable, which callers retry: not an
+// internal error (a first version of the review fix made it one, and the
+// linearizability test's paused hosts failed calls with it).
+func TestStaleOwnLeaseIsRetryable(t *testing.T) {
+	h, _ := startHost(t)
+	ctx := context.Background()
+	m, _, err := h.dir.GetOrCreate(ctx, "stepper", []string{"stale-own"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.sessMu.Lock()
+	h.lastRenew = time.Now().Add(-time.Hour)
+	h.sessMu.Unlock()
+	b, _ := protocol.Marshal(&protocol.PlaceRequest{ActorID: m.ID, Meta: m})
+	msg, err := h.nc.Request(h.names.HostPlace(h.cfg.HostID), b, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep protocol.PlaceReply
+	if err := protocol.Unmarshal(msg.Data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Err == nil || !rep.Err.Is(protocol.ErrNoHosts) {
+		t.Fatalf("place on a host with a stale lease: %v; want guard/service_unavailable", rep.Err)
+	}
+}
