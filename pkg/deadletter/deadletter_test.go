@@ -32,21 +32,9 @@ func TestMoveAfterTheQueueStreamWasMadeAnew(t *testing.T) {
 	}
 	subj := names.QueueSubject("k", "q", []string{"a"})
 	move := func(qs jetstream.Stream, body string) {
-		if _, err := js.Publish(ctx, subj, []byte(body)); err != nil {
-			t.Fatal(err)
-		}
-		c, err := js.OrderedConsumer(ctx, names.QueueStream(), jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		md, _ := m.Metadata()
-		if err := deadletter.Move(ctx, js, qs, names, m, md.Sequence.Stream, "queue/invalid_body", "test"); err != nil {
-			t.Fatal(err)
-		}
+		msg := nats.NewMsg(subj)
+		msg.Data = []byte(body)
+		publishAndMove(t, ctx, js, qs, names, msg, "test")
 	}
 	move(set.Queues, "first")
 	if err := js.DeleteStream(ctx, names.QueueStream()); err != nil {
@@ -88,10 +76,25 @@ func TestMoveTellsTheWaitingSender(t *testing.T) {
 	msg := nats.NewMsg(subj)
 	msg.Data = []byte("{")
 	msg.Header.Set(protocol.HeaderQueueReply, inbox)
+	publishAndMove(t, ctx, js, set.Queues, names, msg, "the body is not JSON")
+	got, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal("no completion for the waiting sender:", err)
+	}
+	var qc protocol.QueueCompletion
+	if err := protocol.Unmarshal(got.Data, &qc); err != nil || qc.Err == nil || qc.Err.Group != "queue" || qc.Err.Code != "invalid_body" {
+		t.Fatalf("completion %+v (%v), want queue/invalid_body", qc, err)
+	}
+}
+
+// publishAndMove stores msg in the queue stream, reads it back and moves it
+// to the dead letters as queue/invalid_body with reason.
+func publishAndMove(t *testing.T, ctx context.Context, js jetstream.JetStream, qs jetstream.Stream, names protocol.Names, msg *nats.Msg, reason string) {
+	t.Helper()
 	if _, err := js.PublishMsg(ctx, msg); err != nil {
 		t.Fatal(err)
 	}
-	c, err := js.OrderedConsumer(ctx, names.QueueStream(), jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
+	c, err := js.OrderedConsumer(ctx, names.QueueStream(), jetstream.OrderedConsumerConfig{FilterSubjects: []string{msg.Subject}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,15 +103,7 @@ func TestMoveTellsTheWaitingSender(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, _ := m.Metadata()
-	if err := deadletter.Move(ctx, js, set.Queues, names, m, md.Sequence.Stream, "queue/invalid_body", "the body is not JSON"); err != nil {
+	if err := deadletter.Move(ctx, js, qs, names, m, md.Sequence.Stream, "queue/invalid_body", reason); err != nil {
 		t.Fatal(err)
-	}
-	got, err := sub.NextMsg(5 * time.Second)
-	if err != nil {
-		t.Fatal("no completion for the waiting sender:", err)
-	}
-	var qc protocol.QueueCompletion
-	if err := protocol.Unmarshal(got.Data, &qc); err != nil || qc.Err == nil || qc.Err.Group != "queue" || qc.Err.Code != "invalid_body" {
-		t.Fatalf("completion %+v (%v), want queue/invalid_body", qc, err)
 	}
 }

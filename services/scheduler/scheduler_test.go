@@ -56,6 +56,31 @@ func start(t *testing.T, replicas int) *env {
 	t.Helper()
 	s := natstest.RunServer(t)
 	bc := buckets.Config{HostTTL: 2 * time.Second}
+	h, err := actorhost.New(actorhost.Config{Conn: natstest.Connect(t, s), Registry: actor.MustRegistry(alarm), Buckets: bc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := runner(t)
+	run(h)
+	for range replicas {
+		sc, err := New(Config{Conn: natstest.Connect(t, s), Buckets: bc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(sc)
+	}
+	return &env{host: h, nc: natstest.Connect(t, s)}
+}
+
+// service is what runner runs: a host or a scheduler.
+type service interface {
+	Run(ctx context.Context) error
+	Ready() <-chan struct{}
+}
+
+// runner returns run, which starts a service and waits until it is ready;
+// when the test ends every service is stopped and must end without error.
+func runner(t *testing.T) func(service) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var done []chan error
 	t.Cleanup(func() {
@@ -66,29 +91,17 @@ func start(t *testing.T, replicas int) *env {
 			}
 		}
 	})
-	h, err := actorhost.New(actorhost.Config{Conn: natstest.Connect(t, s), Registry: actor.MustRegistry(alarm), Buckets: bc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := make(chan error, 1)
-	done = append(done, d)
-	go func() { d <- h.Run(ctx) }()
-	<-h.Ready()
-	for range replicas {
-		sc, err := New(Config{Conn: natstest.Connect(t, s), Buckets: bc})
-		if err != nil {
-			t.Fatal(err)
-		}
+	return func(sv service) {
+		t.Helper()
 		d := make(chan error, 1)
 		done = append(done, d)
-		go func() { d <- sc.Run(ctx) }()
+		go func() { d <- sv.Run(ctx) }()
 		select {
-		case <-sc.Ready():
+		case <-sv.Ready():
 		case err := <-d:
-			t.Fatalf("scheduler stopped: %v", err)
+			t.Fatalf("%T stopped: %v", sv, err)
 		}
 	}
-	return &env{host: h, nc: natstest.Connect(t, s)}
 }
 
 func (e *env) call(t *testing.T, key, action string, args ...any) ([]byte, error) {
@@ -206,16 +219,7 @@ func TestScheduleFiresOnceWhileAsleep(t *testing.T) {
 func TestUndeclaredQueueDeadLettered(t *testing.T) {
 	s := natstest.RunServer(t)
 	bc := buckets.Config{HostTTL: 2 * time.Second}
-	ctx, cancel := context.WithCancel(context.Background())
-	var done []chan error
-	t.Cleanup(func() {
-		cancel()
-		for _, d := range done {
-			if err := <-d; err != nil {
-				t.Error(err)
-			}
-		}
-	})
+	run := runner(t)
 	type st struct{}
 	for i, queues := range [][]string{{"a"}, {"a", "b"}} {
 		kind := actor.New("ver", actor.Config[st, struct{}]{Queues: queues}).Action("nop", func(*actor.Context[st, struct{}]) {})
@@ -223,19 +227,14 @@ func TestUndeclaredQueueDeadLettered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := make(chan error, 1)
-		done = append(done, d)
-		go func() { d <- h.Run(ctx) }()
-		<-h.Ready()
+		run(h)
 	}
 	sc, err := New(Config{Conn: natstest.Connect(t, s), Buckets: bc, QueueScanEvery: 200 * time.Millisecond, UndeclaredQueueGrace: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := make(chan error, 1)
-	done = append(done, d)
-	go func() { d <- sc.Run(ctx) }()
-	<-sc.Ready()
+	run(sc)
+	ctx := context.Background()
 	for !sc.hosts.QueueDeclared("ver", "b") {
 		time.Sleep(10 * time.Millisecond)
 	}
